@@ -1,0 +1,125 @@
+"""The application factory (exposed as hotline:create_app)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, abort, jsonify, request
+from sqlalchemy import text
+
+from hotline import config as config_module
+from hotline.db import db
+from hotline.ivr.check import check_directory
+from hotline.telephony import gateway
+from hotline.telephony.signature import is_valid_twilio_request
+
+log = logging.getLogger("hotline")
+
+#: Feature modules that define a blueprint `bp`, registered in this order when present.
+BLUEPRINT_MODULES = (
+    "hotline.ivr.views",
+    "hotline.calls.views",
+    "hotline.sms.views",
+    "hotline.operators.views",
+    "hotline.queue.console",
+    "hotline.cases.views",
+    "hotline.callbacks.views",
+    "hotline.reports.views",
+    "hotline.devtools.views",
+)
+
+
+def _module_exists(name: str) -> bool:
+    """True when `name` can be imported (its parent packages may not exist yet)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def build_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the hotline Flask app."""
+    app = Flask("hotline", instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(config_module.from_environment(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app)
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    if not app.config.get("TESTING") and not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+    db.init_app(app)
+    gateway.init_app(app)
+    _load_scripts(app)
+    _register_twilio_guard(app)
+    for module_name in BLUEPRINT_MODULES:
+        if not _module_exists(module_name):
+            continue
+        module = importlib.import_module(module_name)
+        app.register_blueprint(module.bp)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+
+    from hotline import cli
+
+    cli.register(app)
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness for load balancers: database reachable and IVR scripts valid."""
+        problems = list(app.extensions["hotline.ivr_errors"])
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"database: {exc.__class__.__name__}")
+        return jsonify(ok=not problems, problems=problems), (503 if problems else 200)
+
+    return app
+
+
+def _instance_secret(app: Flask) -> str:
+    """A per-installation secret kept in the instance folder when SECRET_KEY is not set."""
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+        if not app.config["LOCAL_TELEPHONY"]:
+            log.warning(
+                "SECRET_KEY is not set; generated one in %s. Set SECRET_KEY in production.", path
+            )
+    return path.read_text().strip()
+
+
+def _load_scripts(app: Flask) -> None:
+    """Check the IVR scripts at start-up; serve the valid ones and log every error loudly.
+
+    A broken script does not take the whole line down (callers of that line get the fallback
+    voicemail); deployments are stopped earlier by the Procfile's release step, which runs
+    `flask ivr check`, and /healthz reports the errors.
+    """
+    scripts, errors = check_directory(app.config["IVR_SCRIPTS_DIR"])
+    for error in errors:
+        log.error("IVR script error: %s", error)
+    app.extensions["hotline.ivr_scripts"] = scripts
+    app.extensions["hotline.ivr_errors"] = errors
+
+
+def _register_twilio_guard(app: Flask) -> None:
+    """Every URL under /twilio/ answers 403 to a missing or wrong signature, before anything else."""
+
+    @app.before_request
+    def _check_twilio_signature():
+        is_twilio_url = request.path == "/twilio" or request.path.startswith("/twilio/")
+        if is_twilio_url and not is_valid_twilio_request(request):
+            log.warning("rejected unsigned or forged request to %s", request.path)
+            abort(403)

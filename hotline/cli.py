@@ -1,0 +1,102 @@
+"""Flask commands: `flask --app hotline db upgrade`, `ivr check`, `seed-demo`, `spool replay`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations in migrations/).")
+ivr_cli = AppGroup("ivr", help="IVR scripts in ivr_scripts/.")
+spool_cli = AppGroup("spool", help="Webhooks kept on disk while the database was down.")
+
+
+def alembic_config():
+    """Alembic configuration pointing at migrations/ and the app's DATABASE_URL."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"].replace("%", "%%"))
+    return cfg
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Bring the database to REVISION (default: the current schema)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), revision)
+    click.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Step the schema back to REVISION."""
+    from alembic import command
+
+    command.downgrade(alembic_config(), revision)
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--autogenerate/--empty", default=True)
+def db_revision(message: str, autogenerate: bool) -> None:
+    """Write a new migration comparing the models with the database."""
+    from alembic import command
+
+    command.revision(alembic_config(), message=message, autogenerate=autogenerate)
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the database's revision."""
+    from alembic import command
+
+    command.current(alembic_config())
+
+
+@ivr_cli.command("check")
+@click.option("--dir", "directory", default=None, help="Scripts folder (default IVR_SCRIPTS_DIR).")
+def ivr_check(directory: str | None) -> None:
+    """Validate every IVR script; exits 1 listing each error with its file and node."""
+    from hotline.ivr.check import check_directory
+
+    folder = directory or current_app.config["IVR_SCRIPTS_DIR"]
+    scripts, errors = check_directory(folder)
+    for error in errors:
+        click.echo(error, err=True)
+    if errors:
+        click.echo(f"{len(errors)} error(s) in {folder}", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {len(scripts.scripts)} script(s) in {folder}")
+
+
+@spool_cli.command("replay")
+def spool_replay() -> None:
+    """Re-deliver webhooks spooled during a database outage (voicemails, status changes)."""
+    from hotline.telephony.spool import replay
+
+    done, left = replay(current_app)
+    click.echo(json.dumps({"replayed": done, "still_failing": left}))
+
+
+def register(app: Flask) -> None:
+    """Attach the command groups to `app.cli`."""
+    app.cli.add_command(db_cli)
+    app.cli.add_command(ivr_cli)
+    app.cli.add_command(spool_cli)
+    from hotline import seed
+
+    app.cli.add_command(seed.seed_demo)
+    from hotline import clock
+
+    app.cli.add_command(clock.clock_command)

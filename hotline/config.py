@@ -1,0 +1,68 @@
+"""Configuration: read from the environment once, in create_app, never at import time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Development credentials used when TWILIO_ACCOUNT_SID is not set. They are only good for the
+#: project's own local telephony gateway (hotline.devgateway), which signs its webhooks with the
+#: same token; signature checks stay on, there is no switch that disables them.
+DEV_ACCOUNT_SID = "AC" + "0" * 32
+DEV_AUTH_TOKEN = "dev-auth-token"
+DEV_GATEWAY_URL = "http://127.0.0.1:5055"
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration the hotline cannot run with."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def from_environment(instance_path: str, env: dict[str, str] | None = None) -> dict:
+    """Build the configuration mapping from environment variables (names in README.md)."""
+    env = dict(os.environ if env is None else env)
+    default_db = "sqlite:///" + str(Path(instance_path) / "hotline.sqlite3")
+    account_sid = env.get("TWILIO_ACCOUNT_SID", "").strip()
+    auth_token = env.get("TWILIO_AUTH_TOKEN", "").strip()
+    if account_sid and not auth_token:
+        raise ConfigError(
+            "TWILIO_ACCOUNT_SID is set but TWILIO_AUTH_TOKEN is not: the hotline cannot verify "
+            "Twilio's webhook signatures without it. Set TWILIO_AUTH_TOKEN."
+        )
+    local_telephony = not account_sid
+    api_base = env.get("TWILIO_API_BASE_URL", "").strip() or (
+        DEV_GATEWAY_URL if local_telephony else ""
+    )
+    database_url = env.get("DATABASE_URL", "").strip() or default_db
+    # Heroku-style URLs name the old driver; SQLAlchemy 2 wants the psycopg 3 dialect.
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    secret_key = env.get("SECRET_KEY", "").strip()
+    return {
+        "SECRET_KEY": secret_key or None,
+        "DATABASE_URL": database_url,
+        "TWILIO_ACCOUNT_SID": account_sid or DEV_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": auth_token or DEV_AUTH_TOKEN,
+        "TWILIO_API_BASE_URL": api_base or None,
+        "LOCAL_TELEPHONY": local_telephony,
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "").strip().rstrip("/") or None,
+        "HOTLINE_TIMEZONE": env.get("HOTLINE_TIMEZONE", "").strip() or "Asia/Shanghai",
+        "IVR_SCRIPTS_DIR": env.get("IVR_SCRIPTS_DIR", "").strip()
+        or str(Path(__file__).resolve().parent.parent / "ivr_scripts"),
+        # Fail a stalled database long before Twilio's 15 s webhook limit (see db.py).
+        "DB_STATEMENT_TIMEOUT_MS": _int(env, "DB_STATEMENT_TIMEOUT_MS", 3000),
+        "FALLBACK_SPOOL_DIR": env.get("FALLBACK_SPOOL_DIR", "").strip()
+        or str(Path(instance_path) / "spool"),
+        "DEFAULT_REGION": env.get("HOTLINE_DEFAULT_REGION", "").strip() or "CN",
+    }

@@ -1,0 +1,385 @@
+"""The IVR engine: a pure function from (script, call state, input) to the next step.
+
+No database, no Flask, no Twilio here, so every elderly-first rule is enforced (and tested) in
+one place whatever the script says:
+- a person is one key away (0) and silence or nonsense twice reaches a person;
+- `*` repeats the current prompt and is never counted as a mistake;
+- a call that keeps going round the menus is sent to a person after `max_steps` inputs;
+- a known caller is greeted by name; a caller who asked for it goes straight to a person;
+- when the line is closed, wherever the caller would reach a person they reach the voicemail.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+
+from hotline.ivr.schema import Node, Script, ScriptSet
+
+#: Spoken words that mean "say that again", per language, beside the `*` key.
+REPEAT_WORDS = {
+    "zh-CN": ("重复", "再说一遍", "再说一次", "没听清", "再讲一遍"),
+    "yue-HK": ("重复", "再讲一次", "再讲一遍", "听唔清"),
+    "en-US": ("repeat", "say again", "again"),
+}
+#: Speech below this confidence is treated as not understood rather than guessed at.
+MIN_SPEECH_CONFIDENCE = 0.3
+#: Safety net against a mis-built script: nodes visited in one step before giving up.
+MAX_NODES_PER_STEP = 25
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What the engine needs to know about the caller and the line at this moment."""
+
+    is_open: bool = True
+    caller_name: str | None = None
+    #: Per-caller overrides (hard of hearing: slower speech, more time to press a key).
+    rate_percent: int | None = None
+    timeout_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class CallState:
+    """Where a call is in its script, stored on the Call row between webhooks."""
+
+    language: str
+    node: str | None = None
+    failures: int = 0
+    steps: int = 0
+
+
+@dataclass(frozen=True)
+class SayAction:
+    text: str
+    language: str
+    voice: str
+    rate_percent: int
+    audio_url: str | None = None
+
+
+@dataclass(frozen=True)
+class GatherAction:
+    node_id: str
+    language: str
+    timeout_seconds: int
+    hints: tuple[str, ...]
+    prompts: tuple[SayAction, ...]
+
+
+@dataclass(frozen=True)
+class EnqueueAction:
+    language: str
+    scenario: str | None
+    #: Why the caller is going to a person: "chosen", "key_0", "silence_twice",
+    #: "invalid_twice", "loop_cap", "straight_to_person".
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordAction:
+    language: str
+    max_length_seconds: int
+
+
+@dataclass(frozen=True)
+class HangupAction:
+    pass
+
+
+Action = SayAction | GatherAction | EnqueueAction | RecordAction | HangupAction
+
+
+@dataclass
+class Step:
+    """The result of one engine call: what to play and the new call state, plus effects."""
+
+    state: CallState
+    actions: list[Action] = field(default_factory=list)
+    #: Scenario to record on the call (the latest choice wins).
+    scenario: str | None = None
+    #: The caller asked to be put straight through to a person from now on.
+    set_straight_to_person: bool = False
+    #: The caller chose another language.
+    language_changed: bool = False
+    #: One entry for the call's menu path: node, what came in, what happened.
+    path_entry: dict | None = None
+
+    @property
+    def enqueue(self) -> EnqueueAction | None:
+        return next((a for a in self.actions if isinstance(a, EnqueueAction)), None)
+
+    @property
+    def record(self) -> RecordAction | None:
+        return next((a for a in self.actions if isinstance(a, RecordAction)), None)
+
+
+def _say(script: Script, ctx: CallContext, text: str, audio_url: str | None = None) -> SayAction:
+    return SayAction(
+        text=text,
+        language=script.language,
+        voice=script.voice,
+        rate_percent=ctx.rate_percent or script.rate_percent,
+        audio_url=audio_url,
+    )
+
+
+def _prompt(script: Script, ctx: CallContext, node: Node) -> SayAction:
+    return _say(script, ctx, node.prompt.text, node.prompt.audio_url)
+
+
+def _timeout(script: Script, ctx: CallContext, node: Node) -> int:
+    if node.kind == "language":
+        # Silence is the usual answer here (keep Mandarin); it must not cost every caller 9 s.
+        return node.timeout_seconds or 3
+    base = node.timeout_seconds or script.input_timeout_seconds
+    return max(base, ctx.timeout_seconds or 0)
+
+
+def _gather(script: Script, ctx: CallContext, node: Node, before: list[SayAction]) -> GatherAction:
+    hints = tuple(k for c in node.choices for k in c.keywords)
+    return GatherAction(
+        node_id=node.id,
+        language=script.language,
+        timeout_seconds=_timeout(script, ctx, node),
+        hints=hints,
+        prompts=tuple(before) + (_prompt(script, ctx, node),),
+    )
+
+
+def _run(
+    script: Script,
+    ctx: CallContext,
+    node_id: str,
+    state: CallState,
+    step: Step,
+    *,
+    reason: str = "chosen",
+    scenario: str | None = None,
+) -> Step:
+    """Walk from `node_id` through nodes that need no input, until the call waits or ends."""
+    pending: list[SayAction] = []
+    current: str | None = node_id
+    for _ in range(MAX_NODES_PER_STEP):
+        node = script.nodes.get(current or "")
+        if node is None:
+            break
+        if node.kind in ("say", "preference"):
+            pending.append(_prompt(script, ctx, node))
+            if node.kind == "preference":
+                step.set_straight_to_person = True
+            current = node.next
+        elif node.kind == "hours":
+            current = node.open if ctx.is_open else node.closed
+        elif node.kind == "queue":
+            if not ctx.is_open:
+                current = script.closed_route
+                continue
+            if node.prompt.text or node.prompt.audio_url:
+                pending.append(_prompt(script, ctx, node))
+            step.actions.extend(pending)
+            step.actions.append(
+                EnqueueAction(
+                    language=script.language,
+                    scenario=node.scenario or scenario or step.scenario,
+                    reason=reason,
+                )
+            )
+            step.state = replace(state, language=script.language, node=node.id, failures=0)
+            return step
+        elif node.kind == "voicemail":
+            step.actions.extend(pending)
+            step.actions.append(_prompt(script, ctx, node))
+            step.actions.append(RecordAction(script.language, node.max_length_seconds))
+            step.actions.append(_say(script, ctx, script.messages["voicemail_thanks"]))
+            step.actions.append(HangupAction())
+            step.state = replace(state, language=script.language, node=node.id, failures=0)
+            return step
+        elif node.kind == "goodbye":
+            step.actions.extend(pending)
+            step.actions.append(_prompt(script, ctx, node))
+            step.actions.append(HangupAction())
+            step.state = replace(state, language=script.language, node=node.id, failures=0)
+            return step
+        else:  # menu, language: wait for input
+            step.actions.append(_gather(script, ctx, node, pending))
+            step.state = replace(state, language=script.language, node=node.id, failures=0)
+            return step
+    # Only a broken script gets here (the checker rejects such scripts): a person, always.
+    return to_person(script, ctx, state, step, reason="loop_cap", prefix=pending)
+
+
+def to_person(
+    script: Script,
+    ctx: CallContext,
+    state: CallState,
+    step: Step | None = None,
+    *,
+    reason: str,
+    prefix: list[SayAction] | None = None,
+) -> Step:
+    """Send the caller to a person (or, when the line is closed, to the voicemail)."""
+    step = step or Step(state=state)
+    if not ctx.is_open:
+        step.actions.extend(prefix or [])
+        return _run(script, ctx, script.closed_route, state, step, reason=reason)
+    step.actions.extend(prefix or [])
+    step.actions.append(_say(script, ctx, script.messages["to_person"]))
+    step.actions.append(EnqueueAction(script.language, step.scenario, reason))
+    step.state = replace(state, language=script.language, node=None, failures=0)
+    return step
+
+
+def begin(
+    scripts: ScriptSet,
+    line: str,
+    language: str,
+    ctx: CallContext,
+    *,
+    straight_to_person: bool = False,
+) -> Step:
+    """The first step of an inbound call."""
+    script = _script(scripts, line, language)
+    state = CallState(language=script.language)
+    step = Step(state=state)
+    greeting = []
+    if ctx.caller_name:
+        greeting.append(
+            _say(script, ctx, script.messages["greet_known"].format(name=ctx.caller_name))
+        )
+    if straight_to_person:
+        step.path_entry = {"node": None, "input": None, "result": "straight_to_person"}
+        return to_person(script, ctx, state, step, reason="straight_to_person", prefix=greeting)
+    step.path_entry = {"node": script.start, "input": None, "result": "start"}
+    _run(script, ctx, script.start, state, step)
+    if greeting:
+        _prepend(step, greeting)
+    return step
+
+
+def _prepend(step: Step, prompts: list[SayAction]) -> None:
+    first = step.actions[0] if step.actions else None
+    if isinstance(first, GatherAction):
+        step.actions[0] = replace(first, prompts=tuple(prompts) + first.prompts)
+    else:
+        step.actions[:0] = prompts
+
+
+def _script(scripts: ScriptSet, line: str, language: str) -> Script:
+    script = scripts.get(line, language)
+    if script is None:
+        available = scripts.languages(line)
+        if not available:
+            raise LookupError(f"no IVR script for line '{line}'")
+        script = scripts.get(line, "zh-CN" if "zh-CN" in available else available[0])
+    assert script is not None
+    return script
+
+
+def _clean(text: str) -> str:
+    """Lower-case, drop punctuation and spaces: "看病。" and "看 病" both become "看病"."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).lower() if ch.isalnum())
+
+
+def match_speech(node: Node, speech: str) -> str | None:
+    """Return the key of the choice whose keyword the caller said (longest keyword wins)."""
+    said = _clean(speech)
+    if not said:
+        return None
+    best: tuple[int, str] | None = None
+    for choice in node.choices:
+        for keyword in choice.keywords:
+            word = _clean(keyword)
+            if word and word in said and (best is None or len(word) > best[0]):
+                best = (len(word), choice.key)
+    if best is None and re.fullmatch(r"\d", said):
+        return said  # "一"/"1" spoken as a digit is transcribed as the digit
+    return best[1] if best else None
+
+
+def handle_input(
+    scripts: ScriptSet,
+    line: str,
+    state: CallState,
+    ctx: CallContext,
+    *,
+    node_id: str,
+    digits: str | None,
+    speech: str | None,
+    confidence: float | None,
+) -> Step:
+    """Apply the caller's answer (keys, words, or nothing) at node `node_id`."""
+    script = _script(scripts, line, state.language)
+    node = script.nodes.get(node_id)
+    if node is None or node.kind not in ("menu", "language"):
+        # A stale or unknown node (script changed mid-call): a person, never a dead end.
+        step = Step(state=state)
+        step.path_entry = {"node": node_id, "input": digits or speech, "result": "unknown_node"}
+        return to_person(script, ctx, state, step, reason="invalid_twice")
+    failures = state.failures if state.node == node_id else 0
+    steps = state.steps + 1
+    state = replace(state, node=node_id, failures=failures, steps=steps)
+    step = Step(state=state)
+    key = (digits or "").strip()[:1] or None
+    heard = (speech or "").strip()
+    if key is None and heard:
+        if confidence is not None and confidence < MIN_SPEECH_CONFIDENCE:
+            key = "?"
+        elif any(_clean(w) in _clean(heard) for w in REPEAT_WORDS.get(script.language, ())):
+            key = "*"
+        else:
+            key = match_speech(node, heard) or "?"
+    entry = {"node": node_id, "input": (digits or heard or None), "result": ""}
+    step.path_entry = entry
+
+    if steps > script.max_steps:
+        entry["result"] = "loop_cap"
+        return to_person(script, ctx, state, step, reason="loop_cap")
+
+    if node.kind == "language":
+        choice = next((c for c in node.choices if c.key == key), None)
+        if choice and choice.language and scripts.get(script.line, choice.language):
+            other = scripts.get(script.line, choice.language)
+            assert other is not None
+            entry["result"] = f"language:{choice.language}"
+            step.language_changed = True
+            return _run(
+                other, ctx, node.next or other.start, replace(state, language=other.language), step
+            )
+        entry["result"] = "language:kept"
+        return _run(script, ctx, node.next or script.start, state, step)
+
+    if key == "*":
+        entry["result"] = "repeat"
+        step.actions.append(_gather(script, ctx, node, []))
+        return step
+
+    choice = next((c for c in node.choices if c.key == key), None)
+    if choice is not None:
+        entry["result"] = f"choice:{choice.key}"
+        if choice.scenario:
+            step.scenario = choice.scenario
+        reason = "key_0" if choice.key == "0" else "chosen"
+        return _run(script, ctx, choice.next, state, step, reason=reason, scenario=choice.scenario)
+
+    kind = "timeout" if key is None else "invalid"
+    failures += 1
+    state = replace(state, failures=failures)
+    step.state = state
+    if failures >= 2:
+        entry["result"] = f"{kind}_twice"
+        target = node.on_timeout if kind == "timeout" else node.on_invalid
+        return _run(
+            script,
+            ctx,
+            target or script.closed_route,
+            state,
+            step,
+            reason=f"{'silence' if kind == 'timeout' else 'invalid'}_twice",
+        )
+    entry["result"] = kind
+    step.actions.append(
+        _gather(script, ctx, node, [_say(script, ctx, script.messages["not_understood"])])
+    )
+    return step

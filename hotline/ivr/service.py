@@ -1,0 +1,260 @@
+"""IVR domain operations: recognising the caller, starting and advancing a call, voicemail."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline.callbacks.models import CallbackReason
+from hotline.callbacks.service import request_callback
+from hotline.callers.models import Caller
+from hotline.calls.models import Call, CallDirection, CallOutcome, CallStatus
+from hotline.ivr import engine
+from hotline.ivr.engine import CallContext, CallState, Step
+from hotline.ivr.schema import ScriptSet
+from hotline.lines.calendar import LineCalendar
+from hotline.lines.models import Line
+from hotline.phone import mask, try_normalise
+from hotline.queue import service as queue_service
+from hotline.telephony.params import GatherParams, RecordingParams, VoiceParams
+from hotline.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+#: Hard-of-hearing callers: slower speech and more time to find the key.
+HARD_OF_HEARING_RATE = 75
+HARD_OF_HEARING_TIMEOUT = 12
+#: Keep the stored menu path bounded (the loop cap stops calls long before this).
+MAX_PATH_ENTRIES = 50
+
+
+class NoLineConfigured(LookupError):
+    """No active line exists: the deployment has not been set up (`flask seed-demo`, admin)."""
+
+
+@dataclass
+class CallTurn:
+    """What a view needs to answer: the step to render, on which line."""
+
+    step: Step
+    line: Line
+    call: Call
+
+
+def find_line(session: Session, to_number: str, region: str) -> Line:
+    """The line a caller dialled; a number we do not know still reaches the first active line."""
+    number = try_normalise(to_number, region)
+    line = None
+    if number:
+        line = session.scalar(select(Line).where(Line.phone_number == number, Line.is_active))
+    if line is None:
+        line = session.scalar(select(Line).where(Line.is_active).order_by(Line.id))
+        if line is not None and to_number:
+            log.warning("call to unknown number %s served by line %s", mask(to_number), line.key)
+    if line is None:
+        raise NoLineConfigured("no active line is configured")
+    return line
+
+
+def find_or_create_caller(session: Session, from_number: str, region: str) -> Caller | None:
+    """The caller's profile by number; created at the first contact. Withheld numbers: None."""
+    number = try_normalise(from_number, region)
+    if number is None:
+        return None
+    caller = session.scalar(select(Caller).where(Caller.phone_number == number))
+    if caller is None:
+        caller = Caller(phone_number=number)
+        session.add(caller)
+        session.flush()
+    return caller
+
+
+def call_context(session: Session, line: Line, caller: Caller | None) -> CallContext:
+    """Opening hours now, and the caller's name and pacing preferences."""
+    is_open = LineCalendar.load(session, line).is_open(utcnow())
+    if caller is None:
+        return CallContext(is_open=is_open)
+    rate = caller.speech_rate_percent or (
+        HARD_OF_HEARING_RATE if caller.is_hard_of_hearing else None
+    )
+    timeout = caller.input_timeout_seconds or (
+        HARD_OF_HEARING_TIMEOUT if caller.is_hard_of_hearing else None
+    )
+    return CallContext(
+        is_open=is_open,
+        caller_name=caller.display_name or None,
+        rate_percent=rate,
+        timeout_seconds=timeout,
+    )
+
+
+def _language(scripts: ScriptSet, line: Line, caller: Caller | None) -> str:
+    available = scripts.languages(line.script_key)
+    if caller is not None and caller.language in available:
+        return caller.language
+    return line.default_language
+
+
+def start_inbound_call(
+    session: Session, scripts: ScriptSet, params: VoiceParams, *, region: str
+) -> CallTurn:
+    """Handle the first webhook of an inbound call: recognise, greet, and walk to the menu."""
+    line = find_line(session, params.to, region)
+    caller = find_or_create_caller(session, params.from_, region)
+    call = session.scalar(select(Call).where(Call.call_sid == params.call_sid))
+    if call is None:
+        call = Call(
+            call_sid=params.call_sid,
+            line_id=line.id,
+            caller_id=caller.id if caller else None,
+            direction=CallDirection.INBOUND,
+            status=CallStatus.RINGING,
+            from_number=(caller.phone_number if caller else params.from_)[:64],
+            to_number=params.to,
+            menu_path=[],
+        )
+        session.add(call)
+    language = _language(scripts, line, caller)
+    ctx = call_context(session, line, caller)
+    straight = bool(caller and caller.is_straight_to_person)
+    step = engine.begin(scripts, line.script_key, language, ctx, straight_to_person=straight)
+    if caller is not None:
+        caller.last_contact_at = utcnow()
+    _apply(session, call, caller, step)
+    session.commit()
+    return CallTurn(step=step, line=line, call=call)
+
+
+def continue_call(
+    session: Session,
+    scripts: ScriptSet,
+    params: VoiceParams,
+    gathered: GatherParams,
+    *,
+    node_id: str,
+    language: str,
+    region: str,
+) -> CallTurn:
+    """Apply the caller's answer at `node_id` (or their silence) and take the next step."""
+    call = session.scalar(select(Call).where(Call.call_sid == params.call_sid))
+    if call is None:
+        # We lost the call's first webhook (e.g. it went to the fallback): carry on from here.
+        turn = start_inbound_call(session, scripts, params, region=region)
+        call = turn.call
+    line = (
+        session.get(Line, call.line_id) if call.line_id else find_line(session, params.to, region)
+    )
+    assert line is not None
+    caller = session.get(Caller, call.caller_id) if call.caller_id else None
+    state = CallState(
+        language=language if language in scripts.languages(line.script_key) else call.language,
+        node=call.current_node,
+        failures=call.node_failures,
+        steps=call.step_count,
+    )
+    ctx = call_context(session, line, caller)
+    step = engine.handle_input(
+        scripts,
+        line.script_key,
+        state,
+        ctx,
+        node_id=node_id,
+        digits=gathered.digits,
+        speech=gathered.speech,
+        confidence=gathered.confidence,
+    )
+    _apply(session, call, caller, step)
+    session.commit()
+    return CallTurn(step=step, line=line, call=call)
+
+
+def _apply(session: Session, call: Call, caller: Caller | None, step: Step) -> None:
+    """Store the step's new state and carry out its effects on the call and caller."""
+    call.language = step.state.language
+    call.current_node = step.state.node
+    call.node_failures = step.state.failures
+    call.step_count = step.state.steps
+    if step.path_entry is not None:
+        path = list(call.menu_path or [])
+        if len(path) < MAX_PATH_ENTRIES:
+            path.append(step.path_entry)
+        call.menu_path = path
+    if step.scenario:
+        call.scenario = step.scenario
+    enqueue = step.enqueue
+    if enqueue is not None and enqueue.scenario and not call.scenario:
+        call.scenario = enqueue.scenario
+    if caller is not None:
+        if step.set_straight_to_person:
+            caller.is_straight_to_person = True
+            caller.is_older_caller = True
+        if step.language_changed:
+            caller.language = step.state.language
+    if enqueue is not None:
+        queue_service.enqueue(session, call, caller, reason=enqueue.reason)
+    if step.record is not None:
+        call.outcome = CallOutcome.VOICEMAIL
+        _voicemail_callback(session, call, caller, note="voicemail")
+
+
+def _voicemail_callback(session: Session, call: Call, caller: Caller | None, *, note: str) -> None:
+    number = caller.phone_number if caller else try_normalise(call.from_number)
+    if number is None or call.line_id is None:
+        log.warning(
+            "voicemail from a withheld number on call %s: no callback possible", call.call_sid
+        )
+        return
+    session.flush()
+    request_callback(
+        session,
+        line_id=call.line_id,
+        phone_number=number,
+        reason=CallbackReason.VOICEMAIL,
+        original_arrival_at=call.created_at or utcnow(),
+        caller_id=caller.id if caller else None,
+        origin_call_id=call.id,
+        language=call.language,
+        note=note,
+    )
+
+
+def store_recording(session: Session, call_sid: str, recording: RecordingParams) -> Call | None:
+    """Attach a voicemail recording to its call."""
+    call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+    if call is None:
+        return None
+    if recording.recording_url:
+        call.recording_url = recording.recording_url
+        call.recording_duration_seconds = recording.duration_seconds
+    session.commit()
+    return call
+
+
+def fallback_voicemail(
+    session: Session, params: VoiceParams, recording: RecordingParams, *, region: str
+) -> None:
+    """A message left through the fallback path: make sure a callback is owed."""
+    line = find_line(session, params.to, region)
+    caller = find_or_create_caller(session, params.from_, region)
+    call = session.scalar(select(Call).where(Call.call_sid == params.call_sid))
+    if call is None:
+        call = Call(
+            call_sid=params.call_sid,
+            line_id=line.id,
+            caller_id=caller.id if caller else None,
+            direction=CallDirection.INBOUND,
+            status=CallStatus.IN_PROGRESS,
+            from_number=(caller.phone_number if caller else params.from_)[:64],
+            to_number=params.to,
+            menu_path=[],
+        )
+        session.add(call)
+    call.outcome = CallOutcome.VOICEMAIL
+    call.recording_url = recording.recording_url
+    call.recording_duration_seconds = recording.duration_seconds
+    session.flush()
+    _voicemail_callback(session, call, caller, note="voicemail via fallback")
+    session.commit()

@@ -1,0 +1,109 @@
+"""Working days and opening hours: Chinese public holidays and make-up workdays (调休).
+
+The national calendar comes from the `holidays` package, which knows both the days off and the
+weekend days that are worked instead; local overrides (CalendarOverride rows) win over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from hotline.lines.models import CalendarOverride, Line
+
+
+@lru_cache(maxsize=16)
+def _china(year: int) -> holidays.HolidayBase:
+    return holidays.China(years=year)
+
+
+def national_is_working_day(day: date) -> bool:
+    """Working day by the national calendar: weekdays that are not holidays, plus make-up days."""
+    return bool(_china(day.year).is_working_day(day))
+
+
+def holiday_name(day: date) -> str | None:
+    """The national holiday's name on `day`, if any."""
+    return _china(day.year).get(day)
+
+
+class LineCalendar:
+    """A line's calendar: national rules plus local overrides, in the line's time zone."""
+
+    def __init__(self, line: Line, overrides: Mapping[date, bool] | None = None):
+        self.line = line
+        self.zone = ZoneInfo(line.timezone)
+        self.overrides = dict(overrides or {})
+
+    @classmethod
+    def load(cls, session: Session, line: Line) -> LineCalendar:
+        """Read the overrides for `line` (line-specific ones beat deployment-wide ones)."""
+        rows = session.scalars(
+            select(CalendarOverride).where(
+                or_(CalendarOverride.line_id.is_(None), CalendarOverride.line_id == line.id)
+            )
+        ).all()
+        overrides: dict[date, bool] = {}
+        for row in sorted(rows, key=lambda r: r.line_id is not None):
+            overrides[row.day] = row.is_working_day
+        return cls(line, overrides)
+
+    def is_working_day(self, day: date) -> bool:
+        """True when `day` is a working day for this line."""
+        if day in self.overrides:
+            return self.overrides[day]
+        return national_is_working_day(day)
+
+    def local(self, at: datetime) -> datetime:
+        """`at` in the line's time zone."""
+        return at.astimezone(self.zone)
+
+    def is_open(self, at: datetime) -> bool:
+        """True when the line takes calls at `at` (aware datetime)."""
+        local = self.local(at)
+        if not self.line.is_open_every_day and not self.is_working_day(local.date()):
+            return False
+        return _within(local.time(), self.line.opens_at, self.line.closes_at)
+
+    def in_calling_window(self, at: datetime) -> bool:
+        """True when a callback may be placed at `at`: a working day, inside the window."""
+        local = self.local(at)
+        return self.is_working_day(local.date()) and _within(
+            local.time(), self.line.callback_window_start, self.line.callback_window_end
+        )
+
+    def next_calling_time(self, not_before: datetime) -> datetime:
+        """The earliest moment at or after `not_before` inside the calling window."""
+        local = self.local(not_before)
+        for offset in range(0, 60):
+            day = local.date() + timedelta(days=offset)
+            if not self.is_working_day(day):
+                continue
+            start = datetime.combine(day, self.line.callback_window_start, self.zone)
+            end = datetime.combine(day, self.line.callback_window_end, self.zone)
+            candidate = max(start, local) if offset == 0 else start
+            if candidate < end:
+                return candidate.astimezone(not_before.tzinfo)
+        raise RuntimeError("no working day in the next 60 days; check the calendar overrides")
+
+    def next_working_day_start(self, after: datetime) -> datetime:
+        """The start of the calling window on the next working day after `after`'s date."""
+        local = self.local(after)
+        return self.next_calling_time(
+            datetime.combine(local.date() + timedelta(days=1), time(0, 0), self.zone)
+        ).astimezone(after.tzinfo)
+
+
+def _within(moment: time, start: time, end: time) -> bool:
+    """True when `moment` is in [start, end); start == end means all day."""
+    if start == end:
+        return True
+    if start < end:
+        return start <= moment < end
+    return moment >= start or moment < end  # a window across midnight

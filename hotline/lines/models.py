@@ -1,0 +1,71 @@
+"""Lines: a hotline number with its scripts, time zone, opening hours and calling window."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.db import Base, created_at, intpk
+
+
+class Line(Base):
+    """One hotline number (a deployment may run several)."""
+
+    __tablename__ = "lines"
+
+    id: Mapped[intpk]
+    #: Short stable name; picks the IVR scripts `ivr_scripts/<script_key>.<language>.yaml`.
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    #: Name spoken and shown, e.g. "长者服务热线".
+    name: Mapped[str] = mapped_column(String(120))
+    #: The number callers dial, E.164.
+    phone_number: Mapped[str] = mapped_column(String(32), unique=True)
+    #: IVR script name (file stem before the language).
+    script_key: Mapped[str] = mapped_column(String(40), default="main")
+    #: Language used when the caller has no preference.
+    default_language: Mapped[str] = mapped_column(String(16), default="zh-CN")
+    #: IANA time zone for hours, calling windows and reports.
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    #: Opening hours (local time) on the line's open days; equal times mean open all day.
+    opens_at: Mapped[time] = mapped_column(default=time(8, 0))
+    closes_at: Mapped[time] = mapped_column(default=time(20, 0))
+    #: Open on every day of the year (24/7 style lines) instead of working days only.
+    is_open_every_day: Mapped[bool] = mapped_column(default=False)
+    #: Callbacks are placed only inside this local window, on working days.
+    callback_window_start: Mapped[time] = mapped_column(default=time(8, 30))
+    callback_window_end: Mapped[time] = mapped_column(default=time(20, 0))
+    #: After this long in the queue the caller is offered a callback (keeping their place).
+    offer_callback_after_seconds: Mapped[int] = mapped_column(default=180)
+    #: Nobody waits longer than this: they are moved to voicemail and a callback.
+    max_wait_seconds: Mapped[int] = mapped_column(default=1200)
+    #: A caller who hangs up after waiting at least this long is called back automatically;
+    #: shorter hang-ups are "short abandons", counted but excluded from abandonment rates.
+    abandon_callback_after_seconds: Mapped[int] = mapped_column(default=20)
+    #: Service-level threshold T (answered within T seconds).
+    service_level_seconds: Mapped[int] = mapped_column(default=20)
+    #: Whether operators on this line may answer in the browser (Voice JS SDK) or by phone only.
+    is_browser_calling_enabled: Mapped[bool] = mapped_column(default=False)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[created_at]
+
+    @property
+    def queue_name(self) -> str:
+        """The Twilio queue that physically holds this line's waiting callers."""
+        return f"line-{self.key}"
+
+
+class CalendarOverride(Base):
+    """A local exception to the national calendar (a local holiday, an extra working day)."""
+
+    __tablename__ = "calendar_overrides"
+    __table_args__ = (UniqueConstraint("line_id", "day"),)
+
+    id: Mapped[intpk]
+    #: None applies to every line of the deployment.
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    #: True makes the day a working day, False a day off.
+    is_working_day: Mapped[bool]
+    note: Mapped[str] = mapped_column(String(200), default="")

@@ -1,0 +1,47 @@
+"""Operators (人工坐席), supervisors (值班负责人) and administrators of the console."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.db import Base, created_at, enum_column, intpk
+
+
+class Role(enum.StrEnum):
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class Presence(enum.StrEnum):
+    AVAILABLE = "available"
+    BUSY = "busy"  # automatic while on a call
+    WRAP_UP = "wrap_up"  # automatic after a call, before the next
+    AWAY = "away"
+    OFFLINE = "offline"  # automatic when the console has been closed for a while
+
+
+class Operator(Base):
+    """A person who logs into the console."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    role: Mapped[Role] = enum_column(Role, default=Role.OPERATOR)
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    #: The operator's own phone (E.164); the app rings it to join them to a caller.
+    phone_number: Mapped[str | None] = mapped_column(String(64))
+    #: Console language: "zh" or "en".
+    console_language: Mapped[str] = mapped_column(String(8), default="zh")
+    presence: Mapped[Presence] = enum_column(Presence, default=Presence.OFFLINE)
+    presence_changed_at: Mapped[datetime | None]
+    #: Last time the console polled; presence turns offline when this gets old.
+    last_seen_at: Mapped[datetime | None]
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[created_at]

@@ -1,0 +1,83 @@
+"""Demo data: one line, demo operators and callers (fictional names and example numbers)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from hotline.callers.models import Caller
+from hotline.db import db
+from hotline.lines.models import Line
+from hotline.operators.models import Operator, Role
+
+#: Example numbers only (the phonenumbers example ranges); none belongs to a real person.
+DEMO_LINE_NUMBER = "+861012345678"
+DEMO_CALLERS = [
+    # number, name, display name, older caller, straight to person, hard of hearing, language
+    ("+8613123456701", "王秀英", "王阿姨", True, True, False, "zh-CN"),
+    ("+8613123456702", "李建国", "李先生", False, False, False, "zh-CN"),
+    ("+8613123456703", "陈伯", "陈伯", True, False, True, "yue-HK"),
+]
+DEMO_OPERATORS = [
+    # username, display name, role, password, phone
+    ("admin", "管理员 Admin", Role.ADMIN, "admin-demo-pass", None),
+    ("supervisor", "值班长 张敏", Role.SUPERVISOR, "supervisor-demo-pass", "+8613123456780"),
+    ("operator", "坐席 刘芳", Role.OPERATOR, "operator-demo-pass", "+8613123456781"),
+    ("operator2", "坐席 赵强", Role.OPERATOR, "operator-demo-pass", "+8613123456782"),
+]
+
+
+def seed_demo_data(session) -> dict:
+    """Create the demo rows if they are missing (safe to run twice)."""
+    created = {"lines": 0, "operators": 0, "callers": 0}
+    if session.scalar(select(Line).where(Line.key == "main")) is None:
+        session.add(
+            Line(
+                key="main",
+                name="长者服务热线",
+                phone_number=DEMO_LINE_NUMBER,
+                script_key="main",
+                is_open_every_day=True,
+            )
+        )
+        created["lines"] += 1
+    for username, name, role, password, phone in DEMO_OPERATORS:
+        if session.scalar(select(Operator).where(Operator.username == username)) is None:
+            session.add(
+                Operator(
+                    username=username,
+                    display_name=name,
+                    role=role,
+                    password_hash=generate_password_hash(password),
+                    phone_number=phone,
+                )
+            )
+            created["operators"] += 1
+    for number, name, display, older, straight, hoh, language in DEMO_CALLERS:
+        if session.scalar(select(Caller).where(Caller.phone_number == number)) is None:
+            session.add(
+                Caller(
+                    phone_number=number,
+                    name=name,
+                    display_name=display,
+                    is_older_caller=older,
+                    is_straight_to_person=straight,
+                    is_hard_of_hearing=hoh,
+                    language=language,
+                )
+            )
+            created["callers"] += 1
+    session.commit()
+    return created
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo() -> None:
+    """Create a demo line, operators (passwords printed) and callers."""
+    created = seed_demo_data(db.session)
+    click.echo(f"demo data: {created}")
+    for username, _name, role, password, _phone in DEMO_OPERATORS:
+        click.echo(f"  login {username!r} / {password!r} ({role.value})")

@@ -1,0 +1,146 @@
+"""The one seam to Twilio's REST API for outbound work (calls, SMS, queue and conference control).
+
+Always the real twilio SDK: against Twilio, against the local development gateway
+(TWILIO_API_BASE_URL, which defaults to it when TWILIO_ACCOUNT_SID is not set), or against a
+recording `http_client` in tests (app.config["TWILIO_HTTP_CLIENT"]).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+from twilio.rest import Client
+
+#: Call progress events the hotline wants for every outbound call.
+ALL_CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+
+def build_client(config: dict[str, Any]) -> Client:
+    """Create a twilio Client from the app configuration (never at import time)."""
+    client = Client(
+        config["TWILIO_ACCOUNT_SID"],
+        config["TWILIO_AUTH_TOKEN"],
+        http_client=config.get("TWILIO_HTTP_CLIENT"),
+    )
+    base = config.get("TWILIO_API_BASE_URL")
+    if base:
+        client.api.base_url = base.rstrip("/")
+    return client
+
+
+@dataclass
+class TelephonyGateway:
+    """Outbound operations the hotline performs, each a thin call of the twilio SDK."""
+
+    client: Client
+
+    def send_sms(self, *, to: str, from_: str, body: str, status_callback: str | None) -> str:
+        """Send one SMS; returns the MessageSid."""
+        kwargs: dict[str, Any] = {"to": to, "from_": from_, "body": body}
+        if status_callback:
+            kwargs["status_callback"] = status_callback
+        return self.client.messages.create(**kwargs).sid
+
+    def create_call(
+        self,
+        *,
+        to: str,
+        from_: str,
+        url: str,
+        status_callback: str,
+        timeout_seconds: int = 30,
+        machine_detection: bool = False,
+    ) -> str:
+        """Place an outbound call that will fetch its TwiML from `url`; returns the CallSid."""
+        kwargs: dict[str, Any] = {
+            "to": to,
+            "from_": from_,
+            "url": url,
+            "status_callback": status_callback,
+            "status_callback_event": ALL_CALL_EVENTS,
+            "status_callback_method": "POST",
+            "timeout": timeout_seconds,
+        }
+        if machine_detection:
+            kwargs["machine_detection"] = "Enable"
+        return self.client.calls.create(**kwargs).sid
+
+    def redirect_call(self, call_sid: str, *, url: str) -> None:
+        """Make a live call fetch new TwiML from `url`."""
+        self.client.calls(call_sid).update(url=url, method="POST")
+
+    def hang_up(self, call_sid: str) -> None:
+        """End a live call."""
+        self.client.calls(call_sid).update(status="completed")
+
+    def dequeue(self, queue_sid: str, call_sid: str, *, url: str) -> None:
+        """Take exactly this caller out of the Twilio queue and run the TwiML at `url`."""
+        self.client.queues(queue_sid).members(call_sid).update(url=url, method="POST")
+
+    def add_conference_participant(
+        self,
+        conference: str,
+        *,
+        from_: str,
+        to: str,
+        status_callback: str | None = None,
+        label: str | None = None,
+        timeout_seconds: int = 30,
+    ) -> str:
+        """Ring `to` and put them into `conference` (SID or friendly name); returns the CallSid."""
+        kwargs: dict[str, Any] = {
+            "from_": from_,
+            "to": to,
+            "timeout": timeout_seconds,
+            "start_conference_on_enter": True,
+            "end_conference_on_exit": False,
+            "early_media": True,
+            "beep": "false",
+        }
+        if status_callback:
+            kwargs["status_callback"] = status_callback
+            kwargs["status_callback_event"] = ["initiated", "ringing", "answered", "completed"]
+        if label:
+            kwargs["label"] = label
+        return self.client.conferences(conference).participants.create(**kwargs).call_sid
+
+    def hold_participant(
+        self, conference_sid: str, call_sid: str, *, hold: bool, hold_url: str | None = None
+    ) -> None:
+        """Put a conference participant on hold (with `hold_url` playing) or take them off."""
+        kwargs: dict[str, Any] = {"hold": hold}
+        if hold and hold_url:
+            kwargs["hold_url"] = hold_url
+        self.client.conferences(conference_sid).participants(call_sid).update(**kwargs)
+
+    def remove_participant(self, conference_sid: str, call_sid: str) -> None:
+        """Drop one participant from a conference."""
+        self.client.conferences(conference_sid).participants(call_sid).delete()
+
+
+def init_app(app: Flask) -> None:
+    """Register the lazily-built gateway factory on the app."""
+    app.extensions["hotline.gateway"] = None
+
+
+def get_gateway() -> TelephonyGateway:
+    """The current app's gateway, built on first use (no client exists before that)."""
+    gateway = current_app.extensions.get("hotline.gateway")
+    if gateway is None:
+        gateway = TelephonyGateway(build_client(current_app.config))
+        current_app.extensions["hotline.gateway"] = gateway
+    return gateway
+
+
+def public_base_url() -> str:
+    """Base URL Twilio uses to reach us, for callbacks built outside a request (the clock)."""
+    from flask import has_request_context, request
+
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return base
+    if has_request_context():
+        return request.url_root.rstrip("/")
+    return current_app.config.get("LOCAL_BASE_URL", "http://127.0.0.1:5000")

@@ -1,0 +1,132 @@
+"""The guard every Twilio webhook view goes through: audit, idempotency, and never a 500.
+
+The signature itself is checked earlier, for every URL under /twilio/, by the app's
+before_request hook (see hotline.app), so a request that reaches a view is genuine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+
+from flask import Response, current_app, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from hotline.calls.models import WebhookEvent
+from hotline.db import db
+from hotline.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+_spool_lock = threading.Lock()
+
+
+class BadWebhook(ValueError):
+    """A webhook missing what it cannot do without (answered 400, nothing written)."""
+
+
+def idempotency_key(path_and_query: str, form) -> str:
+    """Hash of the URL and every parameter value, in Twilio's signing order."""
+    digest = hashlib.sha256(path_and_query.encode())
+    for name in sorted(set(form)):
+        for value in sorted(set(form.getlist(name))):
+            digest.update(b"\x00" + name.encode() + b"\x01" + value.encode())
+    return digest.hexdigest()
+
+
+def spool(kind: str, params: dict, error: str) -> None:
+    """Keep a webhook we could not store in the database, for `flask spool replay`.
+
+    Written as one JSON line to FALLBACK_SPOOL_DIR, so a database outage loses no voicemail,
+    callback request or status change.
+    """
+    directory = Path(current_app.config["FALLBACK_SPOOL_DIR"])
+    record = {
+        "kind": kind,
+        "path": request.full_path.rstrip("?"),
+        "params": params,
+        "error": error,
+        "at": utcnow().isoformat(),
+    }
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with _spool_lock, open(directory / "webhooks.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError:
+        log.exception("could not spool a %s webhook either; params=%s", kind, record)
+
+
+def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: str = "CallSid"):
+    """Decorate a webhook view.
+
+    - A request identical to one already handled (Twilio's retry) gets the stored response.
+    - BadWebhook becomes a 400 and the transaction is rolled back: no half-written rows.
+    - Any other failure (a database stall, a bug) is logged, the parameters are spooled, and
+      `on_failure()` answers instead: for voice, TwiML that still reaches a voicemail and a
+      callback, so a caller never hears "application error".
+    """
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            form = request.form
+            path = request.full_path.rstrip("?")
+            key = idempotency_key(path, form)
+            params = {
+                k: form.getlist(k)[0] if len(form.getlist(k)) == 1 else form.getlist(k)
+                for k in form
+            }
+            session = db.session
+            try:
+                prior = session.scalar(
+                    select(WebhookEvent).where(WebhookEvent.idempotency_key == key)
+                )
+                if prior is not None:
+                    log.info("duplicate %s webhook for %s: replaying", kind, form.get(sid_param))
+                    return Response(
+                        prior.response_body,
+                        status=prior.status_code,
+                        mimetype="text/xml" if prior.response_body else None,
+                    )
+                response = view(*args, **kwargs)
+            except BadWebhook as exc:
+                session.rollback()
+                log.warning("rejected %s webhook: %s", kind, exc)
+                return Response(f"Bad request: {exc}\n", status=400, mimetype="text/plain")
+            except Exception as exc:  # noqa: BLE001 - the caller must never hear an error
+                session.rollback()
+                log.exception("%s webhook failed; answering with the fallback", kind)
+                spool(kind, params, repr(exc))
+                return on_failure()
+            try:
+                body = response.get_data(as_text=True) if response.status_code != 204 else ""
+                session.add(
+                    WebhookEvent(
+                        kind=kind,
+                        sid=form.get(sid_param, "")[:64],
+                        idempotency_key=key,
+                        path=path[:300],
+                        params=params,
+                        status_code=response.status_code,
+                        response_body=body,
+                    )
+                )
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # the same webhook raced in twice; the first record stands
+            except SQLAlchemyError:
+                session.rollback()
+                log.exception("could not record the %s webhook", kind)
+            return response
+
+        return wrapper
+
+    return decorate
