@@ -70,9 +70,12 @@ def build_app(test_config: dict | None = None) -> Flask:
         if hasattr(module, "init_app"):
             module.init_app(app)
 
+    _init_console(app)
+
     from hotline import cli
 
     cli.register(app)
+    app.jinja_env.globals["console_nav"] = console_nav
 
     @app.get("/healthz")
     def healthz():
@@ -85,6 +88,55 @@ def build_app(test_config: dict | None = None) -> Flask:
         return jsonify(ok=not problems, problems=problems), (503 if problems else 200)
 
     return app
+
+
+#: Console navigation: (endpoint, 中文, English, minimum role). Features add their pages here;
+#: entries whose endpoint is not registered, or that the user's role may not see, are hidden.
+CONSOLE_NAV = [
+    ("queue_console.queue_page", "排队", "Queue", "operator"),
+    ("callbacks.list_page", "回电", "Callbacks", "operator"),
+    ("cases.list_page", "工单", "Cases", "operator"),
+    ("cases.escalations_page", "困难上报", "Escalations", "supervisor"),
+    ("cases.review_page", "个案排查", "Scenario review", "supervisor"),
+    ("reports.supervisor_page", "值班概况", "Today", "supervisor"),
+    ("queue_console.operators_page", "坐席管理", "Operators", "admin"),
+    ("devtools.index", "开发工具", "Dev tools", "admin"),
+]
+
+
+def console_nav() -> list[tuple[str, str, str, str]]:
+    """The navigation entries the signed-in user can open."""
+    from flask import current_app
+    from flask_login import current_user
+
+    from hotline.operators.models import Role
+
+    return [
+        entry
+        for entry in CONSOLE_NAV
+        if entry[0] in current_app.view_functions
+        and getattr(current_user, "is_authenticated", False)
+        and current_user.has_role(Role(entry[3]))
+    ]
+
+
+def _init_console(app: Flask) -> None:
+    """Sign-in sessions, CSRF on every form, and the bilingual template helpers.
+
+    Twilio cannot send a CSRF token: every URL under /twilio/ is exempt from CSRF and protected
+    by the signature check instead.
+    """
+    from flask_wtf.csrf import CSRFProtect
+
+    from hotline import i18n
+    from hotline.operators.auth import login_manager
+
+    login_manager.init_app(app)
+    csrf = CSRFProtect(app)
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/twilio/") or rule.rule == "/twilio":
+            csrf.exempt(app.view_functions[rule.endpoint])
+    i18n.init_app(app)
 
 
 def _instance_secret(app: Flask) -> str:

@@ -95,6 +95,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(ivr_cli)
     app.cli.add_command(spool_cli)
     from hotline import seed
+    from hotline.operators.cli import operators_cli
+
+    app.cli.add_command(operators_cli)
 
     app.cli.add_command(seed.seed_demo)
     from hotline import clock

@@ -4,6 +4,6 @@ from hotline.callbacks.models import CallbackRequest  # noqa: F401
 from hotline.callers.models import Caller  # noqa: F401
 from hotline.calls.models import Call, WebhookEvent  # noqa: F401
 from hotline.lines.models import CalendarOverride, Line  # noqa: F401
-from hotline.operators.models import Operator  # noqa: F401
+from hotline.operators.models import LoginAttempt, Operator  # noqa: F401
 
 # Feature packages add their models below (queue, cases, sms, reports).

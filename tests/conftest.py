@@ -24,10 +24,10 @@ from sqlalchemy import create_engine, text
 from twilio.http import HttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
-from twiml_grammar import check_twiml
 
 from hotline import create_app
 from hotline.db import Base, db
+from twiml_grammar import check_twiml
 
 TEST_ACCOUNT_SID = "AC" + "1" * 32
 TEST_AUTH_TOKEN = "test-auth-token-0123456789"
@@ -415,3 +415,7 @@ def make_caller(app) -> Callable[..., Any]:
 
 def urlencode_params(params: dict) -> str:
     return urlencode(params)
+
+
+# Browser fixtures (live_server, chromium, page, new_page) for tests marked `browser`.
+pytest_plugins = ["browser"]

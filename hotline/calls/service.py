@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,9 +17,15 @@ from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-#: Functions called after a call reaches a terminal status, e.g. to notice an abandoned caller
-#: or a failed callback attempt. Each gets (session, call) and must not commit.
-on_call_ended: list[Callable[[Session, Call], None]] = []
+def add_call_ended_hook(app: Flask, hook: Callable[[Session, Call], None]) -> None:
+    """Call `hook(session, call)` whenever a call reaches a terminal status (it must not commit).
+
+    Features register here from their blueprint module's `init_app(app)`, e.g. the queue to
+    notice an abandoned caller and the callbacks to count a failed attempt.
+    """
+    hooks = app.extensions.setdefault("hotline.call_ended_hooks", [])
+    if hook not in hooks:
+        hooks.append(hook)
 
 
 def apply_status(session: Session, params: StatusParams) -> Call | None:
@@ -64,7 +71,7 @@ def apply_status(session: Session, params: StatusParams) -> Call | None:
             call.duration_seconds = params.duration_seconds
         elif call.created_at is not None:
             call.duration_seconds = int((now - call.created_at) / timedelta(seconds=1))
-        for hook in on_call_ended:
+        for hook in current_app.extensions.get("hotline.call_ended_hooks", []):
             hook(session, call)
     session.commit()
     return call

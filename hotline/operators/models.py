@@ -45,3 +45,16 @@ class Operator(Base):
     last_seen_at: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[created_at]
+
+
+class LoginAttempt(Base):
+    """A sign-in attempt, for the login rate limit and the audit of who signed in when."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(String(60), index=True)
+    #: The client address (request.remote_addr, after the configured proxy hops).
+    address: Mapped[str] = mapped_column(String(64))
+    is_success: Mapped[bool]
+    attempted_at: Mapped[created_at]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 14:24:13.959420
+Create Date: 2026-11-29 14:27:35.402894
 """
 
 from collections.abc import Sequence
@@ -64,6 +64,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name=op.f("uq_lines_key")),
         sa.UniqueConstraint("phone_number", name=op.f("uq_lines_phone_number")),
     )
+    op.create_table(
+        "login_attempts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=60), nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("is_success", sa.Boolean(), nullable=False),
+        sa.Column("attempted_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
+    )
+    with op.batch_alter_table("login_attempts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_login_attempts_username"), ["username"], unique=False)
+
     op.create_table(
         "operators",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -314,6 +326,10 @@ def downgrade() -> None:
 
     op.drop_table("webhook_events")
     op.drop_table("operators")
+    with op.batch_alter_table("login_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_login_attempts_username"))
+
+    op.drop_table("login_attempts")
     op.drop_table("lines")
     op.drop_table("callers")
     # ### end Alembic commands ###

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from conftest import follow
 from sqlalchemy import func, select
 
+from conftest import follow
 from hotline.callbacks.models import CallbackReason, CallbackRequest
 from hotline.callers.models import Caller
 from hotline.calls.models import Call, CallStatus, WebhookEvent

@@ -1,0 +1,101 @@
+"""Console sign-in: passwords, roles, rate limit, CSRF."""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from hotline.db import db
+from hotline.operators.models import Operator, Role
+
+
+@pytest.fixture
+def make_operator(app):
+    def _make(username="op1", role=Role.OPERATOR, password="correct horse battery", **kw):
+        with app.app_context():
+            op = Operator(username=username, display_name=kw.pop("display_name", username),
+                          role=role, password_hash=generate_password_hash(password), **kw)
+            db.session.add(op)
+            db.session.commit()
+            return op.id
+
+    return _make
+
+
+def _login(client, username, password):
+    return client.post("/console/login", data={"username": username, "password": password})
+
+
+def test_operator_signs_in_with_the_right_password(client, make_operator):
+    make_operator()
+    assert _login(client, "op1", "correct horse battery").status_code == 302
+    assert client.get("/console/").status_code in (200, 302)
+
+
+def test_wrong_password_is_refused_with_a_clear_message(client, make_operator):
+    make_operator()
+    response = _login(client, "op1", "wrong")
+    assert response.status_code == 401
+    assert "用户名或密码不对" in response.get_data(as_text=True)
+
+
+def test_sixth_failure_within_15_minutes_is_rate_limited(client, make_operator):
+    make_operator()
+    for _ in range(5):
+        assert _login(client, "op1", "wrong").status_code == 401
+    response = _login(client, "op1", "correct horse battery")
+    assert response.status_code == 429, "even the right password waits after 5 failures"
+
+
+def test_console_requires_sign_in(client):
+    response = client.get("/console/")
+    assert response.status_code == 302
+    assert "/console/login" in response.headers["Location"]
+
+
+def test_login_form_requires_csrf_token_when_csrf_is_on(app_config, make_operator):
+    from hotline import create_app
+
+    app_config["WTF_CSRF_ENABLED"] = True
+    application = create_app(app_config)
+    with application.app_context():
+        db.create_all()
+    response = application.test_client().post(
+        "/console/login", data={"username": "x", "password": "y"}
+    )
+    assert response.status_code == 400
+
+
+def test_cli_creates_the_first_admin_and_resets_a_password(app, runner):
+    result = runner.invoke(args=["operators", "create", "boss", "--role", "admin",
+                                 "--password", "a long enough pw"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["operators", "create", "short", "--password", "short"])
+    assert result.exit_code != 0 and "at least 10" in result.output
+    result = runner.invoke(args=["operators", "reset-password", "boss", "--password", "another long pw"])
+    assert result.exit_code == 0, result.output
+    client = app.test_client()
+    assert _login(client, "boss", "another long pw").status_code == 302
+
+
+@pytest.mark.browser
+def test_sign_in_in_a_real_browser_with_csrf(app_config, make_operator, new_page, tmp_path):
+    """Headless Chromium signs in through the real form (CSRF on) and can switch language."""
+    from browser import LiveServer
+    from hotline import create_app
+
+    make_operator(username="lin", password="correct horse battery", display_name="林坐席")
+    app_config["WTF_CSRF_ENABLED"] = True
+    application = create_app(app_config)
+    server = LiveServer(application.wsgi_app).start()
+    try:
+        page = new_page()
+        page.goto(server.url + "/console/")
+        page.fill("#username", "lin")
+        page.fill("#password", "correct horse battery")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("text=林坐席")
+        page.click("text=English")
+        page.wait_for_selector("text=Sign out")
+    finally:
+        server.stop()
