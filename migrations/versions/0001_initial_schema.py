@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 14:27:35.402894
+Create Date: 2026-11-29 14:29:16.839894
 """
 
 from collections.abc import Sequence
@@ -219,6 +219,45 @@ def upgrade() -> None:
         batch_op.create_index("ix_calls_line_created", ["line_id", "created_at"], unique=False)
 
     op.create_table(
+        "cases",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.String(length=20), nullable=False),
+        sa.Column("line_id", sa.Integer(), nullable=True),
+        sa.Column("caller_id", sa.Integer(), nullable=True),
+        sa.Column("scenario", sa.String(length=32), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "open",
+                "in_progress",
+                "waiting",
+                "escalated",
+                "resolved",
+                "closed",
+                name="casestatus",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["caller_id"], ["callers.id"], name=op.f("fk_cases_caller_id_callers")
+        ),
+        sa.ForeignKeyConstraint(["line_id"], ["lines.id"], name=op.f("fk_cases_line_id_lines")),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["operators.id"], name=op.f("fk_cases_owner_id_operators")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
+        sa.UniqueConstraint("number", name=op.f("uq_cases_number")),
+    )
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cases_caller_id"), ["caller_id"], unique=False)
+
+    op.create_table(
         "callback_requests",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("line_id", sa.Integer(), nullable=False),
@@ -300,11 +339,91 @@ def upgrade() -> None:
             postgresql_where=sa.text("status IN ('pending', 'dialing')"),
         )
 
+    op.create_table(
+        "sms_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "direction",
+            sa.Enum("outbound", "inbound", name="smsdirection", native_enum=False, length=32),
+            nullable=False,
+        ),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "queued",
+                "sending",
+                "sent",
+                "delivered",
+                "undelivered",
+                "failed",
+                "refused",
+                "received",
+                name="smsstatus",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "purpose",
+            sa.Enum(
+                "callback_failed",
+                "callback_confirmation",
+                "reply",
+                "family_alert",
+                "supervisor_summary",
+                "supervisor_alert",
+                "referral",
+                "check_in",
+                name="smspurpose",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=True,
+        ),
+        sa.Column("line_id", sa.Integer(), nullable=True),
+        sa.Column("caller_id", sa.Integer(), nullable=True),
+        sa.Column("case_id", sa.Integer(), nullable=True),
+        sa.Column("to_number", sa.String(length=64), nullable=False),
+        sa.Column("from_number", sa.String(length=64), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("message_sid", sa.String(length=64), nullable=True),
+        sa.Column("send_after", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("lease_expires_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("error_code", sa.Integer(), nullable=True),
+        sa.Column("status_reason", sa.String(length=300), nullable=True),
+        sa.Column("sent_at", hotline.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["caller_id"], ["callers.id"], name=op.f("fk_sms_messages_caller_id_callers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["cases.id"], name=op.f("fk_sms_messages_case_id_cases")
+        ),
+        sa.ForeignKeyConstraint(
+            ["line_id"], ["lines.id"], name=op.f("fk_sms_messages_line_id_lines")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sms_messages")),
+        sa.UniqueConstraint("message_sid", name=op.f("uq_sms_messages_message_sid")),
+    )
+    with op.batch_alter_table("sms_messages", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sms_messages_caller_id"), ["caller_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_sms_messages_case_id"), ["case_id"], unique=False)
+        batch_op.create_index("ix_sms_messages_outbox", ["status", "send_after"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("sms_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_sms_messages_outbox")
+        batch_op.drop_index(batch_op.f("ix_sms_messages_case_id"))
+        batch_op.drop_index(batch_op.f("ix_sms_messages_caller_id"))
+
+    op.drop_table("sms_messages")
     with op.batch_alter_table("callback_requests", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_callback_requests_active_number",
@@ -315,6 +434,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_callback_requests_caller_id"))
 
     op.drop_table("callback_requests")
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cases_caller_id"))
+
+    op.drop_table("cases")
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.drop_index("ix_calls_line_created")
         batch_op.drop_index(batch_op.f("ix_calls_caller_id"))
