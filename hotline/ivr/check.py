@@ -127,6 +127,7 @@ def _parse(path: Path, report: _Reporter) -> Script | None:
         report.file("nodes must be a non-empty list")
         return None
     nodes: dict[str, Node] = {}
+    broken: set[str] = set()
     first_seen: dict[str, int] = {}
     for index, raw in enumerate(raw_nodes, start=1):
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
@@ -142,6 +143,7 @@ def _parse(path: Path, report: _Reporter) -> Script | None:
         kind = raw.get("type")
         if kind not in NODE_KINDS:
             report.node(node_id, f"unknown type {kind!r}; expected one of {', '.join(NODE_KINDS)}")
+            broken.add(node_id)
             continue
         prompt = _prompt(raw.get("say"), language)
         audio = raw.get("audio")
@@ -199,6 +201,7 @@ def _parse(path: Path, report: _Reporter) -> Script | None:
         closed_route=closed_route if isinstance(closed_route, str) else "",
         messages={k: str(v) for k, v in messages.items()},
         nodes=nodes,
+        broken_ids=frozenset(broken),
     )
 
 
@@ -263,6 +266,8 @@ def _check_script(script: Script, report: _Reporter) -> None:
         report.file(f"start node '{script.start}' does not exist")
     if not script.closed_route:
         report.file("no closed_route given (where callers go when the line is closed)")
+    elif script.closed_route in script.broken_ids:
+        pass
     elif script.closed_route not in nodes:
         report.file(f"closed_route '{script.closed_route}' does not exist")
     elif not _ends_at_voicemail(script, script.closed_route):
@@ -270,7 +275,7 @@ def _check_script(script: Script, report: _Reporter) -> None:
 
     for node in nodes.values():
         for label, target in _edges(node):
-            if target not in nodes:
+            if target not in nodes and target not in script.broken_ids:
                 report.node(node.id, f"{label} goes to '{target}', which does not exist")
         if node.kind in ("say", "preference", "language") and not node.next:
             report.node(node.id, f"a {node.kind} node needs next")
@@ -289,18 +294,20 @@ def _check_script(script: Script, report: _Reporter) -> None:
                 if choice.language not in LANGUAGES:
                     report.node(node.id, f"choice '{choice.key}' names no known language")
 
-    # Reachability from start (and from the closed route, which the engine enters by itself).
-    roots = [r for r in (script.start, script.closed_route) if r in nodes]
-    reached: set[str] = set(roots)
-    todo = deque(roots)
-    while todo:
-        for _label, target in _edges(nodes[todo.popleft()]):
-            if target in nodes and target not in reached:
-                reached.add(target)
-                todo.append(target)
-    for node_id in nodes:
-        if node_id not in reached:
-            report.node(node_id, "unreachable from start")
+    # Reachability from start (and from the closed route, which the engine enters by itself);
+    # without a valid start every node would be "unreachable", which says nothing new.
+    if script.start in nodes:
+        roots = [r for r in (script.start, script.closed_route) if r in nodes]
+        reached: set[str] = set(roots)
+        todo = deque(roots)
+        while todo:
+            for _label, target in _edges(nodes[todo.popleft()]):
+                if target in nodes and target not in reached:
+                    reached.add(target)
+                    todo.append(target)
+        for node_id in nodes:
+            if node_id not in reached:
+                report.node(node_id, "unreachable from start")
 
     # Menu depth: the fewest menus a caller passes through to hear this one.
     if script.start in nodes:

@@ -29,7 +29,7 @@ FALLBACK_TEXT = {
         "Thank you. We will call you back soon. Goodbye.",
     ),
 }
-FALLBACK_VOICE = {"zh-CN": "Polly.Zhiyu", "yue-HK": "Polly.Hiujin", "en-US": "Polly.Joanna"}
+FALLBACK_VOICE = {"zh-CN": "Polly.Zhiyu", "yue-HK": "Polly.Hiujin-Neural", "en-US": "Polly.Joanna"}
 
 
 def fallback_twiml(language: str = "zh-CN") -> VoiceResponse:

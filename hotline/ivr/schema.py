@@ -103,6 +103,9 @@ class Script:
     closed_route: str
     messages: dict[str, str]
     nodes: dict[str, Node]
+    #: Ids of nodes that were declared but could not be read (already reported); references
+    #: to them are not reported again.
+    broken_ids: frozenset[str] = frozenset()
 
     def node(self, node_id: str) -> Node:
         """Return a node by id (KeyError when absent)."""

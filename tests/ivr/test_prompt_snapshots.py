@@ -1,0 +1,37 @@
+"""What callers hear, per language, as TwiML snapshots."""
+
+from __future__ import annotations
+
+import xml.dom.minidom
+from pathlib import Path
+
+import pytest
+from snapshots import assert_snapshot
+
+from conftest import follow
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+LANGUAGE_KEYS = {"zh-CN": None, "yue-HK": "9", "en-US": "8"}
+
+
+def _pretty(response) -> str:
+    return xml.dom.minidom.parseString(response.get_data()).toprettyxml(indent="  ")
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "yue-HK", "en-US"])
+def test_menu_and_person_prompts_per_language(twilio, language):
+    sid = twilio.new_call_sid()
+    params = twilio.call_params(sid)
+    first = twilio.post("/twilio/voice", params)
+    if language == "zh-CN":
+        assert_snapshot(SNAPSHOTS / "welcome.xml", _pretty(first))
+    menu = follow(twilio, first, params, digits=LANGUAGE_KEYS[language])
+    assert_snapshot(SNAPSHOTS / f"main_menu.{language}.xml", _pretty(menu))
+    person = follow(twilio, menu, params, digits="0")
+    assert_snapshot(SNAPSHOTS / f"to_person.{language}.xml", _pretty(person))
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "yue-HK", "en-US"])
+def test_fallback_prompt_per_language(twilio, language):
+    response = twilio.post(f"/twilio/voice/fallback?lang={language}", twilio.call_params("CA" + "0" * 32))
+    assert_snapshot(SNAPSHOTS / f"fallback.{language}.xml", _pretty(response))
