@@ -134,6 +134,7 @@ class CallActor:
         self.thread: threading.Thread | None = None
         self._documents_without_progress = 0
         self._dial_children: list[str] = []
+        self._dial_peer: tuple[str, float] | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -144,7 +145,7 @@ class CallActor:
         )
         self.thread.start()
 
-    def post(self, kind: str, **data: Any) -> None:
+    def post(self, kind: str, /, **data: Any) -> None:
         """Deliver an event to this call (any thread)."""
         with self.sim.lock:
             if self.finished:
@@ -302,6 +303,9 @@ class CallActor:
             sequence = call.sequence_number
             call.sequence_number += 1
             params = self.call_params()
+            if event == "initiated":
+                # The Call resource says "queued"; the progress event is named "initiated".
+                params = [(k, "initiated" if k == "CallStatus" else v) for k, v in params]
             params += [
                 ("CallbackSource", "call-progress-events"),
                 ("SequenceNumber", str(sequence)),
@@ -578,7 +582,8 @@ class CallActor:
         loops = speech.loop if speech.loop > 0 else 1000
         seconds = tw.speech_seconds(speech)
         for _ in range(loops):
-            self.set_activity("speaking", self.call.expecting)
+            if context == "call" and accept is None:
+                self.set_activity("speaking")
             self.emit(
                 "say", speech.text, language=speech.language,
                 speech_lang=tw.browser_language(speech.language), rate=speech.rate,
@@ -600,7 +605,8 @@ class CallActor:
             return self.timed(0.1 * len(digits) + 0.4 * digits.count("w"), accept)
         url = resolve_url(doc_url, verb.text or "")
         for _ in range(loops):
-            self.set_activity("playing", self.call.expecting)
+            if context == "call" and accept is None:
+                self.set_activity("playing")
             self.emit("play", url, url=url)
             event = self.timed(self.sim.config.play_seconds, accept)
             if event is not None:
@@ -663,6 +669,7 @@ class CallActor:
             "language": language,
             "hints": verb.get("hints"),
         }
+        previous_activity = self.call.activity if context != "call" else "in-progress"
         self.set_activity("gathering", expecting)
         digits = ""
         speech: Event | None = None
@@ -677,7 +684,6 @@ class CallActor:
                 }.get(child.tag)
                 if handler is None:
                     continue
-                self.set_activity("gathering", expecting)
                 event = handler(child, doc_url, context, accept)
                 if event is not None:
                     self.emit("stop", "(打断 barge-in)")
@@ -699,7 +705,7 @@ class CallActor:
                     break
                 event = self.wait_for(accept, timeout)
         finally:
-            self.set_activity("in-progress", None)
+            self.set_activity(previous_activity, None)
         if speech is not None:
             extra = [
                 ("SpeechResult", speech.data["text"]),
@@ -1033,7 +1039,7 @@ class CallActor:
             try:
                 kind = nouns[0].tag
                 if kind == "Queue":
-                    result = self.dial_queue(nouns[0], verb)
+                    result = self.dial_queue(nouns[0], verb, doc_url)
                 elif kind == "Conference":
                     result = self.join_conference(
                         (nouns[0].text or "").strip(),
@@ -1046,12 +1052,29 @@ class CallActor:
                     )
             except CallEnded:
                 if action:
-                    self.webhook("dial", action, method, self.call_params() + self._dial_params(DialResult("completed")),
+                    self.webhook("dial", action, method, self.call_params() + self._dial_params(self._dial_result_at_hangup()),
                                  note="the caller hung up: the response is ignored")  # fmt: skip
                 raise
+            finally:
+                self._dial_peer = None
         if action:
             return DocRef(url=action, method=method, extra=self._dial_params(result), kind="dial")
         return None
+
+    def _dial_result_at_hangup(self) -> DialResult:
+        """How the Dial ended when the caller hung up: completed if bridged, else canceled."""
+        if self._dial_peer is None:
+            return DialResult("canceled")
+        peer, started = self._dial_peer
+        return DialResult(
+            "completed", peer or None, int(self.sim.clock.now() - started), bridged=True
+        )
+
+    def _bridged_now(self, peer_sid: str) -> float:
+        """Remember who the Dial is bridged to (for an action sent after a hang-up)."""
+        started = self.sim.clock.now()
+        self._dial_peer = (peer_sid, started)
+        return started
 
     @staticmethod
     def _dial_params(result: DialResult) -> list[tuple[str, str]]:
@@ -1126,7 +1149,7 @@ class CallActor:
                 self.emit("status", f"无人接听 (dial: {status})")
                 return DialResult(status)
             self._dial_children = [answered]
-            started = self.sim.clock.now()
+            started = self._bridged_now(answered)
             self.bridge(answered, hangup_on_star=hangup_on_star)
             return DialResult(
                 "completed", answered, int(self.sim.clock.now() - started), bridged=True
@@ -1137,14 +1160,14 @@ class CallActor:
                 if sid != answered:
                     self.sim.post(sid, "cancel")
 
-    def dial_queue(self, noun: ET.Element, verb: ET.Element) -> DialResult:
+    def dial_queue(self, noun: ET.Element, verb: ET.Element, doc_url: str | None) -> DialResult:
         """<Dial><Queue>: take the caller at the head of the queue and talk to them."""
         name = (noun.text or "").strip()
         member_sid = self.sim.take_front(name)
         if member_sid is None:
             self.emit("status", f"队列 {name} 是空的 (queue empty)")
             return DialResult("no-answer")
-        url = noun.get("url")
+        url = resolve_url(doc_url, noun.get("url")) if noun.get("url") else None
         self.sim.post(
             member_sid,
             "dequeue",
@@ -1162,7 +1185,7 @@ class CallActor:
             raise
         if event is None or event.kind != "bridge_ready":
             return DialResult("failed", member_sid)
-        started = self.sim.clock.now()
+        started = self._bridged_now(member_sid)
         self.bridge(member_sid, hangup_on_star=parse_bool(verb.get("hangupOnStar"), default=False))
         return DialResult(
             "completed", member_sid, int(self.sim.clock.now() - started), bridged=True
@@ -1200,7 +1223,7 @@ class CallActor:
         """Be in a conference until it ends, this participant is removed, or the call ends."""
         conference, participant = self.sim.join_conference(self.call, name, options)
         self.interrupts.update({"conf_update", "conf_end"})
-        joined_at = self.sim.clock.now()
+        joined_at = self._bridged_now("")
         reason = "participant_hung_up"
         try:
             while True:

@@ -312,9 +312,9 @@ class Simulator:
             raise GatewayError(404, 20404, f"The requested resource /Calls/{sid} was not found")
         return call
 
-    def post(self, sid: str, kind: str, **data: Any) -> bool:
+    def post(self, target: str, kind: str, /, **data: Any) -> bool:
         """Post an event to a live call; False if there is no such live call."""
-        actor = self.actors.get(sid)
+        actor = self.actors.get(target)
         if actor is None or actor.finished:
             return False
         actor.post(kind, **data)

@@ -203,24 +203,24 @@ def speech_of_say(say: ET.Element) -> Speech:
     _walk_ssml(say, rate=1.0, language=None, segments=segments, spell=False)
     merged: list[Segment] = []
     for segment in segments:
-        if segment.text and not segment.text.strip():
+        if segment.text and not segment.text.strip() and not merged:
             continue
+        previous = merged[-1] if merged else None
         if (
-            merged
+            previous is not None
             and segment.text
-            and merged[-1].text
-            and merged[-1].rate == segment.rate
-            and merged[-1].language == segment.language
+            and previous.text
+            and previous.rate == segment.rate
+            and previous.language == segment.language
         ):
-            merged[-1].text = _join(merged[-1].text, segment.text)
-        else:
-            merged.append(
-                Segment(segment.text.strip(), segment.rate, segment.language, segment.pause)
-            )
-    text = ""
+            previous.text += segment.text
+        elif segment.text or segment.pause:
+            merged.append(Segment(segment.text, segment.rate, segment.language, segment.pause))
+    raw = "".join(segment.text for segment in merged)
     for segment in merged:
-        if segment.text:
-            text = _join(text, segment.text)
+        segment.text = _normalize(segment.text)
+    merged = [segment for segment in merged if segment.text or segment.pause]
+    text = _normalize(raw)
     loop = int(parse_float(say.get("loop"), 1))
     return Speech(text=text, language=language, voice=voice, loop=loop, segments=merged)
 
@@ -253,16 +253,9 @@ def _walk_ssml(
             segments.append(Segment(_spell(child.tail) if spell else child.tail, rate, language))
 
 
-def _join(left: str, right: str) -> str:
-    """Join two pieces of text, with a space only between Latin words."""
-    left, right = left.strip(), right.strip()
-    if not left:
-        return right
-    if not right:
-        return left
-    if left[-1].isascii() and right[0].isascii():
-        return left + " " + right
-    return left + right
+def _normalize(text: str) -> str:
+    """Collapse runs of whitespace (XML indentation) into single spaces."""
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _spell(text: str) -> str:

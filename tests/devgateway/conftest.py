@@ -39,7 +39,9 @@ class LocalServer:
             "127.0.0.1", 0, lambda environ, start: self.app(environ, start), threaded=True
         )
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     def close(self) -> None:
