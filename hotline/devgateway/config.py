@@ -92,8 +92,8 @@ def _identities(raw: Any) -> tuple[tuple[str, str], ...]:
     if isinstance(raw, str):
         pairs = []
         for item in raw.split(";"):
-            label, sep, number = item.rpartition("=")
-            if sep and number.strip():
+            label, _, number = item.rpartition("=")
+            if number.strip():
                 pairs.append((label.strip() or number.strip(), number.strip()))
         return tuple(pairs) or DEFAULT_IDENTITIES
     return tuple((str(label), str(number)) for label, number in raw)
