@@ -481,6 +481,9 @@ class CallActor:
                 call_sid=call.sid,
             )  # fmt: skip
         timeout = self.sim.config.auto_answer_delay if auto else call.timeout
+        if call.direction == "outbound-dial" and not auto:
+            # The parent's <Dial timeout> decides, so the two timers cannot race.
+            timeout = None
         try:
             event = self.wait_for({"answer", "decline", "cancel"}, timeout)
         except CallEnded:
@@ -496,7 +499,9 @@ class CallActor:
                 if call.machine_detection:
                     call.answered_by = event.data.get("answered_by") or "human"
             return "answered"
-        return "busy" if event.kind == "decline" else "canceled"
+        if event.kind == "decline":
+            return "busy"
+        return event.data.get("status", "canceled")
 
     def run_documents(self, ref: DocRef | None, *, inbound_first: bool = False) -> None:
         """Fetch and follow documents until one runs out (Redirects and actions chain)."""
@@ -1138,7 +1143,7 @@ class CallActor:
                     outcomes[event.data["sid"]] = event.data["status"]
             for sid in children:
                 if sid != answered:
-                    self.sim.post(sid, "cancel")
+                    self.sim.post(sid, "cancel", status="canceled" if answered else "no-answer")
             if answered is None:
                 statuses = set(outcomes.values())
                 status = (

@@ -52,7 +52,7 @@ def test_dial_number_nobody_answers(standin: StandIn, gateway):
     legs = [
         c for c in gateway.api("GET", "/calls")["calls"] if c["parent_call_sid"] == caller["sid"]
     ]
-    assert legs[0]["status"] == "canceled"
+    assert legs[0]["status"] == "no-answer"
 
 
 def test_dial_without_action_falls_through_to_the_next_verb(standin: StandIn, gateway):
