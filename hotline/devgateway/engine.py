@@ -572,6 +572,8 @@ class CallActor:
             handler = getattr(self, "verb_" + verb.tag.lower(), None)
             if handler is None:
                 continue
+            if context == "call":
+                self.set_activity("in-progress")
             target = handler(verb, doc_url, context)
             if target is not None:
                 return target
