@@ -59,6 +59,7 @@
     const errors = problems.filter((p) => p.severity === "error").length;
     $("problems").className = "problems" + (errors ? " has-errors" : "");
     $("problem-count").textContent = errors ? errors + " 个错误 errors" : "无错误 no errors";
+    $("problem-count").className = "count" + (errors ? "" : " good");
     const list = $("problem-list");
     list.replaceChildren();
     for (const problem of problems) {
@@ -154,7 +155,7 @@
       const list = $("detail-transcript");
       list.replaceChildren();
       for (const event of call.transcript) {
-        const item = el("li", null, event.kind);
+        const item = el("li", null, "kind-" + event.kind);
         item.appendChild(el("span", time(event.at), "time"));
         item.appendChild(el("span", event.kind + ": " + event.text + (event.kind === "say" && event.rate !== 1 ? " (rate " + event.rate + ")" : ""), "text"));
         list.appendChild(item);

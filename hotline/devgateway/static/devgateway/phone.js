@@ -182,7 +182,7 @@
     const list = $("transcript");
     if (event.call_sid !== lastTranscriptCall) {
       lastTranscriptCall = event.call_sid;
-      list.appendChild(li("call-start note", [span("time", timeOf(event.at)), span("text", "通话 Call " + event.call_sid)]));
+      list.appendChild(li("call-start kind-note", [span("time", timeOf(event.at)), span("text", "通话 Call " + event.call_sid)]));
     }
     const body = document.createElement("div");
     body.appendChild(span("text", (KIND_LABEL[event.kind] || "") + " " + event.text));
@@ -194,7 +194,7 @@
     }
     if (event.url && event.kind !== "play") meta.push(event.url);
     if (meta.length) body.appendChild(span("meta", meta.join(" · ")));
-    list.appendChild(li(event.kind, [span("time", timeOf(event.at)), body]));
+    list.appendChild(li("kind-" + event.kind, [span("time", timeOf(event.at)), body]));
     list.scrollTop = list.scrollHeight;
   }
 
