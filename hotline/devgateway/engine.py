@@ -205,6 +205,9 @@ class CallActor:
             return True
         if event.kind in self.interrupts:
             raise Interrupt(event)
+        if event.kind in ("decline", "cancel") and self.call.answered_at is not None:
+            # Hung up in the instant between ringing and answering: still a hang-up.
+            raise self._ended_now(event.data.get("reason", "hung up"), status="completed")
         self._drop(event)
         return False
 
@@ -544,6 +547,8 @@ class CallActor:
                 url=fallback, method=call.fallback_method, kind="fallback", fallback=True,
                 extra=[("ErrorCode", error.code), ("ErrorUrl", error.url or "")],
             )  # fmt: skip
+        if self.call.answered_at is None and self.call.direction == "inbound":
+            self.answered_inbound()  # Twilio answers to play its error message
         self.say_text(APPLICATION_ERROR_TEXT, "en-US", kind="error")
         raise self._ended_now("application error", status="completed")
 
@@ -575,7 +580,7 @@ class CallActor:
             if context == "call":
                 self.set_activity("in-progress")
             target = handler(verb, doc_url, context)
-            if target is not None:
+            if isinstance(target, DocRef):
                 return target
         return None
 

@@ -1106,8 +1106,10 @@ class Simulator:
             threads = [a.thread for a in self.actors.values() if a.thread is not None]
             if self.jobs.thread is not None:
                 threads.append(self.jobs.thread)
+        # Bounded in total: a call stuck in a slow webhook must not hold up the exit.
+        limit = time.monotonic() + 5.0
         for thread in threads:
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.0, limit - time.monotonic()))
 
     def reset(self) -> None:
         """Forget calls that are over, messages and logs (live calls are hung up first)."""

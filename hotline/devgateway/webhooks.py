@@ -162,6 +162,9 @@ class WebhookClient:
             )
         except requests.Timeout:
             exchange.error = f"timed out after {read:g} s (Twilio error 11205)"
+        except requests.ConnectionError:
+            host = urlsplit(request_url).netloc
+            exchange.error = f"HTTP request failed: cannot connect to {host} (Twilio error 11200)"
         except requests.RequestException as exc:
             exchange.error = (
                 f"HTTP request failed: {type(exc).__name__}: {exc} (Twilio error 11200)"
