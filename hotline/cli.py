@@ -80,6 +80,51 @@ def ivr_check(directory: str | None) -> None:
     click.echo(f"ok: {len(scripts.scripts)} script(s) in {folder}")
 
 
+@ivr_cli.command("diagram")
+@click.option("--dir", "directory", default=None, help="Scripts folder (default IVR_SCRIPTS_DIR).")
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Folder for the pictures, created if needed (default: instance/ivr_diagrams).",
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["svg"]),
+    default="svg",
+    show_default=True,
+    help="SVG only: a PNG needs a native renderer (cairo or a browser). Open the SVG in any "
+    "browser to view, print or save it as PNG.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="Language of the diagram's own labels (the script's text is shown as written).",
+)
+def ivr_diagram(directory: str | None, out_dir: str | None, file_format: str, lang: str) -> None:
+    """Draw each IVR script as a picture: one <line>.<language>.svg per script.
+
+    Scripts with errors are drawn too (missing nodes in red), then the checker's errors are
+    listed and the command exits 1.
+    """
+    from hotline.ivr.diagram import drawable_scripts, write_diagrams
+
+    folder = directory or current_app.config["IVR_SCRIPTS_DIR"]
+    target = Path(out_dir) if out_dir else Path(current_app.instance_path) / "ivr_diagrams"
+    scripts, errors = drawable_scripts(folder)
+    for path in write_diagrams(scripts, target, lang=lang):
+        click.echo(f"wrote {path}")
+    for error in errors:
+        click.echo(error, err=True)
+    if errors:
+        click.echo(f"{len(errors)} error(s) in {folder}", err=True)
+        sys.exit(1)
+
+
 @spool_cli.command("replay")
 def spool_replay() -> None:
     """Re-deliver webhooks spooled during a database outage (voicemails, status changes)."""
