@@ -71,6 +71,21 @@ def _prompt(raw: Any, language: str) -> Prompt | None:
     return None
 
 
+def _target(raw: dict, name: str, report: _Reporter) -> str | None:
+    """A node id field; anything but a string is reported and ignored."""
+    value = raw.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    report.node(raw["id"], f"{name} must be a node id, got {value!r}")
+    return None
+
+
+def parse_file(path: Path) -> tuple[Script | None, list[str]]:
+    """Read one script file as the checker does (no graph checks): (script, errors)."""
+    report = _Reporter(path.name)
+    return _parse(path, report), report.errors
+
+
 def _parse(path: Path, report: _Reporter) -> Script | None:
     """Parse one file into a Script, reporting structural problems."""
     match = FILE_PATTERN.match(path.name)
@@ -164,7 +179,7 @@ def _parse(path: Path, report: _Reporter) -> Script | None:
             choices.append(
                 Choice(
                     key=key,
-                    next=str(raw_choice.get("next", "")),
+                    next=raw_choice["next"] if isinstance(raw_choice.get("next"), str) else "",
                     keywords=tuple(str(k) for k in keywords),
                     label=str(raw_choice.get("label", "")),
                     scenario=raw_choice.get("scenario"),
@@ -176,12 +191,12 @@ def _parse(path: Path, report: _Reporter) -> Script | None:
             id=node_id,
             kind=kind,
             prompt=Prompt(text=prompt.text if prompt else "", audio_url=audio),
-            next=raw.get("next"),
+            next=_target(raw, "next", report),
             choices=tuple(choices),
-            on_timeout=raw.get("on_timeout"),
-            on_invalid=raw.get("on_invalid"),
-            open=raw.get("open"),
-            closed=raw.get("closed"),
+            on_timeout=_target(raw, "on_timeout", report),
+            on_invalid=_target(raw, "on_invalid", report),
+            open=_target(raw, "open", report),
+            closed=_target(raw, "closed", report),
             scenario=raw.get("scenario"),
             max_length_seconds=int(raw.get("max_length", 120)),
             timeout_seconds=node_timeout if isinstance(node_timeout, int) else None,

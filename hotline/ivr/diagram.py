@@ -1082,7 +1082,7 @@ def drawable_scripts(directory: str | Path) -> tuple[list[Script], list[str]]:
     if root.is_dir():
         for path in sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml")):
             # The checker's own parser, so the picture shows exactly what the checker read.
-            script = check._parse(path, check._Reporter(path.name))
+            script, _errors = check.parse_file(path)
             if script is not None:
                 scripts.append(script)
     return scripts, errors
