@@ -245,11 +245,33 @@ class Simulator:
 
     # ------------------------------------------------------------------ calls
 
+    #: Finished calls and messages kept in memory (a long benchmark must not fill it up).
+    MAX_CALLS_KEPT = 5000
+    MAX_MESSAGES_KEPT = 5000
+
+    def _forget_old(self) -> None:
+        """Drop the oldest finished calls and messages beyond the limits (lock held)."""
+        if len(self.calls) > self.MAX_CALLS_KEPT:
+            for sid in list(self.calls)[: len(self.calls) - self.MAX_CALLS_KEPT]:
+                actor = self.actors.get(sid)
+                if actor is not None and actor.finished:
+                    call = self.calls.pop(sid)
+                    self.actors.pop(sid, None)
+                    if call.phone in self.calls_by_phone:
+                        self.calls_by_phone[call.phone] = [
+                            s for s in self.calls_by_phone[call.phone] if s != sid
+                        ]
+        if len(self.messages) > self.MAX_MESSAGES_KEPT:
+            for sid in list(self.messages)[: len(self.messages) - self.MAX_MESSAGES_KEPT]:
+                if self.messages[sid].status in ("delivered", "received", "failed", "undelivered"):
+                    self.messages.pop(sid)
+
     def _start(self, call: Call) -> Call:
         """Register a call and start its thread."""
         with self.lock:
             if self.stopped:
                 raise GatewayError(503, 20503, "the dev gateway is shutting down")
+            self._forget_old()
             call.updated_at = call.created_at
             self.calls[call.sid] = call
             if call.phone:
