@@ -275,7 +275,9 @@ def test_nodes_with_errors_are_drawn_as_broken_and_odd_targets_as_missing(tmp_pa
     groups = _nodes(root)
     assert groups["oops"].get("data-kind") == "broken"
     assert "节点有错误" in _texts(groups["oops"])
-    assert groups["42"].get("data-kind") == "missing"
+    # A target that is not a node id is the checker's error, not an arrow to nowhere.
+    assert any("next must be a node id, got 42" in e for e in errors)
+    assert "42" not in groups
     _assert_no_boxes_overlap(root)
 
 
