@@ -192,3 +192,21 @@ def test_caller_hangup_leaves_the_conference_and_ends_it_when_last(standin: Stan
     ]
     assert events[1]["ReasonParticipantLeft"] == "participant_hung_up"
     assert events[2]["ReasonConferenceEnded"] == "last-participant-left"
+
+
+def test_announce_url_speaks_to_the_participant(standin: StandIn, gateway, twilio_client):
+    """AnnounceUrl TwiML is fetched (signed) and its <Say> reaches that participant."""
+    standin.route("/twilio/voice", twiml("<Dial><Conference>room-2</Conference></Dial>"))
+    standin.route("/announce", twiml('<Say language="zh-CN">接线员马上就来</Say>'))
+    call = gateway.dial()
+    conference = twilio_client.conferences.list(friendly_name="room-2")[0]
+    twilio_client.conferences(conference.sid).participants(call["sid"]).update(
+        announce_url=standin.url + "/announce"
+    )
+    gateway.idle()
+    announce = standin.last("/announce")
+    assert announce.signature_ok
+    assert announce["ConferenceSid"] == conference.sid
+    says = [e for e in gateway.call(call["sid"])["transcript"] if e["kind"] == "say"]
+    assert says[-1]["text"] == "接线员马上就来"
+    assert says[-1]["speech_lang"] == "zh-CN"
