@@ -135,6 +135,7 @@ class CallActor:
         self._documents_without_progress = 0
         self._dial_children: list[str] = []
         self._dial_peer: tuple[str, float] | None = None
+        self._warned_wait_redirect = False
 
     # ------------------------------------------------------------------ plumbing
 
@@ -913,6 +914,15 @@ class CallActor:
                 ref.extra = self.sim.queue_params(self.call, queue_sid) + ref.extra
                 verbs, url = self.load(ref, "queue-wait")
                 ref = self.execute(verbs, url, "queue-wait")
+                if ref is not None and ref.kind == "redirect" and not self._warned_wait_redirect:
+                    self._warned_wait_redirect = True
+                    self.sim.add_problem(
+                        "warning", "GW-WAITREDIRECT",
+                        "<Redirect> in Enqueue waitUrl TwiML: the gateway keeps the caller in the "
+                        "queue, but Twilio may take them out of it (QueueResult=redirected). "
+                        "Let the document run out instead (Twilio requests waitUrl again).",
+                        call_sid=self.call.sid, url=url,
+                    )  # fmt: skip
 
     def application_error_in_wait(self, error: AppError) -> None:
         """A waitUrl/holdUrl failure: record it loudly (the caller leaves the queue)."""
