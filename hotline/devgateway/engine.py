@@ -470,6 +470,7 @@ class CallActor:
         """Ring the far end of an outbound leg: answered, busy, no-answer or canceled."""
         call = self.call
         self._set_status("ringing")
+        self.sim.participant_ringing(call)
         self.status_callback("ringing")
         number = call.to
         if self.sim.phone_is_busy(number, call.sid):

@@ -693,6 +693,17 @@ class Simulator:
                 extra["CallSidEndingConference"] = ending_sid
             self.conference_event(conference, "conference-end", **extra)
 
+    def participant_ringing(self, call: Call) -> None:
+        """A REST participant's phone rings."""
+        if call.participant is None:
+            return
+        with self.lock:
+            conference = self.conferences.get(call.participant.get("conference", ""))
+            participant = conference.participants.get(call.sid) if conference else None
+            if participant is not None and participant.status == "queued":
+                participant.status = "ringing"
+                participant.updated_at = self.clock.now()
+
     def participant_failed(self, call: Call, outcome: str) -> None:
         """A REST participant never answered: it leaves the room's list."""
         if call.participant is None:
