@@ -26,6 +26,7 @@ BLUEPRINT_MODULES = (
     "hotline.calls.views",
     "hotline.sms.views",
     "hotline.operators.views",
+    "hotline.queue.views",
     "hotline.queue.console",
     "hotline.cases.views",
     "hotline.callbacks.views",

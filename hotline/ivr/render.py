@@ -15,6 +15,7 @@ from hotline.ivr.engine import (
     SayAction,
     Step,
 )
+from hotline.queue.service import add_enqueue, wait_url  # noqa: F401 (the <Enqueue> lives there)
 
 #: Twilio's language codes per script language: for <Say>, and for speech recognition.
 SAY_LANGUAGE = {"zh-CN": "cmn-CN", "yue-HK": "yue-CN", "en-US": "en-US"}
@@ -31,11 +32,6 @@ def input_url(node_id: str, language: str, turn: int) -> str:
     retry of the first.
     """
     return "/twilio/voice/input?" + urlencode({"node": node_id, "lang": language, "turn": turn})
-
-
-def wait_url(language: str) -> str:
-    """The <Enqueue> waitUrl, re-requested by Twilio whenever its TwiML runs out."""
-    return "/twilio/voice/wait?" + urlencode({"lang": language})
 
 
 def add_say(parent: VoiceResponse | Gather, action: SayAction) -> None:
@@ -80,13 +76,7 @@ def render_step(step: Step, *, queue_name: str) -> VoiceResponse:
             # Without input Twilio goes on to the next verb: come back to count the silence.
             response.redirect(url, method="POST")
         elif isinstance(action, EnqueueAction):
-            response.enqueue(
-                queue_name,
-                wait_url=wait_url(action.language),
-                wait_url_method="POST",
-                action="/twilio/voice/queue-exit",
-                method="POST",
-            )
+            add_enqueue(response, queue_name, action.language)
         elif isinstance(action, RecordAction):
             response.record(
                 action="/twilio/voice/recorded?" + urlencode({"lang": action.language}),

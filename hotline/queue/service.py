@@ -1,14 +1,53 @@
-"""The operator queue (minimal: priorities and arrival; the full queue is its own feature)."""
+"""The operator queue: who waits, in which order, what they hear, and how they leave.
+
+Order: priority first (urgent, returning callbacks, older callers, everyone else), then the
+original arrival time, then the entry id. Twilio holds the callers (<Enqueue> into the line's
+Twilio queue) and is never asked for "the front": operators take the caller this order chooses,
+by CallSid (see hotline.queue.connect).
+
+Leaving without an operator:
+- virtual hold: after `Line.offer_callback_after_seconds` the caller may press 1 (or say 回电);
+  they <Leave>, a callback is owed with their original arrival time, and the call ends;
+- wait cap: after `Line.max_wait_seconds` they <Leave> for a voicemail, and a callback is owed;
+- abandonment: hanging up after `Line.abandon_callback_after_seconds` owes a callback; shorter
+  hang-ups are counted (SHORT_ABANDON) and not called back.
+"""
 
 from __future__ import annotations
 
 import enum
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from flask import Flask
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import VoiceResponse
 
+from hotline.callbacks.models import CallbackReason
 from hotline.callers.models import Caller
-from hotline.calls.models import Call
+from hotline.calls.models import Call, CallDirection, CallOutcome
+from hotline.lines.models import Line
+from hotline.operators import presence
+from hotline.operators.models import Operator, Presence
+from hotline.phone import mask, try_normalise
+from hotline.queue.models import LIVE_STATUSES, QueueEntry, QueueStatus
 from hotline.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+#: The <Enqueue> URLs (served by hotline.ivr.views, which hand over to hotline.queue.views).
+WAIT_PATH = "/twilio/voice/wait"
+EXIT_PATH = "/twilio/voice/queue-exit"
+#: Recent answers estimate the wait: how far back to look, and how many answers make a rate.
+ANSWER_RATE_WINDOW = timedelta(minutes=30)
+MIN_ANSWERS_FOR_RATE = 3
+#: Without enough recent answers: an older caller's conversation takes about this long.
+DEFAULT_HANDLE_SECONDS = 300
+#: Speech plus listening time of an announcement, so the next one starts on time for an event.
+ANNOUNCEMENT_SECONDS = 20
 
 
 class Priority(enum.IntEnum):
@@ -18,6 +57,14 @@ class Priority(enum.IntEnum):
     CALLBACK = 1
     OLDER = 2
     NORMAL = 3
+
+
+PRIORITY_REASONS = {
+    Priority.URGENT: "emergency",
+    Priority.CALLBACK: "callback",
+    Priority.OLDER: "older_caller",
+    Priority.NORMAL: "normal",
+}
 
 
 def priority_for(
@@ -33,9 +80,632 @@ def priority_for(
     return Priority.NORMAL, "normal"
 
 
-def enqueue(session: Session, call: Call, caller: Caller | None, *, reason: str) -> Priority:
-    """Record that `call` reached the operator queue (keeping its first arrival time)."""
-    priority, _why = priority_for(call, caller)
+# --------------------------------------------------------------------------- entering
+
+
+def wait_url(language: str, turn: int | None = None) -> str:
+    """The <Enqueue> waitUrl (and, with `turn`, the next round of the wait)."""
+    from hotline.queue.twiml import with_query
+
+    return with_query(WAIT_PATH, lang=language, turn=turn)
+
+
+def add_enqueue(response: VoiceResponse, line: Line | str, language: str) -> None:
+    """Append the <Enqueue> that puts the caller into `line`'s Twilio queue (or a queue name).
+
+    Twilio holds the caller there (a restart of our web processes drops nobody), asks WAIT_PATH
+    what to play, and EXIT_PATH when the caller leaves it for any reason.
+    """
+    queue_name = line if isinstance(line, str) else line.queue_name
+    response.enqueue(
+        queue_name,
+        wait_url=wait_url(language),
+        wait_url_method="POST",
+        action=EXIT_PATH,
+        method="POST",
+    )
+
+
+def enqueue(
+    session: Session,
+    call: Call,
+    caller: Caller | None,
+    *,
+    reason: str,
+    priority: Priority | None = None,
+    arrived_at: datetime | None = None,
+    preferred_operator_id: int | None = None,
+) -> QueueEntry:
+    """Put `call` in its line's queue (flushes, does not commit) and return its entry.
+
+    `arrived_at` is the original arrival (a returning callback passes the first call's time, so
+    it keeps its place); it defaults to now. A call already in the queue keeps its entry.
+    """
+    if call.line_id is None:
+        raise ValueError(f"call {call.call_sid} has no line; cannot queue it")
+    if call.id is None:
+        session.flush()
+    now = utcnow()
     if call.queued_at is None:
-        call.queued_at = utcnow()
-    return priority
+        call.queued_at = now
+    if priority is None:
+        priority, why = priority_for(call, caller)
+    else:
+        priority, why = Priority(priority), PRIORITY_REASONS[Priority(priority)]
+    entry = session.scalar(select(QueueEntry).where(QueueEntry.call_id == call.id))
+    if entry is not None:
+        if entry.status not in LIVE_STATUSES:
+            # The same call back in the queue (e.g. a second <Enqueue>): same place as before.
+            entry.status = QueueStatus.WAITING
+            entry.enqueued_at = now
+            _clear_operator(entry)
+        session.flush()
+        return entry
+    entry = QueueEntry(
+        line_id=call.line_id,
+        call_id=call.id,
+        caller_id=caller.id if caller is not None else call.caller_id,
+        status=QueueStatus.WAITING,
+        priority=int(priority),
+        priority_reason=why,
+        reason=reason[:32],
+        language=call.language or "zh-CN",
+        scenario=call.scenario,
+        arrived_at=arrived_at or now,
+        enqueued_at=now,
+        preferred_operator_id=preferred_operator_id,
+    )
+    session.add(entry)
+    session.flush()
+    log.info(
+        "queued call %s on line %s at priority %s (%s)",
+        call.call_sid,
+        call.line_id,
+        priority.name,
+        reason,
+    )
+    return entry
+
+
+def _clear_operator(entry: QueueEntry) -> None:
+    entry.operator_id = None
+    entry.operator_call_sid = None
+    entry.conference_name = None
+    entry.conference_sid = None
+    entry.is_on_hold = False
+    entry.transfer_operator_id = None
+    entry.transfer_call_sid = None
+    entry.is_transfer_joined = False
+    entry.claimed_at = None
+
+
+# --------------------------------------------------------------------------- order
+
+
+ORDER = (QueueEntry.priority, QueueEntry.arrived_at, QueueEntry.id)
+
+
+def waiting_entries(session: Session, line_id: int | None = None) -> list[QueueEntry]:
+    """Everyone waiting (on one line, or all lines), in the order they will be served."""
+    query = select(QueueEntry).where(QueueEntry.status == QueueStatus.WAITING)
+    if line_id is not None:
+        query = query.where(QueueEntry.line_id == line_id)
+    return list(session.scalars(query.order_by(*ORDER)))
+
+
+def ahead_of(entry: QueueEntry):
+    """SQL condition: entries served before `entry` (same line, waiting)."""
+    return and_(
+        QueueEntry.line_id == entry.line_id,
+        QueueEntry.status == QueueStatus.WAITING,
+        or_(
+            QueueEntry.priority < entry.priority,
+            and_(
+                QueueEntry.priority == entry.priority,
+                or_(
+                    QueueEntry.arrived_at < entry.arrived_at,
+                    and_(QueueEntry.arrived_at == entry.arrived_at, QueueEntry.id < entry.id),
+                ),
+            ),
+        ),
+    )
+
+
+def position_of(session: Session, entry: QueueEntry) -> int:
+    """1 for the next caller to be served on the entry's line."""
+    ahead = session.scalar(select(func.count()).select_from(QueueEntry).where(ahead_of(entry)))
+    return (ahead or 0) + 1
+
+
+def estimate_wait_seconds(
+    position: int,
+    *,
+    answered_in_window: int,
+    window_seconds: float,
+    staffed_operators: int,
+    default_handle_seconds: int = DEFAULT_HANDLE_SECONDS,
+) -> int:
+    """Seconds until the caller at `position` is answered, from the recent answer rate.
+
+    With at least MIN_ANSWERS_FOR_RATE answers in the window, one answer comes every
+    `window / answers` seconds. With fewer (a quiet line, the start of a shift) the rate is
+    guessed from the operators on shift and a typical conversation length.
+    """
+    if position <= 0:
+        return 0
+    if answered_in_window >= MIN_ANSWERS_FOR_RATE:
+        seconds_per_answer = window_seconds / answered_in_window
+    else:
+        seconds_per_answer = default_handle_seconds / max(1, staffed_operators)
+    return math.ceil(position * seconds_per_answer)
+
+
+def staffed_operator_count(session: Session) -> int:
+    """Operators on shift: console open and available, busy or in wrap-up."""
+    cutoff = utcnow() - presence.OFFLINE_AFTER
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Operator)
+            .where(
+                Operator.is_active,
+                Operator.presence.in_((Presence.AVAILABLE, Presence.BUSY, Presence.WRAP_UP)),
+                or_(Operator.presence == Presence.BUSY, Operator.last_seen_at >= cutoff),
+            )
+        )
+        or 0
+    )
+
+
+def estimate_for(session: Session, entry: QueueEntry, position: int) -> int:
+    """The estimated wait of `entry` at `position`, from its line's recent answers."""
+    since = utcnow() - ANSWER_RATE_WINDOW
+    answered = session.scalar(
+        select(func.count())
+        .select_from(QueueEntry)
+        .where(QueueEntry.line_id == entry.line_id, QueueEntry.connected_at >= since)
+    )
+    return estimate_wait_seconds(
+        position,
+        answered_in_window=answered or 0,
+        window_seconds=ANSWER_RATE_WINDOW.total_seconds(),
+        staffed_operators=staffed_operator_count(session),
+    )
+
+
+def live_snapshot(session: Session, line_id: int | None = None) -> dict:
+    """The queue right now, for the console, supervisors' SMS and alerts.
+
+    Keys: waiting (count), longest_wait_seconds, available_operators (console open and
+    available), busy_operators, wrap_up_operators, connecting (callers being connected),
+    oldest_enqueued_at (ISO 8601 or None). Read-only.
+    """
+    now = utcnow()
+    live = select(QueueEntry.status, QueueEntry.enqueued_at).where(
+        QueueEntry.status.in_((QueueStatus.WAITING, QueueStatus.CONNECTING))
+    )
+    if line_id is not None:
+        live = live.where(QueueEntry.line_id == line_id)
+    waiting = connecting = 0
+    oldest: datetime | None = None
+    for status, enqueued_at in session.execute(live):
+        if status == QueueStatus.WAITING:
+            waiting += 1
+            if oldest is None or enqueued_at < oldest:
+                oldest = enqueued_at
+        else:
+            connecting += 1
+    cutoff = now - presence.OFFLINE_AFTER
+    counts = dict(
+        session.execute(
+            select(Operator.presence, func.count())
+            .where(
+                Operator.is_active,
+                or_(Operator.presence == Presence.BUSY, Operator.last_seen_at >= cutoff),
+            )
+            .group_by(Operator.presence)
+        ).all()
+    )
+    return {
+        "waiting": waiting,
+        "longest_wait_seconds": int((now - oldest).total_seconds()) if oldest else 0,
+        "available_operators": counts.get(Presence.AVAILABLE, 0),
+        "busy_operators": counts.get(Presence.BUSY, 0),
+        "wrap_up_operators": counts.get(Presence.WRAP_UP, 0),
+        "connecting": connecting,
+        "oldest_enqueued_at": oldest.isoformat() if oldest else None,
+    }
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+def transition(
+    session: Session,
+    entry: QueueEntry,
+    from_statuses: tuple[QueueStatus, ...],
+    to_status: QueueStatus,
+    **values,
+) -> bool:
+    """Move `entry` to `to_status` only if it is still in one of `from_statuses` (no commit).
+
+    A conditional UPDATE that proceeds only when exactly one row changed: two webhooks (or two
+    operators) racing for the same entry cannot both win.
+    """
+    result = session.execute(
+        update(QueueEntry)
+        .where(QueueEntry.id == entry.id, QueueEntry.status.in_(from_statuses))
+        .values(status=to_status, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.refresh(entry)
+        return False
+    session.refresh(entry)
+    return True
+
+
+def entry_for_call_sid(session: Session, call_sid: str) -> QueueEntry | None:
+    """The queue entry of a call, by Twilio's CallSid."""
+    return session.scalar(
+        select(QueueEntry)
+        .join(Call, Call.id == QueueEntry.call_id)
+        .where(Call.call_sid == call_sid)
+    )
+
+
+def callback_number(call: Call, caller: Caller | None) -> str | None:
+    """The number to call back: the caller's profile, else the number the call came from."""
+    if caller is not None:
+        return caller.phone_number
+    raw = call.to_number if call.direction == CallDirection.OUTBOUND else call.from_number
+    number = try_normalise(raw)
+    return number if number and number.startswith("+") else None
+
+
+def _owe_callback(
+    session: Session,
+    entry: QueueEntry,
+    call: Call,
+    *,
+    reason: CallbackReason,
+    note: str,
+    in_outer_transaction: bool = False,
+) -> None:
+    """Record the callback owed for `entry` (ordered by the entry's original arrival).
+
+    `request_callback` commits. Inside another service's transaction (the call-ended hook,
+    which must not commit) it runs in a session joined to that transaction through a SAVEPOINT,
+    so its commit only releases the savepoint and the caller's transaction stays whole.
+    """
+    from hotline.callbacks.service import request_callback
+
+    caller = session.get(Caller, entry.caller_id) if entry.caller_id else None
+    number = callback_number(call, caller)
+    if number is None:
+        log.warning("no number to call back for call %s (%s)", call.call_sid, reason.value)
+        return
+    kwargs = dict(
+        line_id=entry.line_id,
+        phone_number=number,
+        reason=reason,
+        original_arrival_at=entry.arrived_at,
+        caller_id=caller.id if caller else None,
+        origin_call_id=call.id,
+        language=entry.language,
+        note=note,
+    )
+    if in_outer_transaction:
+        session.flush()
+        inner = Session(bind=session.connection(), join_transaction_mode="create_savepoint")
+        try:
+            callback = request_callback(inner, **kwargs)
+            callback_id = callback.id
+        finally:
+            inner.close()
+    else:
+        callback_id = request_callback(session, **kwargs).id
+    entry.callback_request_id = callback_id
+    log.info("callback owed to %s (%s)", mask(number), reason.value)
+
+
+# --------------------------------------------------------------------------- the wait
+
+
+@dataclass
+class WaitTurn:
+    """What the caller hears next while in the queue."""
+
+    #: announce (position and estimate), quiet (just keep listening), connecting (an operator
+    #: was chosen), leave (virtual hold or wait cap: <Leave>), unknown (no entry found).
+    kind: str
+    language: str = "zh-CN"
+    entry: QueueEntry | None = None
+    position: int = 0
+    estimate_seconds: int = 0
+    offer_callback: bool = False
+    is_first: bool = False
+    pause_seconds: int = 50
+    turn: int = 0
+
+
+def can_offer_callback(session: Session, entry: QueueEntry, line: Line, now: datetime) -> bool:
+    """After the configured wait, if there is a number to call back."""
+    if (now - entry.enqueued_at).total_seconds() < line.offer_callback_after_seconds:
+        return False
+    call = session.get(Call, entry.call_id)
+    caller = session.get(Caller, entry.caller_id) if entry.caller_id else None
+    return call is not None and callback_number(call, caller) is not None
+
+
+def _ensure_entry(session: Session, call_sid: str) -> QueueEntry | None:
+    """The entry of a call in the Twilio queue; created if the call got there without one."""
+    entry = entry_for_call_sid(session, call_sid)
+    if entry is not None:
+        return entry
+    call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+    if call is None or call.line_id is None:
+        return None
+    caller = session.get(Caller, call.caller_id) if call.caller_id else None
+    log.warning("call %s reached the Twilio queue without an entry; adding one", call_sid)
+    return enqueue(session, call, caller, reason="unknown")
+
+
+def wait_turn(
+    session: Session,
+    *,
+    call_sid: str,
+    queue_sid: str | None,
+    language: str,
+    announce: bool = True,
+) -> WaitTurn:
+    """The next round of the wait for `call_sid` (Twilio asks whenever the last one ran out).
+
+    Applies the wait cap; otherwise announces the position and the estimated wait, offering a
+    callback once the caller has waited long enough. Commits.
+    """
+    entry = _ensure_entry(session, call_sid)
+    if entry is None:
+        session.commit()
+        return WaitTurn("unknown", language=language)
+    if queue_sid and entry.queue_sid != queue_sid:
+        entry.queue_sid = queue_sid
+    language = entry.language or language
+    if entry.status != QueueStatus.WAITING:
+        session.commit()
+        return WaitTurn("connecting", language=language, entry=entry)
+    line = session.get(Line, entry.line_id)
+    assert line is not None
+    now = utcnow()
+    waited = (now - entry.enqueued_at).total_seconds()
+    if waited >= line.max_wait_seconds and move_to_voicemail(session, entry, note="wait cap"):
+        return WaitTurn("leave", language=language, entry=entry)
+    position = position_of(session, entry)
+    offer = can_offer_callback(session, entry, line, now)
+    is_first = entry.wait_turns == 0
+    entry.wait_turns += 1
+    turn = entry.wait_turns
+    if announce:
+        entry.last_announced_at = now
+    # End the round when something changes for the caller (the offer, the cap), not later.
+    upcoming = [line.max_wait_seconds - waited]
+    if not offer:
+        upcoming.append(line.offer_callback_after_seconds - waited)
+    ahead = [seconds for seconds in upcoming if seconds > 0]
+    spoken = ANNOUNCEMENT_SECONDS if announce else 0
+    pause = (min(ahead) - spoken) if ahead else 50
+    estimate = estimate_for(session, entry, position)
+    session.commit()
+    return WaitTurn(
+        "announce" if announce else "quiet",
+        language=language,
+        entry=entry,
+        position=position,
+        estimate_seconds=estimate,
+        offer_callback=offer,
+        is_first=is_first,
+        pause_seconds=int(max(5, min(50, pause))),
+        turn=turn,
+    )
+
+
+def wait_input(
+    session: Session,
+    *,
+    call_sid: str,
+    queue_sid: str | None,
+    language: str,
+    digits: str | None,
+    speech: str | None,
+) -> WaitTurn:
+    """A key or a word while waiting: `*` (or "repeat") repeats, 1 (or 回电) takes the callback
+    when it was offered; anything else just keeps the caller waiting. Commits."""
+    from hotline.ivr.engine import REPEAT_WORDS, _clean
+    from hotline.queue.twiml import CALLBACK_WORDS
+
+    key = (digits or "").strip()[:1]
+    heard = _clean(speech or "")
+    entry = _ensure_entry(session, call_sid)
+    lang = entry.language if entry is not None else language
+    if not key and heard:
+        if any(_clean(w) in heard for w in CALLBACK_WORDS.get(lang, ())):
+            key = "1"
+        elif any(_clean(w) in heard for w in REPEAT_WORDS.get(lang, ())):
+            key = "*"
+    if key == "1" and entry is not None and entry.status == QueueStatus.WAITING:
+        line = session.get(Line, entry.line_id)
+        assert line is not None
+        if can_offer_callback(session, entry, line, utcnow()) and choose_callback(session, entry):
+            return WaitTurn("leave", language=lang, entry=entry)
+    return wait_turn(
+        session, call_sid=call_sid, queue_sid=queue_sid, language=language, announce=key == "*"
+    )
+
+
+def choose_callback(session: Session, entry: QueueEntry) -> bool:
+    """Virtual hold: leave the queue, keep the place as a callback. Commits."""
+    now = utcnow()
+    waited = int((now - entry.enqueued_at).total_seconds())
+    if not transition(session, entry, (QueueStatus.WAITING,), QueueStatus.CALLBACK, ended_at=now):
+        return False
+    call = session.get(Call, entry.call_id)
+    assert call is not None
+    call.outcome = CallOutcome.CALLBACK_REQUESTED
+    _owe_callback(
+        session,
+        entry,
+        call,
+        reason=CallbackReason.VIRTUAL_HOLD,
+        note=f"chose a callback after {waited} s",
+    )
+    session.commit()
+    return True
+
+
+def move_to_voicemail(session: Session, entry: QueueEntry, *, note: str) -> bool:
+    """Wait cap (or a failed Twilio queue): voicemail, and a callback owed right away, so
+    hanging up during the message loses nothing. Commits."""
+    now = utcnow()
+    if not transition(session, entry, (QueueStatus.WAITING,), QueueStatus.VOICEMAIL, ended_at=now):
+        return False
+    call = session.get(Call, entry.call_id)
+    assert call is not None
+    call.outcome = CallOutcome.WAIT_CAP
+    waited = int((now - entry.enqueued_at).total_seconds())
+    _owe_callback(
+        session, entry, call, reason=CallbackReason.VOICEMAIL, note=f"{note} after {waited} s"
+    )
+    session.commit()
+    return True
+
+
+# --------------------------------------------------------------------------- leaving
+
+
+@dataclass
+class QueueExit:
+    """What the caller hears after the <Enqueue> ended."""
+
+    #: callback (confirm and hang up), voicemail (record a message), nothing (Twilio ignores the
+    #: answer or the call is over), requeue (put back in the queue).
+    kind: str
+    language: str = "zh-CN"
+    entry: QueueEntry | None = None
+
+
+def queue_exit(
+    session: Session, *, call_sid: str, queue_result: str | None, language: str
+) -> QueueExit:
+    """The <Enqueue> action: why the caller left the Twilio queue, and what comes next. Commits."""
+    entry = entry_for_call_sid(session, call_sid)
+    lang = entry.language if entry is not None else language
+    result = (queue_result or "").strip()
+    if entry is None:
+        session.commit()
+        return QueueExit(
+            "nothing" if result in ("hangup", "redirected") else "voicemail_unknown", lang
+        )
+    if result == "hangup":
+        caller_gone(session, entry)
+        session.commit()
+        return QueueExit("nothing", lang, entry)
+    if result in ("redirected", "bridging-in-process"):
+        # Our REST dequeue: the call already runs the join document.
+        session.commit()
+        return QueueExit("nothing", lang, entry)
+    if result == "leave":
+        if entry.status == QueueStatus.CALLBACK:
+            return QueueExit("callback", lang, entry)
+        if entry.status == QueueStatus.VOICEMAIL:
+            return QueueExit("voicemail", lang, entry)
+        if entry.status == QueueStatus.WAITING:
+            # Left without our say-so: a person is still owed.
+            move_to_voicemail(session, entry, note="left the queue")
+            return QueueExit("voicemail", lang, entry)
+        return QueueExit("nothing", lang, entry)
+    if result in ("queue-full", "error", "system-error"):
+        log.error("Twilio queue failed for call %s: %s", call_sid, result)
+        if entry.status == QueueStatus.WAITING and move_to_voicemail(
+            session, entry, note=f"Twilio queue {result}"
+        ):
+            return QueueExit("voicemail", lang, entry)
+        session.commit()
+        return QueueExit("voicemail_unknown", lang, entry)
+    # bridged, redirected-from-bridged: we never <Dial><Queue>; the call is over.
+    session.commit()
+    return QueueExit("nothing", lang, entry)
+
+
+def caller_gone(session: Session, entry: QueueEntry, *, in_outer_transaction: bool = False) -> None:
+    """The caller hung up before talking to anyone (no commit).
+
+    A hang-up after `abandon_callback_after_seconds` owes a callback (ABANDONED), keeping the
+    original arrival; a quicker one is a short abandon, counted and not called back.
+    """
+    now = utcnow()
+    previous_operator = entry.operator_id
+    if not transition(
+        session,
+        entry,
+        (QueueStatus.WAITING, QueueStatus.CONNECTING),
+        QueueStatus.ABANDONED,
+        ended_at=now,
+    ):
+        return
+    line = session.get(Line, entry.line_id)
+    call = session.get(Call, entry.call_id)
+    assert line is not None and call is not None
+    if previous_operator is not None:
+        # Their phone may still ring; when they answer they hear that the caller has gone.
+        operator = session.get(Operator, previous_operator)
+        if operator is not None and operator.presence == Presence.BUSY:
+            presence.mark(operator, Presence.AVAILABLE)
+    waited = int((now - entry.enqueued_at).total_seconds())
+    if waited >= line.abandon_callback_after_seconds:
+        call.outcome = CallOutcome.ABANDONED
+        _owe_callback(
+            session,
+            entry,
+            call,
+            reason=CallbackReason.ABANDONED,
+            note=f"hung up after waiting {waited} s",
+            in_outer_transaction=in_outer_transaction,
+        )
+    else:
+        call.outcome = CallOutcome.SHORT_ABANDON
+    log.info("call %s abandoned the queue after %s s", call.call_sid, waited)
+
+
+def conversation_over(session: Session, entry: QueueEntry) -> bool:
+    """The talk with the operator ended: the entry completes and the operator wraps up (no
+    commit)."""
+    if not transition(
+        session, entry, (QueueStatus.CONNECTED,), QueueStatus.COMPLETED, ended_at=utcnow()
+    ):
+        return False
+    presence.mark_by_id(session, entry.operator_id, Presence.WRAP_UP)
+    if entry.transfer_operator_id is not None:
+        presence.mark_by_id(session, entry.transfer_operator_id, Presence.AVAILABLE)
+    return True
+
+
+def on_call_ended(session: Session, call: Call) -> None:
+    """Call-ended hook (hotline.calls.service): a caller's call reached a terminal status.
+
+    Backs up the <Enqueue> action (which may arrive later, or never after a REST dequeue): a
+    waiting or connecting caller abandoned; a connected one finished. Must not commit.
+    """
+    entry = session.scalar(select(QueueEntry).where(QueueEntry.call_id == call.id))
+    if entry is None:
+        return
+    if entry.status in (QueueStatus.WAITING, QueueStatus.CONNECTING):
+        caller_gone(session, entry, in_outer_transaction=True)
+    elif entry.status == QueueStatus.CONNECTED:
+        conversation_over(session, entry)
+
+
+def init_app(app: Flask) -> None:
+    """Register the queue's call-ended hook."""
+    from hotline.calls.service import add_call_ended_hook
+
+    add_call_ended_hook(app, on_call_ended)

@@ -1,0 +1,751 @@
+"""Joining an operator and the caller they took: claim, ring, dequeue, and the call controls.
+
+The claim is a conditional UPDATE (`status = 'waiting'` -> 'connecting') that proceeds only when
+exactly one row changed, after the operator's own row went from "not busy" to busy: two operators
+clicking at once cannot both get the caller, and one operator cannot take two.
+
+Connecting: the app rings the operator (their phone, or their browser as a Twilio Client
+identity where the line allows it) with a call whose TwiML puts them in a conference named for
+this entry, then dequeues exactly this caller by CallSid into the same conference. Both REST
+requests are made here, in the web request of the operator's click, never inside a Twilio
+webhook's answer. The one exception (the operator's phone did not answer, so the caller, already
+in the conference, must go back to the queue) runs after the status callback's response is sent.
+
+Whoever leaves the conference ends it (endConferenceOnExit on both legs): the caller hanging up
+frees the operator, the operator hanging up sends the caller to the goodbye. A warm transfer rings
+a second operator into the same conference; handing over clears the first operator's flag before
+removing them, so the conversation goes on with the second.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+from twilio.base.exceptions import TwilioException, TwilioRestException
+
+from hotline.callers.models import Caller
+from hotline.calls.models import Call, CallOutcome
+from hotline.lines.models import Line
+from hotline.operators import presence
+from hotline.operators.models import Operator, Presence
+from hotline.queue import service
+from hotline.queue.models import QueueEntry, QueueStatus
+from hotline.queue.twiml import operator_text, with_query
+from hotline.telephony.gateway import get_gateway, public_base_url
+from hotline.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+#: How long the operator's phone rings before the caller goes back to the queue.
+OPERATOR_RING_SECONDS = 20
+#: A callback scheduled by an operator waits this long for them before anyone may take it.
+PREFERRED_HOLD = timedelta(minutes=2)
+#: Call statuses of an operator's leg that mean it never reached the conference.
+FAILED_LEG_STATUSES = frozenset({"busy", "no-answer", "failed", "canceled"})
+
+
+class QueueActionError(Exception):
+    """An operator's action that cannot be done, with the reason in both console languages."""
+
+    MESSAGES = {
+        "taken": (
+            "这位来电者已经被其他坐席接走了。",
+            "Another operator has already taken this caller.",
+        ),
+        "empty": ("现在没有人在等待。", "Nobody is waiting right now."),
+        "busy": ("您正在通话中,请先结束当前通话。", "You are already on a call; finish it first."),
+        "no_phone": (
+            "您的账号还没有登记电话号码,请联系管理员。",
+            "Your account has no phone number. Ask an admin to add one.",
+        ),
+        "no_browser": (
+            "这条线路没有开通浏览器接听,请用电话接听。",
+            "This line does not allow answering in the browser; use your phone.",
+        ),
+        "gone": ("来电者刚刚挂断了。", "The caller has just hung up."),
+        "telephony": (
+            "电话系统暂时出错,来电者仍在排队,请再试一次。",
+            "The phone system failed; the caller is still waiting. Please try again.",
+        ),
+        "not_yours": ("这不是您的通话。", "This is not your call."),
+        "not_connected": ("通话还没有接通。", "The call is not connected yet."),
+        "target_unavailable": (
+            "对方现在不空闲或没有登记电话,无法转接。",
+            "That operator is not available (or has no phone number).",
+        ),
+        "transfer_busy": ("已经在转接中。", "A transfer is already in progress."),
+        "no_transfer": ("没有进行中的转接。", "There is no transfer in progress."),
+        "transfer_not_joined": ("对方还没有接听。", "The other operator has not answered yet."),
+    }
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+        self.zh, self.en = self.MESSAGES[code]
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+def operator_identity(operator_id: int) -> str:
+    """The Twilio Client identity of an operator's browser (Voice JS SDK)."""
+    return f"operator-{operator_id}"
+
+
+def operator_url(entry_id: int, operator_id: int) -> str:
+    return with_query("/twilio/queue/operator", entry=entry_id, op=operator_id)
+
+
+def operator_status_url(entry_id: int, operator_id: int) -> str:
+    return with_query("/twilio/queue/operator-status", entry=entry_id, op=operator_id)
+
+
+def operator_done_url(entry_id: int, operator_id: int) -> str:
+    return with_query("/twilio/queue/operator-done", entry=entry_id, op=operator_id)
+
+
+def join_url(entry_id: int, language: str) -> str:
+    return with_query("/twilio/queue/join", entry=entry_id, lang=language)
+
+
+def after_call_url(entry_id: int, language: str) -> str:
+    return with_query("/twilio/queue/after-call", entry=entry_id, lang=language)
+
+
+def requeue_url(entry_id: int, language: str) -> str:
+    return with_query("/twilio/queue/requeue", entry=entry_id, lang=language)
+
+
+def conference_wait_url(language: str) -> str:
+    return with_query("/twilio/queue/conference-wait", lang=language)
+
+
+def hold_url(language: str) -> str:
+    return with_query("/twilio/queue/hold", lang=language)
+
+
+def conference_status_url(entry_id: int) -> str:
+    return with_query("/twilio/queue/conference-status", entry=entry_id)
+
+
+# --------------------------------------------------------------------------- who is next
+
+
+def _reserved_for_someone_else(session: Session, entry: QueueEntry, operator_id: int, now) -> bool:
+    """A callback its scheduling operator should take, while they are on shift (for a while)."""
+    preferred = entry.preferred_operator_id
+    if preferred is None or preferred == operator_id:
+        return False
+    if now - entry.enqueued_at >= PREFERRED_HOLD:
+        return False
+    other = session.get(Operator, preferred)
+    return other is not None and other.is_active and other.presence != Presence.OFFLINE
+
+
+def next_candidates(session: Session, operator_id: int, limit: int = 10) -> list[QueueEntry]:
+    """The entries "take the next caller" tries, best first (all lines, the queue's order)."""
+    now = utcnow()
+    result = []
+    for entry in service.waiting_entries(session):
+        if _reserved_for_someone_else(session, entry, operator_id, now):
+            continue
+        result.append(entry)
+        if len(result) >= limit:
+            break
+    return result
+
+
+def active_entry(session: Session, operator_id: int) -> QueueEntry | None:
+    """The call the operator is on (or being connected to, or being transferred into)."""
+    return session.scalar(
+        select(QueueEntry)
+        .where(
+            or_(
+                (QueueEntry.operator_id == operator_id)
+                & QueueEntry.status.in_((QueueStatus.CONNECTING, QueueStatus.CONNECTED)),
+                (QueueEntry.transfer_operator_id == operator_id)
+                & (QueueEntry.status == QueueStatus.CONNECTED),
+            )
+        )
+        .order_by(QueueEntry.id.desc())
+        .limit(1)
+    )
+
+
+# --------------------------------------------------------------------------- claim
+
+
+def claim(session: Session, entry_id: int, operator_id: int) -> QueueEntry | None:
+    """Atomically give the waiting caller `entry_id` to the operator; None if someone was
+    quicker. Raises QueueActionError("busy") when the operator is already on a call. Commits."""
+    now = utcnow()
+    operator_free = session.execute(
+        update(Operator)
+        .where(Operator.id == operator_id, Operator.presence != Presence.BUSY)
+        .values(presence=Presence.BUSY, presence_changed_at=now, last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if operator_free.rowcount != 1:
+        session.rollback()
+        raise QueueActionError("busy")
+    taken = session.execute(
+        update(QueueEntry)
+        .where(QueueEntry.id == entry_id, QueueEntry.status == QueueStatus.WAITING)
+        .values(
+            status=QueueStatus.CONNECTING,
+            operator_id=operator_id,
+            claimed_at=now,
+            conference_name=f"hotline-q{entry_id}-{secrets.token_hex(4)}",
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        session.rollback()
+        return None
+    session.commit()
+    entry = session.get(QueueEntry, entry_id)
+    assert entry is not None
+    session.refresh(entry)
+    return entry
+
+
+def release(
+    session: Session, entry: QueueEntry, operator_id: int, *, operator_presence: Presence
+) -> None:
+    """Undo a claim: the caller waits again (same place), the operator is no longer busy.
+    Commits."""
+    service.transition(
+        session,
+        entry,
+        (QueueStatus.CONNECTING,),
+        QueueStatus.WAITING,
+        operator_id=None,
+        operator_call_sid=None,
+        conference_name=None,
+        conference_sid=None,
+        claimed_at=None,
+    )
+    operator = session.get(Operator, operator_id)
+    if operator is not None and operator.presence == Presence.BUSY:
+        presence.mark(operator, operator_presence)
+    session.commit()
+
+
+def _endpoint(operator: Operator, line: Line | None, via: str) -> str:
+    """Where to ring the operator: their phone, or their browser (client identity)."""
+    if via == "browser":
+        if line is not None and not line.is_browser_calling_enabled:
+            raise QueueActionError("no_browser")
+        if not browser_calling_configured():
+            raise QueueActionError("no_browser")
+        return "client:" + operator_identity(operator.id)
+    if not operator.phone_number:
+        raise QueueActionError("no_phone")
+    return operator.phone_number
+
+
+def browser_calling_configured() -> bool:
+    """An API key to mint Voice access tokens is configured."""
+    cfg = current_app.config
+    return bool(cfg.get("TWILIO_API_KEY_SID") and cfg.get("TWILIO_API_KEY_SECRET"))
+
+
+def take(
+    session: Session, operator_id: int, *, entry_id: int | None = None, via: str = "phone"
+) -> QueueEntry:
+    """ "Take this one" (entry_id) or "take the next caller": claim, then connect. Commits.
+
+    Raises QueueActionError with the reason when nothing could be taken; the caller then keeps
+    waiting in their place.
+    """
+    operator = session.get(Operator, operator_id)
+    if operator is None or not operator.is_active:
+        raise QueueActionError("not_yours")
+    _endpoint(operator, None, via)  # no phone number: say so before claiming anyone
+    entry: QueueEntry | None = None
+    if entry_id is None:
+        for candidate in next_candidates(session, operator_id):
+            entry = claim(session, candidate.id, operator_id)
+            if entry is not None:
+                break
+        if entry is None:
+            raise QueueActionError("empty")
+    else:
+        entry = claim(session, entry_id, operator_id)
+        if entry is None:
+            raise QueueActionError("taken")
+    line = session.get(Line, entry.line_id)
+    assert line is not None
+    try:
+        endpoint = _endpoint(operator, line, via)
+    except QueueActionError:
+        release(session, entry, operator_id, operator_presence=Presence.AVAILABLE)
+        raise
+    _connect(session, entry, operator, line, endpoint)
+    return entry
+
+
+def find_queue_sid(session: Session, line: Line) -> str | None:
+    """The Twilio QueueSid of the line's queue: learnt from wait requests, else looked up."""
+    known = session.scalar(
+        select(QueueEntry.queue_sid)
+        .where(QueueEntry.line_id == line.id, QueueEntry.queue_sid.is_not(None))
+        .order_by(QueueEntry.id.desc())
+        .limit(1)
+    )
+    if known:
+        return known
+    for queue in get_gateway().client.queues.list(limit=1000):
+        if queue.friendly_name == line.queue_name:
+            return queue.sid
+    return None
+
+
+def _connect(
+    session: Session, entry: QueueEntry, operator: Operator, line: Line, endpoint: str
+) -> None:
+    """Ring the operator into the entry's conference, then dequeue the caller into it."""
+    gateway = get_gateway()
+    base = public_base_url()
+    call = session.get(Call, entry.call_id)
+    assert call is not None
+    try:
+        queue_sid = entry.queue_sid or find_queue_sid(session, line)
+        if not queue_sid:
+            raise TwilioException(f"no Twilio queue named {line.queue_name}")
+        operator_call_sid = gateway.create_call(
+            to=endpoint,
+            from_=line.phone_number,
+            url=base + operator_url(entry.id, operator.id),
+            status_callback=base + operator_status_url(entry.id, operator.id),
+            timeout_seconds=OPERATOR_RING_SECONDS,
+        )
+    except TwilioException:
+        log.exception("could not ring operator %s for entry %s", operator.id, entry.id)
+        release(session, entry, operator.id, operator_presence=Presence.AVAILABLE)
+        raise QueueActionError("telephony") from None
+    entry.operator_call_sid = operator_call_sid
+    entry.queue_sid = queue_sid
+    session.commit()
+    try:
+        gateway.dequeue(queue_sid, call.call_sid, url=base + join_url(entry.id, entry.language))
+    except TwilioException as exc:
+        gone = isinstance(exc, TwilioRestException) and exc.status == 404
+        log.warning("dequeue of %s failed (%s); releasing entry %s", call.call_sid, exc, entry.id)
+        _quietly(gateway.hang_up, operator_call_sid)
+        release(session, entry, operator.id, operator_presence=Presence.AVAILABLE)
+        raise QueueActionError("gone" if gone else "telephony") from None
+    log.info(
+        "operator %s is being connected to call %s (entry %s)", operator.id, call.call_sid, entry.id
+    )
+
+
+def _quietly(func, *args, **kwargs) -> None:
+    """A clean-up REST call whose failure must not hide the real error."""
+    try:
+        func(*args, **kwargs)
+    except TwilioException:
+        log.warning("clean-up %s%s failed", getattr(func, "__name__", func), args)
+
+
+# --------------------------------------------------------------------------- Twilio's side
+
+
+def caller_label(session: Session, entry: QueueEntry, console_language: str) -> str:
+    """How to name the caller to the operator."""
+    caller = session.get(Caller, entry.caller_id) if entry.caller_id else None
+    if caller is not None and (caller.display_name or caller.name):
+        return caller.display_name or caller.name
+    return operator_text("unknown_caller", console_language)
+
+
+@dataclass
+class OperatorTurn:
+    """What the operator's leg does: join the conference, or hear why not and hang up."""
+
+    kind: str  # join, gone
+    console_language: str
+    whisper: str = ""
+    entry: QueueEntry | None = None
+
+
+def operator_answered(
+    session: Session, *, entry_id: int, operator_id: int, call_sid: str
+) -> OperatorTurn:
+    """The operator picked up: mark the caller answered and let the operator in. Commits."""
+    entry = session.get(QueueEntry, entry_id)
+    operator = session.get(Operator, operator_id)
+    language = operator.console_language if operator is not None else "zh"
+    if entry is None or operator is None:
+        session.commit()
+        return OperatorTurn("gone", language)
+    name = caller_label(session, entry, language)
+    if entry.transfer_operator_id == operator_id and entry.status == QueueStatus.CONNECTED:
+        entry.is_transfer_joined = True
+        entry.transfer_call_sid = entry.transfer_call_sid or call_sid
+        first = session.get(Operator, entry.operator_id) if entry.operator_id else None
+        by = (first.display_name or first.username) if first is not None else "-"
+        session.commit()
+        whisper = operator_text("whisper_transfer", language, name=name, by=by)
+        return OperatorTurn("join", language, whisper, entry)
+    if entry.operator_id == operator_id:
+        now = utcnow()
+        if entry.status == QueueStatus.CONNECTING and service.transition(
+            session, entry, (QueueStatus.CONNECTING,), QueueStatus.CONNECTED, connected_at=now
+        ):
+            call = session.get(Call, entry.call_id)
+            assert call is not None
+            call.answered_at = call.answered_at or now
+            call.outcome = CallOutcome.ANSWERED
+            entry.operator_call_sid = entry.operator_call_sid or call_sid
+            presence.mark(operator, Presence.BUSY, now=now)
+        if entry.status == QueueStatus.CONNECTED:
+            session.commit()
+            return OperatorTurn(
+                "join", language, operator_text("whisper", language, name=name), entry
+            )
+    # The caller hung up while the phone rang (or the claim was undone).
+    if operator.presence == Presence.BUSY and active_entry(session, operator_id) is None:
+        presence.mark(operator, Presence.AVAILABLE)
+    session.commit()
+    return OperatorTurn("gone", language, entry=entry)
+
+
+def operator_leg_status(
+    session: Session, *, entry_id: int, operator_id: int, call_sid: str, call_status: str
+) -> bool:
+    """A status callback of an operator's leg. True when the caller, already dequeued into the
+    conference, must be put back into the queue (the operator's phone did not answer).
+    Commits."""
+    if call_status not in FAILED_LEG_STATUSES and call_status != "completed":
+        return False
+    entry = session.get(QueueEntry, entry_id)
+    if entry is None:
+        return False
+    operator = session.get(Operator, operator_id)
+    if entry.transfer_operator_id == operator_id and entry.transfer_call_sid == call_sid:
+        missed = call_status in FAILED_LEG_STATUSES or not entry.is_transfer_joined
+        entry.transfer_operator_id = None
+        entry.transfer_call_sid = None
+        entry.is_transfer_joined = False
+        if operator is not None and operator.presence == Presence.BUSY:
+            presence.mark(operator, Presence.AWAY if missed else Presence.AVAILABLE)
+        session.commit()
+        return False
+    if entry.operator_id != operator_id or entry.operator_call_sid != call_sid:
+        session.commit()
+        return False
+    if entry.status == QueueStatus.CONNECTING:
+        requeued = service.transition(
+            session,
+            entry,
+            (QueueStatus.CONNECTING,),
+            QueueStatus.WAITING,
+            operator_id=None,
+            operator_call_sid=None,
+            conference_name=None,
+            conference_sid=None,
+            claimed_at=None,
+            requeue_count=QueueEntry.requeue_count + 1,
+        )
+        if operator is not None and operator.presence == Presence.BUSY:
+            # Not at their phone: do not offer them the next caller until they say so.
+            presence.mark(operator, Presence.AWAY)
+        session.commit()
+        log.warning(
+            "operator %s did not answer (%s); entry %s back in the queue",
+            operator_id,
+            call_status,
+            entry_id,
+        )
+        return requeued
+    if (
+        entry.status == QueueStatus.CONNECTED
+        and operator is not None
+        and operator.presence == Presence.BUSY
+    ):
+        presence.mark(operator, Presence.WRAP_UP)
+    session.commit()
+    return False
+
+
+def send_caller_back_to_queue(session: Session, entry_id: int, *, base_url: str) -> None:
+    """REST: the caller (in a conference nobody joined) goes back into the Twilio queue."""
+    entry = session.get(QueueEntry, entry_id)
+    if entry is None or entry.status != QueueStatus.WAITING:
+        return
+    call = session.get(Call, entry.call_id)
+    assert call is not None
+    get_gateway().redirect_call(call.call_sid, url=base_url + requeue_url(entry.id, entry.language))
+
+
+def conference_event(
+    session: Session, *, entry_id: int, conference_sid: str | None, event: str, call_sid: str | None
+) -> None:
+    """A conference status callback: keep the ConferenceSid (hold and transfer need it) and the
+    caller's hold state. Commits."""
+    entry = session.get(QueueEntry, entry_id)
+    if entry is None:
+        return
+    if conference_sid and entry.status.is_live and entry.conference_sid != conference_sid:
+        entry.conference_sid = conference_sid
+    if event in ("participant-hold", "participant-unhold") and call_sid:
+        call = session.get(Call, entry.call_id)
+        if call is not None and call.call_sid == call_sid:
+            entry.is_on_hold = event == "participant-hold"
+    session.commit()
+
+
+def caller_after_conference(session: Session, *, entry_id: int) -> str:
+    """The caller's conference ended. "goodbye" after a conversation; "requeue" when nobody
+    joined them (the caller goes back to the queue, keeping the place). Commits."""
+    entry = session.get(QueueEntry, entry_id)
+    if entry is None:
+        return "goodbye"
+    if entry.status == QueueStatus.CONNECTED:
+        service.conversation_over(session, entry)
+        session.commit()
+        return "goodbye"
+    if entry.status == QueueStatus.CONNECTING:
+        operator_id = entry.operator_id
+        service.transition(
+            session,
+            entry,
+            (QueueStatus.CONNECTING,),
+            QueueStatus.WAITING,
+            operator_id=None,
+            operator_call_sid=None,
+            conference_name=None,
+            conference_sid=None,
+            claimed_at=None,
+            requeue_count=QueueEntry.requeue_count + 1,
+        )
+        if operator_id is not None and active_entry(session, operator_id) is None:
+            operator = session.get(Operator, operator_id)
+            if operator is not None and operator.presence == Presence.BUSY:
+                presence.mark(operator, Presence.AVAILABLE)
+        session.commit()
+        return "requeue"
+    session.commit()
+    return "requeue" if entry.status == QueueStatus.WAITING else "goodbye"
+
+
+def operator_after_conference(session: Session, *, entry_id: int, operator_id: int) -> str:
+    """The operator's conference ended: wrap-up time. Returns their console language. Commits."""
+    operator = session.get(Operator, operator_id)
+    entry = session.get(QueueEntry, entry_id)
+    if operator is None:
+        return "zh"
+    if (
+        entry is not None
+        and entry.operator_id == operator_id
+        and operator.presence == Presence.BUSY
+        and active_entry(session, operator_id) in (None, entry)
+    ):
+        presence.mark(operator, Presence.WRAP_UP)
+    session.commit()
+    return operator.console_language
+
+
+# --------------------------------------------------------------------------- console controls
+
+
+def _own(session: Session, entry_id: int, operator_id: int, *statuses: QueueStatus) -> QueueEntry:
+    entry = session.get(QueueEntry, entry_id)
+    if entry is None or entry.operator_id != operator_id:
+        raise QueueActionError("not_yours")
+    if statuses and entry.status not in statuses:
+        raise QueueActionError("not_connected")
+    return entry
+
+
+def _conference_sid(entry: QueueEntry) -> str:
+    """The ConferenceSid, from the status callbacks, else looked up by its unique name."""
+    if entry.conference_sid:
+        return entry.conference_sid
+    for conference in get_gateway().client.conferences.list(
+        friendly_name=entry.conference_name, status="in-progress", limit=1
+    ):
+        entry.conference_sid = conference.sid
+        return conference.sid
+    raise QueueActionError("not_connected")
+
+
+def set_hold(session: Session, entry_id: int, operator_id: int, *, on_hold: bool) -> QueueEntry:
+    """Hold (the caller hears that their helper will be right back) or resume. Commits."""
+    entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
+    call = session.get(Call, entry.call_id)
+    assert call is not None
+    try:
+        get_gateway().hold_participant(
+            _conference_sid(entry),
+            call.call_sid,
+            hold=on_hold,
+            hold_url=public_base_url() + hold_url(entry.language) if on_hold else None,
+        )
+    except TwilioException:
+        log.exception("hold=%s failed for entry %s", on_hold, entry.id)
+        raise QueueActionError("telephony") from None
+    entry.is_on_hold = on_hold
+    session.commit()
+    return entry
+
+
+def hang_up(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
+    """End the conversation (the caller hears the end of the call); the operator wraps up.
+    While still connecting, cancel instead: the caller goes back to the queue. Commits."""
+    entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTING, QueueStatus.CONNECTED)
+    gateway = get_gateway()
+    call = session.get(Call, entry.call_id)
+    assert call is not None
+    if entry.status == QueueStatus.CONNECTING:
+        operator_call_sid = entry.operator_call_sid
+        release(session, entry, operator_id, operator_presence=Presence.AVAILABLE)
+        if operator_call_sid:
+            _quietly(gateway.hang_up, operator_call_sid)
+        try:
+            send_caller_back_to_queue(session, entry.id, base_url=public_base_url())
+        except TwilioException:
+            log.exception("could not send the caller of entry %s back to the queue", entry.id)
+        return entry
+    try:
+        gateway.hang_up(call.call_sid)
+    except TwilioException:
+        log.exception("hang-up failed for entry %s", entry.id)
+        raise QueueActionError("telephony") from None
+    service.conversation_over(session, entry)
+    session.commit()
+    return entry
+
+
+def transfer(
+    session: Session, entry_id: int, operator_id: int, *, to_operator_id: int
+) -> QueueEntry:
+    """Warm transfer: ring another available operator into the conversation. Commits."""
+    entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
+    if entry.transfer_operator_id is not None:
+        raise QueueActionError("transfer_busy")
+    target = session.get(Operator, to_operator_id)
+    if (
+        target is None
+        or target.id == operator_id
+        or not target.is_active
+        or not target.phone_number
+        or not presence.is_reachable(target)
+    ):
+        raise QueueActionError("target_unavailable")
+    now = utcnow()
+    reserved = session.execute(
+        update(Operator)
+        .where(Operator.id == target.id, Operator.presence == Presence.AVAILABLE)
+        .values(presence=Presence.BUSY, presence_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if reserved.rowcount != 1:
+        session.rollback()
+        raise QueueActionError("target_unavailable")
+    session.commit()
+    line = session.get(Line, entry.line_id)
+    assert line is not None
+    base = public_base_url()
+    try:
+        call_sid = get_gateway().create_call(
+            to=target.phone_number,
+            from_=line.phone_number,
+            url=base + operator_url(entry.id, target.id),
+            status_callback=base + operator_status_url(entry.id, target.id),
+            timeout_seconds=OPERATOR_RING_SECONDS,
+        )
+    except TwilioException:
+        log.exception("could not ring operator %s for a transfer", target.id)
+        session.refresh(target)
+        presence.mark(target, Presence.AVAILABLE)
+        session.commit()
+        raise QueueActionError("telephony") from None
+    entry.transfer_operator_id = target.id
+    entry.transfer_call_sid = call_sid
+    entry.is_transfer_joined = False
+    session.commit()
+    return entry
+
+
+def hand_over(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
+    """The second operator is in the conversation: the first leaves it to them. Commits."""
+    entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
+    if entry.transfer_operator_id is None:
+        raise QueueActionError("no_transfer")
+    if not entry.is_transfer_joined:
+        raise QueueActionError("transfer_not_joined")
+    gateway = get_gateway()
+    try:
+        conference_sid = _conference_sid(entry)
+        if entry.operator_call_sid:
+            # The gateway has no method for this flag; it is the participant's own resource.
+            gateway.client.conferences(conference_sid).participants(entry.operator_call_sid).update(
+                end_conference_on_exit=False
+            )
+            gateway.remove_participant(conference_sid, entry.operator_call_sid)
+    except TwilioException:
+        log.exception("hand-over failed for entry %s", entry.id)
+        raise QueueActionError("telephony") from None
+    entry.operator_id = entry.transfer_operator_id
+    entry.operator_call_sid = entry.transfer_call_sid
+    entry.transfer_operator_id = None
+    entry.transfer_call_sid = None
+    entry.is_transfer_joined = False
+    presence.mark_by_id(session, operator_id, Presence.WRAP_UP)
+    session.commit()
+    return entry
+
+
+def cancel_transfer(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
+    """Stop ringing (or drop) the second operator; the conversation goes on as before. Commits."""
+    entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
+    if entry.transfer_operator_id is None:
+        raise QueueActionError("no_transfer")
+    target_id, call_sid = entry.transfer_operator_id, entry.transfer_call_sid
+    entry.transfer_operator_id = None
+    entry.transfer_call_sid = None
+    entry.is_transfer_joined = False
+    target = session.get(Operator, target_id)
+    if target is not None and target.presence == Presence.BUSY:
+        presence.mark(target, Presence.AVAILABLE)
+    session.commit()
+    if call_sid:
+        _quietly(get_gateway().hang_up, call_sid)
+    return entry
+
+
+def finish_wrap_up(session: Session, operator_id: int) -> bool:
+    """The operator is ready for the next caller. Commits."""
+    operator = session.get(Operator, operator_id)
+    if operator is None or operator.presence != Presence.WRAP_UP:
+        return False
+    presence.mark(operator, Presence.AVAILABLE)
+    session.commit()
+    return True
+
+
+def voice_access_token(operator_id: int, *, ttl_seconds: int = 3600) -> str:
+    """A Twilio access token letting the operator's browser receive calls (Voice JS SDK)."""
+    from twilio.jwt.access_token import AccessToken
+    from twilio.jwt.access_token.grants import VoiceGrant
+
+    cfg = current_app.config
+    token = AccessToken(
+        cfg["TWILIO_ACCOUNT_SID"],
+        cfg["TWILIO_API_KEY_SID"],
+        cfg["TWILIO_API_KEY_SECRET"],
+        identity=operator_identity(operator_id),
+        ttl=ttl_seconds,
+    )
+    token.add_grant(VoiceGrant(incoming_allow=True))
+    jwt = token.to_jwt()
+    return jwt.decode() if isinstance(jwt, bytes) else jwt
