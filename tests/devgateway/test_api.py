@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.devgateway.conftest import ELDER, LINE, OPERATOR, StandIn, twiml
+from .harness import ELDER, LINE, OPERATOR, StandIn, twiml
 
 
 def test_a_phone_poll_registers_the_number_and_returns_new_events_only(standin: StandIn, gateway):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from tests.devgateway.conftest import ELDER, LINE, OPERATOR, StandIn, twiml
+from .harness import ELDER, LINE, OPERATOR, StandIn, twiml
 
 ROOM = twiml(
     '<Dial action="/dial-done"><Conference startConferenceOnEnter="false" waitUrl="/conf-wait"'

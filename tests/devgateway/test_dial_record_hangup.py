@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.devgateway.conftest import ELDER, LINE, OPERATOR, StandIn, twiml
+from .harness import ELDER, LINE, OPERATOR, StandIn, twiml
 
 
 def test_dial_number_rings_the_dev_phone_and_bridges_on_answer(standin: StandIn, gateway):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from tests.devgateway.conftest import ELDER, LINE, StandIn, twiml
+from .harness import ELDER, LINE, StandIn, twiml
 
 
 def _errors(gateway) -> list[dict]:

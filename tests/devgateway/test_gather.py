@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.devgateway.conftest import ELDER, LINE, StandIn, twiml
+from .harness import ELDER, LINE, StandIn, twiml
 
 MENU = twiml(
     '<Gather input="dtmf speech" numDigits="1" timeout="8" language="zh-CN" hints="看病,人工"'

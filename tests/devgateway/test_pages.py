@@ -9,10 +9,22 @@ from pathlib import Path
 import pytest
 
 from hotline.devgateway import create_gateway_app
-from tests.devgateway.conftest import ELDER, LINE, StandIn, twiml
+
+from .harness import ELDER, LINE, StandIn, twiml
 
 STATIC = Path(__file__).resolve().parents[2] / "hotline" / "devgateway" / "static" / "devgateway"
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
+
+
+def _require_chromium() -> None:
+    """Skip without Chromium, or fail when HOTLINE_REQUIRE_BROWSER=1 (as in CI)."""
+    if os.path.exists(CHROMIUM):
+        return
+    message = f"Chromium not found at {CHROMIUM} (set HOTLINE_CHROMIUM)"
+    if os.environ.get("HOTLINE_REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture
@@ -65,11 +77,11 @@ def test_the_json_api_lists_the_configuration(client):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Chromium at /usr/bin/chromium")
 def test_a_caller_dials_hears_the_prompt_presses_a_key_and_hangs_up(
     standin: StandIn, gateway_factory
 ):
     """Headless Chromium on the dev phone page, real (scaled) clock, keyboard only."""
+    _require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     gateway = gateway_factory(GATEWAY_CLOCK="real", GATEWAY_TIME_SCALE=4)
@@ -80,7 +92,7 @@ def test_a_caller_dials_hears_the_prompt_presses_a_key_and_hangs_up(
     )  # fmt: skip
     standin.route("/input", twiml('<Say language="zh-CN">谢谢</Say><Pause length="200"/>'))
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(f"{gateway.url}/phone?number=%2B8613123456701")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.devgateway.conftest import ELDER, OPERATOR, StandIn, twiml
+from .harness import ELDER, OPERATOR, StandIn, twiml
 
 ENQUEUE = twiml(
     '<Enqueue waitUrl="/twilio/voice/wait" action="/twilio/voice/queue-exit">line-1</Enqueue>'

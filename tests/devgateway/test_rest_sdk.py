@@ -9,7 +9,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from tests.devgateway.conftest import ACCOUNT_SID, AUTH_TOKEN, ELDER, LINE, OPERATOR, StandIn, twiml
+from .harness import ACCOUNT_SID, AUTH_TOKEN, ELDER, LINE, OPERATOR, StandIn, twiml
 
 ALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from twilio.request_validator import RequestValidator
 
 from hotline.devgateway.webhooks import compute_signature, signed_url_and_body
-from tests.devgateway.conftest import AUTH_TOKEN, StandIn, twiml
+
+from .harness import AUTH_TOKEN, StandIn, twiml
 
 
 def test_signature_matches_twilios_published_test_vector():

@@ -1,0 +1,1 @@
+"""Tests of the local Twilio emulator and dev phone (hotline.devgateway)."""
