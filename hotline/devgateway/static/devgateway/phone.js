@@ -303,12 +303,20 @@
     return state && state.call ? state.call.sid : null;
   }
 
-  async function press(key) {
+  // Keys and words reach the call in the order they were given: one request at a time.
+  let inputChain = Promise.resolve();
+
+  function inOrder(task) {
+    inputChain = inputChain.then(task, task);
+    return inputChain;
+  }
+
+  function press(key) {
     const sid = liveSid();
     if (!sid) return;
     const button = document.querySelector('.key[data-key="' + CSS.escape(key) + '"]');
     if (button) { button.classList.add("flash"); setTimeout(() => button.classList.remove("flash"), 150); }
-    await act("POST", "/api/calls/" + sid + "/digits", { digits: key, timeout: 5 });
+    inOrder(() => act("POST", "/api/calls/" + sid + "/digits", { digits: key, timeout: 5 }));
   }
 
   async function hangUp() {
@@ -332,7 +340,7 @@
     $("speech").value = "";
     const path = state.call.expecting && state.call.expecting.type === "record" ? "/record" : "/speech";
     const body = path === "/record" ? { text, finish_key: null } : { text, confidence: Number($("confidence").value) };
-    await act("POST", "/api/calls/" + sid + path, body);
+    await inOrder(() => act("POST", "/api/calls/" + sid + path, body));
   });
 
   $("sms-form").addEventListener("submit", async (event) => {
