@@ -103,6 +103,11 @@
       media.push({ type: "play", url: event.url });
       return;
     }
+    if (event.kind === "peer") {
+      // What the other party typed: read aloud, as if they had said it.
+      media.push({ type: "say", text: event.text, rate: 1, lang: /[\u3400-\u9fff]/.test(event.text) ? "zh-CN" : "en-US" });
+      return;
+    }
     if (event.kind !== "say" && !(event.kind === "error" && event.speech_lang)) return;
     const segments = event.segments && event.segments.length ? event.segments : [{ text: event.text, rate: event.rate }];
     for (const segment of segments) {
