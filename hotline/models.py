@@ -9,4 +9,5 @@ from hotline.operators.models import LoginAttempt, Operator  # noqa: F401
 # Feature packages add their models below (queue, cases, sms, reports).
 from hotline.cases.models import Case  # noqa: F401, E402
 from hotline.queue.models import QueueEntry  # noqa: F401, E402
-from hotline.sms.models import SmsMessage  # noqa: F401, E402
+from hotline.reports.models import DailySummary  # noqa: F401, E402
+from hotline.sms.models import SmsMessage, SmsOptOut, SmsSweep, SupervisorAlert  # noqa: F401, E402

@@ -1,0 +1,386 @@
+"""Texts people send to the line: callers, registered supervisors and volunteers.
+
+Order of handling (the first that applies):
+1. STOP / 退订 / TD (and the usual synonyms) opt the number out of non-essential texts;
+   START / 恢复 resumes. Anyone may send these; each gets one confirmation.
+2. A registered supervisor's number: 状态 / STATUS gets the live numbers; anything else the list
+   of commands. A stranger sending 状态 is just a caller: nothing privileged.
+3. A volunteer's number with a referral waiting for an answer: 接受 / 1 / YES accepts,
+   拒绝 / 2 / NO declines, anything else is noted; the reply lands on the case.
+4. Everyone else is a caller: HELP / 帮助 gets a short help text; 回电 / 1 / CALLBACK books a
+   callback on their case; any other text is added to their case with a short acknowledgement
+   (at most one per `SMS_ACK_INTERVAL_MINUTES`, so a chatty or looping sender cannot make us
+   text back without end).
+
+Every reply goes through the outbox (sent by the clock within seconds), never as TwiML.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hotline.callers.models import Caller
+from hotline.lines.models import Line
+from hotline.operators.models import Operator
+from hotline.phone import mask, try_normalise
+from hotline.reports import metrics, sources
+from hotline.sms import integration, texts
+from hotline.sms.models import OptOutSource, SmsDirection, SmsMessage, SmsPurpose, SmsStatus
+from hotline.sms.outbox import mark_opted_out, mark_resumed, queue_sms
+from hotline.sms.settings import setting
+from hotline.sms.texts import Head
+from hotline.telephony.webhooks import BadWebhook
+from hotline.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "TD", "退订", "退訂"}
+START_WORDS = {"START", "UNSTOP", "恢复", "恢復"}
+HELP_WORDS = {"HELP", "INFO", "帮助", "幫助", "?"}
+CALLBACK_WORDS = {"1", "回电", "回電", "CALLBACK", "CALL BACK", "CALL ME"}
+STATUS_WORDS = {"STATUS", "状态", "狀態"}
+ACCEPT_WORDS = {"1", "YES", "Y", "接受", "同意", "好"}
+DECLINE_WORDS = {"2", "NO", "N", "拒绝", "拒絕", "不行", "唔得"}
+
+#: Processing claim on an inbound row: a crashed attempt is retried after this.
+PROCESSING_LEASE = timedelta(seconds=60)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class IncomingSms:
+    """The parameters of an incoming-message webhook we use."""
+
+    message_sid: str
+    from_: str
+    to: str
+    body: str
+    num_media: int
+
+    @classmethod
+    def parse(cls, form) -> IncomingSms:
+        sid = form.get("MessageSid", "").strip() or form.get("SmsSid", "").strip()
+        sender = form.get("From", "").strip()
+        if not sid or len(sid) > 64 or not sender:
+            raise BadWebhook("MessageSid and From are required")
+        try:
+            media = int(form.get("NumMedia", "0") or 0)
+        except ValueError:
+            media = 0
+        return cls(
+            message_sid=sid,
+            from_=sender[:64],
+            to=form.get("To", "").strip()[:64],
+            body=form.get("Body", "")[:1600],
+            num_media=media,
+        )
+
+
+def keyword(body: str) -> str:
+    """The text reduced for keyword matching: full-width forms folded (１ → 1, ＳＴＯＰ → STOP),
+    upper case, surrounding spaces and punctuation removed."""
+    folded = unicodedata.normalize("NFKC", body).strip().upper()
+    folded = re.sub(r"\s+", " ", folded)
+    stripped = folded.strip(" .!。！,，~～")
+    return stripped or folded
+
+
+def _detect_language(body: str, line: Line) -> str:
+    if _CJK.search(body):
+        default = texts.caller_language(line.default_language)
+        return default if default != texts.EN else texts.ZH
+    if _LATIN.search(body):
+        return texts.EN
+    return texts.caller_language(line.default_language)
+
+
+def find_line(session: Session, to_number: str, region: str) -> Line | None:
+    """The line whose number was texted (else the first active line)."""
+    number = try_normalise(to_number, region)
+    line = None
+    if number:
+        line = session.scalar(select(Line).where(Line.phone_number == number, Line.is_active))
+    return line or session.scalar(select(Line).where(Line.is_active).order_by(Line.id))
+
+
+def receive_sms(session: Session, params: IncomingSms, *, region: str) -> SmsMessage | None:
+    """Handle one incoming text exactly once (commits). Returns the inbound row, or None when
+    this MessageSid was already handled (or is being handled by a concurrent request)."""
+    now = utcnow()
+    row = _claim_inbound(session, params, region)
+    if row is None:
+        log.info("SMS %s already handled", params.message_sid)
+        return None
+    line = session.get(Line, row.line_id) if row.line_id is not None else None
+    number = try_normalise(params.from_, region)
+    if line is None or number is None:
+        log.warning(
+            "SMS %s from %s: no line or not a number; kept unanswered",
+            params.message_sid,
+            mask(params.from_),
+        )
+    else:
+        _route(session, row, line, number, params)
+    row.processed_at = now
+    row.lease_expires_at = None
+    session.commit()
+    return row
+
+
+def _claim_inbound(session: Session, params: IncomingSms, region: str) -> SmsMessage | None:
+    now = utcnow()
+    line = find_line(session, params.to, region)
+    row = SmsMessage(
+        direction=SmsDirection.INBOUND,
+        status=SmsStatus.RECEIVED,
+        line_id=line.id if line else None,
+        message_sid=params.message_sid,
+        to_number=params.to,
+        from_number=(try_normalise(params.from_, region) or params.from_)[:64],
+        body=params.body or ("[媒体]" if params.num_media else ""),
+        lease_expires_at=now + PROCESSING_LEASE,
+        created_at=now,
+    )
+    session.add(row)
+    try:
+        session.commit()
+        return row
+    except IntegrityError:
+        session.rollback()
+    # Seen before: handle it again only if an earlier attempt crashed before finishing.
+    result = session.execute(
+        update(SmsMessage)
+        .where(
+            SmsMessage.message_sid == params.message_sid,
+            SmsMessage.direction == SmsDirection.INBOUND,
+            SmsMessage.processed_at.is_(None),
+            SmsMessage.lease_expires_at < now,
+        )
+        .values(lease_expires_at=now + PROCESSING_LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if result.rowcount != 1:
+        return None
+    return session.scalar(select(SmsMessage).where(SmsMessage.message_sid == params.message_sid))
+
+
+def _reply(
+    session: Session,
+    row: SmsMessage,
+    line: Line,
+    *,
+    kind: str,
+    body: str,
+    lang: str,
+    caller_id: int | None = None,
+    case_id: int | None = None,
+    operator_id: int | None = None,
+) -> SmsMessage:
+    return queue_sms(
+        session,
+        to=row.from_number,
+        body=body,
+        purpose=SmsPurpose.REPLY,
+        line_id=line.id,
+        caller_id=caller_id,
+        case_id=case_id,
+        operator_id=operator_id,
+        kind=kind,
+        language=lang,
+    )
+
+
+def _route(session: Session, row: SmsMessage, line: Line, number: str, params: IncomingSms) -> None:
+    word = keyword(params.body)
+    now = row.created_at
+    caller = session.scalar(select(Caller).where(Caller.phone_number == number))
+    supervisor = sources.supervisor_by_number(session, number)
+    referral = integration.pending_referral_for(session, number) if supervisor is None else None
+    if caller is None and supervisor is None and referral is None:
+        # Whoever texts the line is a caller (as whoever rings it is): their profile is what
+        # links the number, so the reply passes the allowlist.
+        caller = Caller(phone_number=number)
+        session.add(caller)
+        session.flush()
+    if supervisor is not None:
+        lang = texts.staff_language(supervisor.console_language)
+        row.operator_id = supervisor.id
+    elif caller is not None and caller.language:
+        lang = texts.caller_language(caller.language)
+    else:
+        lang = _detect_language(params.body, line)
+    head = Head(now, line.timezone)
+
+    if word in STOP_WORDS:
+        mark_opted_out(session, number, source=OptOutSource.KEYWORD, trigger=word)
+        log.info("%s opted out by SMS (%s)", mask(number), word)
+        _reply(
+            session,
+            row,
+            line,
+            kind="opted_out",
+            body=texts.opted_out(lang, head),
+            lang=lang,
+            caller_id=caller.id if caller else None,
+        )
+        return
+    if word in START_WORDS:
+        mark_resumed(session, number, trigger=word)
+        log.info("%s resumed texts by SMS (%s)", mask(number), word)
+        _reply(
+            session,
+            row,
+            line,
+            kind="resumed",
+            body=texts.resumed(lang, head),
+            lang=lang,
+            caller_id=caller.id if caller else None,
+        )
+        return
+    if supervisor is not None:
+        _supervisor_command(session, row, line, supervisor, word, lang, head)
+        return
+    if referral is not None:
+        _referral_reply(session, row, line, referral, word, lang)
+        return
+    if word in STATUS_WORDS:
+        log.warning(
+            "supervisor command %r from an unregistered number %s: treated as a caller",
+            word,
+            mask(number),
+        )
+    _caller_text(session, row, line, number, caller, word, lang, params)
+
+
+def _supervisor_command(
+    session: Session,
+    row: SmsMessage,
+    line: Line,
+    supervisor: Operator,
+    word: str,
+    lang: str,
+    head: Head,
+) -> None:
+    if word in STATUS_WORDS:
+        live = metrics.live_numbers(session, line, now=row.created_at)
+        report = metrics.today_report(session, line, now=row.created_at)
+        body, kind = texts.status_reply(lang, head, live, report), "status_reply"
+    else:
+        body, kind = texts.help_supervisor(lang, head), "help_supervisor"
+    log.info("supervisor %s texted %r", supervisor.username, word[:20])
+    _reply(session, row, line, kind=kind, body=body, lang=lang, operator_id=supervisor.id)
+
+
+def _referral_reply(
+    session: Session, row: SmsMessage, line: Line, referral, word: str, lang: str
+) -> None:
+    case = integration.referral_case(session, referral)
+    head = Head(row.created_at, line.timezone, case.number if case else None)
+    if word in ACCEPT_WORDS:
+        accepted, kind = True, "referral_accepted"
+    elif word in DECLINE_WORDS:
+        accepted, kind = False, "referral_declined"
+    else:
+        accepted, kind = None, "referral_unclear"
+    row.case_id = case.id if case else None
+    integration.answer_referral(session, referral, accepted=accepted, sms_id=row.id, text=row.body)
+    body = getattr(texts, kind)(lang, head)
+    _reply(session, row, line, kind=kind, body=body, lang=lang, case_id=row.case_id)
+
+
+def _caller_text(
+    session: Session,
+    row: SmsMessage,
+    line: Line,
+    number: str,
+    caller: Caller,
+    word: str,
+    lang: str,
+    params: IncomingSms,
+) -> None:
+    if word in HELP_WORDS:
+        _reply(
+            session,
+            row,
+            line,
+            kind="help_caller",
+            body=texts.help_caller(lang, Head(row.created_at, line.timezone)),
+            lang=lang,
+            caller_id=caller.id if caller else None,
+        )
+        return
+    caller.last_contact_at = row.created_at
+    row.caller_id = caller.id
+    case = integration.open_case_for_sms(session, caller=caller, line=line)
+    row.case_id = case.id
+    integration.record_contact(session, case, kind="sms_in", sms_id=row.id, note=row.body)
+    head = Head(row.created_at, line.timezone, case.number)
+    blocked = _is_blocked(caller, row.created_at)
+    if word in CALLBACK_WORDS and not blocked:
+        session.commit()  # request_callback commits (and may roll back on a race): save first
+        integration.request_callback_by_sms(
+            session, line=line, caller=caller, arrived_at=row.created_at, case=case
+        )
+        _reply(
+            session,
+            row,
+            line,
+            kind="callback_requested",
+            body=texts.callback_requested(lang, head),
+            lang=lang,
+            caller_id=caller.id,
+            case_id=case.id,
+        )
+        return
+    if blocked:
+        log.info(
+            "SMS from blocked caller %s added to case %s without a reply", mask(number), case.number
+        )
+        return
+    if _recently_acknowledged(session, number, row.created_at):
+        return
+    _reply(
+        session,
+        row,
+        line,
+        kind="ack",
+        body=texts.ack(lang, head),
+        lang=lang,
+        caller_id=caller.id,
+        case_id=case.id,
+    )
+
+
+def _is_blocked(caller: Caller, now) -> bool:
+    in_force = getattr(caller, "restriction_in_force", None)
+    if in_force is None:
+        return False
+    restriction = in_force(now)
+    return getattr(restriction, "value", restriction) == "block"
+
+
+def _recently_acknowledged(session: Session, number: str, now) -> bool:
+    since = now - timedelta(minutes=setting("SMS_ACK_INTERVAL_MINUTES"))
+    return (
+        session.scalar(
+            select(SmsMessage.id)
+            .where(
+                SmsMessage.direction == SmsDirection.OUTBOUND,
+                SmsMessage.to_number == number,
+                SmsMessage.kind == "ack",
+                SmsMessage.created_at >= since,
+            )
+            .limit(1)
+        )
+        is not None
+    )

@@ -1,0 +1,42 @@
+"""Clock jobs of the SMS feature: send the outbox, keep the supervisor alerts up to date."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from hotline.clock import ClockJob, clock_id
+from hotline.db import db
+from hotline.sms import alerts, outbox
+
+log = logging.getLogger(__name__)
+
+
+def send_outbox(app: Flask) -> None:
+    """Send every due text (paced per sender), and note that this clock is alive."""
+    session = db.session
+    clock = clock_id()
+    outbox.record_sweep(session, clock)
+    result = outbox.send_due(session, clock=clock)
+    if result.handled:
+        log.info(
+            "outbox: %d sent, %d to retry, %d failed, %d refused",
+            len(result.sent),
+            len(result.retrying),
+            len(result.failed),
+            len(result.refused),
+        )
+
+
+def update_alerts(app: Flask) -> None:
+    """Raise and recover supervisor alerts."""
+    alerts.run_alerts(db.session)
+
+
+JOBS = [
+    # Every few seconds: a caller's acknowledgement should arrive within seconds (the service
+    # standard asks for an SMS answer within 3 minutes).
+    ClockJob("sms_outbox", send_outbox, 5),
+    ClockJob("sms_alerts", update_alerts, 30),
+]

@@ -1,0 +1,492 @@
+"""The outbox: every outbound text is a row; the clock claims due rows and sends them.
+
+Exactly once under several clocks: a clock claims rows with a conditional UPDATE (status queued,
+or sending with an expired lease) after selecting candidates `FOR UPDATE SKIP LOCKED` on
+PostgreSQL, commits the claim, and only then calls Twilio, outside any transaction; the result is
+written back to the row it owns. A clock that dies after claiming leaves a lease that expires, so
+the text is still sent. (A clock that dies in the few milliseconds between Twilio accepting a text
+and the commit would have it sent again after the lease: the one window no database can close,
+because Twilio's Messages API has no idempotency key.)
+
+Pacing: Twilio sends about one segment per second per long code and queues the rest; we keep
+each sender within `SMS_SEGMENTS_PER_SECOND` over a short window, so a burst of summaries cannot
+delay an alert for minutes inside Twilio's queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from twilio.base.exceptions import TwilioRestException
+
+from hotline.calls.models import WebhookEvent
+from hotline.cases.models import Case
+from hotline.lines.models import Line
+from hotline.phone import mask, try_normalise
+from hotline.sms import integration
+from hotline.sms.models import (
+    OptOutSource,
+    SmsDirection,
+    SmsMessage,
+    SmsOptOut,
+    SmsPurpose,
+    SmsStatus,
+    SmsSweep,
+)
+from hotline.sms.rules import refusal_reason
+from hotline.sms.segments import segment_count
+from hotline.sms.settings import setting
+from hotline.telephony.gateway import get_gateway, public_base_url
+from hotline.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+#: Twilio error: the recipient has opted out (replied STOP to this sender). Final.
+OPTED_OUT_ERROR = 21610
+#: Errors worth another try later (rate limits, Twilio's own trouble).
+TRANSIENT_ERRORS = {20429, 20500, 20503, 30001, 30002}
+
+#: Our statuses in progress order: a status callback never moves a row backwards.
+_RANK = {
+    SmsStatus.QUEUED: 0,
+    SmsStatus.SENDING: 1,
+    SmsStatus.SENT: 2,
+    SmsStatus.DELIVERED: 3,
+    SmsStatus.UNDELIVERED: 3,
+    SmsStatus.FAILED: 3,
+    SmsStatus.REFUSED: 3,
+}
+#: Twilio's message statuses in progress order; the final ones share the top rank.
+_TWILIO_RANK = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+    "read": 5,
+}
+_TWILIO_TO_OURS = {
+    "accepted": SmsStatus.SENT,
+    "scheduled": SmsStatus.SENT,
+    "queued": SmsStatus.SENT,
+    "sending": SmsStatus.SENT,
+    "sent": SmsStatus.SENT,
+    "delivered": SmsStatus.DELIVERED,
+    "read": SmsStatus.DELIVERED,
+    "undelivered": SmsStatus.UNDELIVERED,
+    "failed": SmsStatus.FAILED,
+    "canceled": SmsStatus.FAILED,
+}
+
+
+def sender_number(session: Session, line_id: int | None) -> str:
+    """The number texts are sent from: SMS_FROM_NUMBER, else the line's own number."""
+    configured = setting("SMS_FROM_NUMBER")
+    if configured:
+        return configured
+    line = session.get(Line, line_id) if line_id is not None else None
+    if line is None:
+        line = session.scalar(select(Line).where(Line.is_active).order_by(Line.id))
+    return line.phone_number if line is not None else ""
+
+
+def queue_sms(
+    session: Session,
+    *,
+    to: str,
+    body: str,
+    purpose: SmsPurpose,
+    line_id: int | None,
+    caller_id: int | None = None,
+    case_id: int | None = None,
+    send_after: datetime | None = None,
+    operator_id: int | None = None,
+    kind: str | None = None,
+    language: str | None = None,
+) -> SmsMessage:
+    """Add one outbound text to the outbox (flushes; the caller's transaction commits).
+
+    The rules (country, allowlist, opt-out, caps, no links) are applied now: a text that may not
+    go is still written, with status `refused` and the reason, and logged, so nothing is silently
+    dropped. Check `message.status` when it matters.
+    """
+    now = utcnow()
+    number = try_normalise(to, current_app.config.get("DEFAULT_REGION", "CN")) or to.strip()
+    message = SmsMessage(
+        direction=SmsDirection.OUTBOUND,
+        status=SmsStatus.QUEUED,
+        purpose=purpose,
+        kind=kind,
+        language=language,
+        line_id=line_id,
+        caller_id=caller_id,
+        case_id=case_id,
+        operator_id=operator_id,
+        to_number=number[:64],
+        from_number=sender_number(session, line_id),
+        body=body,
+        segments=segment_count(body),
+        send_after=send_after or now,
+        created_at=now,
+    )
+    reason = refusal_reason(
+        session, to=message.to_number, body=body, purpose=purpose, line_id=line_id, now=now
+    )
+    if reason is not None:
+        message.status = SmsStatus.REFUSED
+        message.status_reason = reason[:300]
+        log.warning(
+            "SMS to %s refused (%s, %s): %s", mask(message.to_number), purpose.value, kind, reason
+        )
+    session.add(message)
+    session.flush()
+    return message
+
+
+# --------------------------------------------------------------------------- sending
+
+
+@dataclass
+class SweepResult:
+    """What one sweep of the outbox did (ids per outcome)."""
+
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    refused: list[int] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return len(self.sent) + len(self.retrying) + len(self.failed) + len(self.refused)
+
+
+def _due_condition(now: datetime):
+    return and_(
+        SmsMessage.direction == SmsDirection.OUTBOUND,
+        or_(
+            and_(SmsMessage.status == SmsStatus.QUEUED, SmsMessage.send_after <= now),
+            and_(SmsMessage.status == SmsStatus.SENDING, SmsMessage.lease_expires_at < now),
+        ),
+    )
+
+
+def _pacing_budgets(session: Session, senders: set[str], now: datetime) -> dict[str, float]:
+    """Segments each sender may still send in the current pacing window."""
+    window = setting("SMS_PACING_WINDOW_SECONDS")
+    allowance = setting("SMS_SEGMENTS_PER_SECOND") * window
+    since = now - timedelta(seconds=window)
+    used = dict(
+        session.execute(
+            select(SmsMessage.from_number, func.coalesce(func.sum(SmsMessage.segments), 0))
+            .where(
+                SmsMessage.direction == SmsDirection.OUTBOUND,
+                SmsMessage.from_number.in_(senders),
+                or_(
+                    SmsMessage.sent_at >= since,
+                    and_(
+                        SmsMessage.status == SmsStatus.SENDING,
+                        SmsMessage.lease_expires_at >= now,
+                    ),
+                ),
+            )
+            .group_by(SmsMessage.from_number)
+        ).all()
+    )
+    return {sender: allowance - float(used.get(sender, 0)) for sender in senders}
+
+
+def claim_due(
+    session: Session, *, clock: str, now: datetime, ids: list[int] | None = None
+) -> list[int]:
+    """Claim due texts for `clock` (committed); returns the ids this clock now owns."""
+    query = (
+        select(SmsMessage.id, SmsMessage.from_number, SmsMessage.segments)
+        .where(_due_condition(now))
+        .order_by(SmsMessage.send_after, SmsMessage.id)
+        .limit(setting("SMS_BATCH_SIZE"))
+        .with_for_update(skip_locked=True)
+    )
+    if ids is not None:
+        query = query.where(SmsMessage.id.in_(ids))
+    candidates = session.execute(query).all()
+    budgets = _pacing_budgets(session, {c.from_number for c in candidates}, now)
+    lease_until = now + timedelta(seconds=setting("SMS_LEASE_SECONDS"))
+    claimed: list[int] = []
+    for candidate in candidates:
+        if budgets[candidate.from_number] < candidate.segments and ids is None:
+            continue  # this sender's share of the window is used; the next sweep sends it
+        result = session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id == candidate.id, _due_condition(now))
+            .values(
+                status=SmsStatus.SENDING,
+                lease_expires_at=lease_until,
+                leased_by=clock,
+                attempts=SmsMessage.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            claimed.append(candidate.id)
+            budgets[candidate.from_number] -= candidate.segments
+    session.commit()
+    return claimed
+
+
+def _owned(session: Session, message_id: int, clock: str):
+    """Condition: the row is still ours to finish (no other clock took the lease over)."""
+    return and_(
+        SmsMessage.id == message_id,
+        SmsMessage.status == SmsStatus.SENDING,
+        SmsMessage.leased_by == clock,
+    )
+
+
+def _finish(session: Session, message: SmsMessage, clock: str, **values) -> bool:
+    result = session.execute(
+        update(SmsMessage)
+        .where(_owned(session, message.id, clock))
+        .values(lease_expires_at=None, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        log.error("SMS %s was taken over by another clock while sending", message.id)
+        return False
+    return True
+
+
+def deliver(session: Session, message: SmsMessage, *, clock: str, result: SweepResult) -> None:
+    """Send one claimed text through the gateway and record what happened (commits)."""
+    now = utcnow()
+    reason = refusal_reason(
+        session,
+        to=message.to_number,
+        body=message.body,
+        purpose=message.purpose or SmsPurpose.REPLY,
+        line_id=message.line_id,
+        now=now,
+        check_caps=False,
+    )
+    if reason is not None:
+        log.warning(
+            "SMS %s to %s refused at sending: %s", message.id, mask(message.to_number), reason
+        )
+        if _finish(session, message, clock, status=SmsStatus.REFUSED, status_reason=reason[:300]):
+            result.refused.append(message.id)
+        session.commit()
+        return
+    session.commit()  # end the read transaction: no database work is held open during HTTP
+    try:
+        sid = get_gateway().send_sms(
+            to=message.to_number,
+            from_=message.from_number,
+            body=message.body,
+            status_callback=public_base_url() + "/twilio/sms/status",
+        )
+    except TwilioRestException as exc:
+        _record_error(session, message, clock, exc, result)
+        return
+    except Exception as exc:  # noqa: BLE001 - network trouble: try again later
+        _retry_or_fail(session, message, clock, None, f"{exc.__class__.__name__}: {exc}", result)
+        return
+    if _finish(
+        session,
+        message,
+        clock,
+        status=SmsStatus.SENT,
+        message_sid=sid,
+        twilio_status="accepted",
+        sent_at=utcnow(),
+        status_reason=None,
+    ):
+        result.sent.append(message.id)
+        if message.case_id is not None:
+            case = session.get(Case, message.case_id)
+            if case is not None:
+                integration.record_contact(session, case, kind="sms_out", sms_id=message.id)
+    session.commit()
+    log.info("SMS %s sent to %s (%s)", message.id, mask(message.to_number), sid)
+    _apply_early_status_events(session, sid)
+
+
+def _record_error(
+    session: Session,
+    message: SmsMessage,
+    clock: str,
+    exc: TwilioRestException,
+    result: SweepResult,
+) -> None:
+    code = exc.code
+    text = f"Twilio {exc.status} error {code}: {exc.msg}"[:300]
+    if code == OPTED_OUT_ERROR:
+        mark_opted_out(session, message.to_number, source=OptOutSource.CARRIER, trigger="21610")
+        if _finish(
+            session, message, clock, status=SmsStatus.FAILED, error_code=code, status_reason=text
+        ):
+            result.failed.append(message.id)
+        session.commit()
+        log.warning(
+            "SMS %s: %s has opted out at the carrier (21610)", message.id, mask(message.to_number)
+        )
+        return
+    if exc.status == 429 or (exc.status or 0) >= 500 or code in TRANSIENT_ERRORS:
+        _retry_or_fail(session, message, clock, code, text, result)
+        return
+    if _finish(
+        session, message, clock, status=SmsStatus.FAILED, error_code=code, status_reason=text
+    ):
+        result.failed.append(message.id)
+    session.commit()
+    log.warning("SMS %s to %s failed for good: %s", message.id, mask(message.to_number), text)
+
+
+def _retry_or_fail(
+    session: Session,
+    message: SmsMessage,
+    clock: str,
+    code: int | None,
+    text: str,
+    result: SweepResult,
+) -> None:
+    attempts = message.attempts
+    if attempts >= setting("SMS_MAX_ATTEMPTS"):
+        if _finish(
+            session,
+            message,
+            clock,
+            status=SmsStatus.FAILED,
+            error_code=code,
+            status_reason=f"gave up after {attempts} attempts: {text}"[:300],
+        ):
+            result.failed.append(message.id)
+        session.commit()
+        log.warning("SMS %s gave up after %s attempts: %s", message.id, attempts, text)
+        return
+    pause = min(setting("SMS_RETRY_BASE_SECONDS") * 2 ** (attempts - 1), 1800)
+    if _finish(
+        session,
+        message,
+        clock,
+        status=SmsStatus.QUEUED,
+        leased_by=None,
+        error_code=code,
+        status_reason=text[:300],
+        send_after=utcnow() + timedelta(seconds=pause),
+    ):
+        result.retrying.append(message.id)
+    session.commit()
+    log.info("SMS %s will be retried in %s s: %s", message.id, pause, text)
+
+
+def send_due(
+    session: Session, *, clock: str, ids: list[int] | None = None, now: datetime | None = None
+) -> SweepResult:
+    """Claim and send the due texts (or only `ids`, e.g. an alert raised by a web request)."""
+    result = SweepResult()
+    claimed = claim_due(session, clock=clock, now=now or utcnow(), ids=ids)
+    for message_id in claimed:
+        message = session.get(SmsMessage, message_id, populate_existing=True)
+        if message is not None:
+            deliver(session, message, clock=clock, result=result)
+    return result
+
+
+def record_sweep(session: Session, clock: str) -> None:
+    """Note that this clock swept the outbox (a heartbeat; commits)."""
+    now = utcnow()
+    row = session.scalar(select(SmsSweep).where(SmsSweep.clock_id == clock))
+    if row is None:
+        session.add(SmsSweep(clock_id=clock[:80], swept_at=now))
+    else:
+        row.swept_at = now
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+
+
+# --------------------------------------------------------------------------- status and opt-out
+
+
+def mark_opted_out(session: Session, number: str, *, source: OptOutSource, trigger: str) -> None:
+    """Record that `number` wants no more texts (does not commit)."""
+    row = session.scalar(select(SmsOptOut).where(SmsOptOut.phone_number == number))
+    if row is None:
+        session.add(SmsOptOut(phone_number=number, source=source, trigger=trigger[:40]))
+        session.flush()
+        return
+    if row.is_opted_out and row.source == OptOutSource.CARRIER and source == OptOutSource.KEYWORD:
+        return  # the stronger opt-out stands
+    row.is_opted_out = True
+    row.source = source
+    row.trigger = trigger[:40]
+    row.changed_at = utcnow()
+
+
+def mark_resumed(session: Session, number: str, *, trigger: str) -> bool:
+    """START: texts may go to `number` again (does not commit). False when it was not opted out."""
+    row = session.scalar(select(SmsOptOut).where(SmsOptOut.phone_number == number))
+    if row is None or not row.is_opted_out:
+        return False
+    row.is_opted_out = False
+    row.trigger = trigger[:40]
+    row.changed_at = utcnow()
+    return True
+
+
+def apply_message_status(
+    session: Session, *, message_sid: str, status: str, error_code: int | None
+) -> SmsMessage | None:
+    """Record a status callback (commits). Never moves a text backwards; 21610 is final and
+    opts the number out. Unknown sids are kept in the webhook audit and applied when the send
+    is recorded (a callback can outrun our commit)."""
+    message = session.scalar(select(SmsMessage).where(SmsMessage.message_sid == message_sid))
+    status = status.strip().lower()
+    if message is None or message.direction != SmsDirection.OUTBOUND:
+        session.commit()
+        return message
+    if error_code == OPTED_OUT_ERROR:
+        mark_opted_out(session, message.to_number, source=OptOutSource.CARRIER, trigger="21610")
+        status = "failed"
+    ours = _TWILIO_TO_OURS.get(status)
+    if ours is None:
+        log.info("SMS %s: unknown status %r ignored", message.id, status)
+        session.commit()
+        return message
+    if _TWILIO_RANK.get(status, 0) > _TWILIO_RANK.get(message.twilio_status or "", -1):
+        message.twilio_status = status
+    if _RANK[ours] > _RANK[message.status]:
+        message.status = ours
+        if error_code is not None:
+            message.error_code = error_code
+            message.status_reason = f"Twilio error {error_code}"
+    session.commit()
+    return message
+
+
+def _apply_early_status_events(session: Session, sid: str) -> None:
+    """Apply status callbacks that arrived before the send was recorded."""
+    events = session.scalars(
+        select(WebhookEvent)
+        .where(WebhookEvent.kind == "sms_status", WebhookEvent.sid == sid)
+        .order_by(WebhookEvent.id)
+    ).all()
+    for event in events:
+        params = event.params or {}
+        code = str(params.get("ErrorCode", "") or "").strip()
+        apply_message_status(
+            session,
+            message_sid=sid,
+            status=str(params.get("MessageStatus", "")),
+            error_code=int(code) if code.isdigit() else None,
+        )

@@ -1,0 +1,154 @@
+"""Who may get a text: the rules that keep messages where they belong and stop SMS pumping.
+
+SMS pumping (toll fraud) makes an application send many texts to numbers the fraudster is paid
+for, usually in other countries. Our defences, each refusing with a logged reason:
+
+1. Only allowed calling codes (China by default; `SMS_ALLOWED_COUNTRY_CODES`).
+2. Only known people: a caller's number (a caller profile, or a callback owed to the number),
+   a registered supervisor, a volunteer a case was referred to, or a family contact who consented
+   to alerts. Staff texts (summaries, alerts) go to registered supervisors only.
+3. Opt-outs: after STOP only essential texts; after a carrier opt-out (21610) none.
+4. Daily caps per destination and per line, in the line's local day.
+5. No links in any text (feature phones cannot open them, and links are what phishing uses).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hotline.callbacks.models import CallbackRequest
+from hotline.callers.models import Caller
+from hotline.lines.models import Line
+from hotline.phone import country_code
+from hotline.reports import sources
+from hotline.reports.metrics import local_day, local_day_bounds
+from hotline.sms import integration
+from hotline.sms.models import (
+    COUNTED_STATUSES,
+    OptOutSource,
+    SmsDirection,
+    SmsMessage,
+    SmsOptOut,
+    SmsPurpose,
+)
+from hotline.sms.settings import setting
+
+log = logging.getLogger(__name__)
+
+STAFF_PURPOSES = (SmsPurpose.SUPERVISOR_SUMMARY, SmsPurpose.SUPERVISOR_ALERT)
+LINK = re.compile(r"https?://|www\.|\b[a-z0-9-]+\.(?:com|cn|net|org|cc|top|xyz|ly)(?:/|\b)", re.I)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Why a number may be texted: "caller", "supervisor", "volunteer" or "family"."""
+
+    kind: str
+
+
+def recipient_kind(session: Session, number: str) -> str | None:
+    """The allowlist: how the number is known to the hotline, or None."""
+    if sources.supervisor_by_number(session, number) is not None:
+        return "supervisor"
+    if session.scalar(select(Caller.id).where(Caller.phone_number == number)) is not None:
+        return "caller"
+    if (
+        session.scalar(
+            select(CallbackRequest.id).where(CallbackRequest.phone_number == number).limit(1)
+        )
+        is not None
+    ):
+        return "caller"
+    if integration.is_volunteer_number(session, number):
+        return "volunteer"
+    if integration.is_consented_family_number(session, number):
+        return "family"
+    return None
+
+
+def opt_out_of(session: Session, number: str) -> SmsOptOut | None:
+    """The number's opt-out, when it is in force."""
+    row = session.scalar(select(SmsOptOut).where(SmsOptOut.phone_number == number))
+    return row if row is not None and row.is_opted_out else None
+
+
+def _day_start(session: Session, line_id: int | None, now: datetime) -> datetime:
+    timezone = None
+    if line_id is not None:
+        line = session.get(Line, line_id)
+        timezone = line.timezone if line is not None else None
+    from flask import current_app
+
+    timezone = timezone or current_app.config.get("HOTLINE_TIMEZONE", "Asia/Shanghai")
+    return local_day_bounds(local_day(now, timezone), timezone)[0]
+
+
+def _sent_today(session: Session, since: datetime, *conditions) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(SmsMessage)
+        .where(
+            SmsMessage.direction == SmsDirection.OUTBOUND,
+            SmsMessage.status.in_(COUNTED_STATUSES),
+            SmsMessage.created_at >= since,
+            *conditions,
+        )
+    )
+
+
+def refusal_reason(
+    session: Session,
+    *,
+    to: str,
+    body: str,
+    purpose: SmsPurpose,
+    line_id: int | None,
+    now: datetime,
+    check_caps: bool = True,
+) -> str | None:
+    """Why this text must not be sent, in words for the log and the row, or None when it may.
+
+    Checked when a text is queued (caps included) and again just before sending (without caps:
+    the text already counts against them), so a STOP that arrives in between is respected.
+    """
+    if not to.startswith("+") or not to[1:].isdigit():
+        return f"not a phone number ({to[:16]!r})"
+    code = country_code(to)
+    allowed = tuple(int(c) for c in setting("SMS_ALLOWED_COUNTRY_CODES"))
+    if code not in allowed:
+        return (
+            f"country code +{code} is not allowed (allowed: {', '.join(f'+{c}' for c in allowed)})"
+        )
+    if LINK.search(body):
+        return "the text contains a link"
+    kind = recipient_kind(session, to)
+    if kind is None:
+        return "number not linked to a caller, case, supervisor or volunteer"
+    if purpose in STAFF_PURPOSES and kind != "supervisor":
+        return f"{purpose.value} goes to registered supervisors only"
+    if purpose == SmsPurpose.FAMILY_ALERT and kind not in ("family", "caller"):
+        return "family alerts go to consented family contacts only"
+    opt_out = opt_out_of(session, to)
+    if opt_out is not None:
+        if opt_out.source == OptOutSource.CARRIER:
+            return "opted out at the carrier (21610): no texts until the person sends START"
+        if not purpose.is_essential:
+            return f"opted out ({opt_out.trigger or 'STOP'}): only essential texts"
+    if check_caps:
+        since = _day_start(session, line_id, now)
+        cap = setting(
+            "SMS_DAILY_CAP_PER_STAFF_NUMBER" if kind == "supervisor" else "SMS_DAILY_CAP_PER_NUMBER"
+        )
+        if _sent_today(session, since, SmsMessage.to_number == to) >= cap:
+            return f"daily cap of {cap} texts to this number reached"
+        if line_id is not None:
+            line_cap = setting("SMS_DAILY_CAP_PER_LINE")
+            if _sent_today(session, since, SmsMessage.line_id == line_id) >= line_cap:
+                return f"daily cap of {line_cap} texts for this line reached"
+    return None

@@ -1,0 +1,505 @@
+"""Every text the hotline sends: one render function per kind, in each language.
+
+Rules for feature phones (mission rule 11): one segment where it can (70 Chinese or 160 GSM
+characters; see `segments`), no links, the case number first when there is a case, then the time
+(line's local time). Callers get Mandarin (simplified), Cantonese (traditional, spoken forms) or
+English by `Caller.language`; supervisors get Chinese or English by their console language.
+The wording is pinned by snapshot tests (tests/sms/test_texts.py): a change shows up in review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from hotline.sms.segments import fit_part, is_gsm7, segment_count
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hotline.reports.metrics import DayReport, LiveNumbers
+
+#: Text languages: callers zh/yue/en, staff zh/en.
+ZH, YUE, EN = "zh", "yue", "en"
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+#: Short scenario names for texts (the seven policy scenarios and "other").
+SCENARIO_NAMES = {
+    "emergency": {ZH: "应急", YUE: "緊急", EN: "emergency"},
+    "travel": {ZH: "出行", YUE: "出行", EN: "travel"},
+    "medical": {ZH: "就医", YUE: "睇醫生", EN: "medical"},
+    "consumption": {ZH: "消费", YUE: "消費", EN: "shopping"},
+    "culture": {ZH: "文体", YUE: "文娛", EN: "culture"},
+    "affairs": {ZH: "办事", YUE: "辦事", EN: "affairs"},
+    "smart_devices": {ZH: "智能", YUE: "智能產品", EN: "devices"},
+    "other": {ZH: "其他", YUE: "其他", EN: "other"},
+}
+
+
+def caller_language(language: str | None) -> str:
+    """zh, yue or en from a caller's language code (zh-CN, yue-HK, en-US; None: zh)."""
+    code = (language or "").lower()
+    if code.startswith("yue") or code in ("zh-hk", "zh-mo", "zh-tw", "zh-hant"):
+        return YUE
+    if code.startswith("en"):
+        return EN
+    return ZH
+
+
+def staff_language(console_language: str | None) -> str:
+    """zh or en from an operator's console language."""
+    return EN if (console_language or "").lower().startswith("en") else ZH
+
+
+def stamp(at: datetime, timezone: str, lang: str) -> str:
+    """The time a text is about, in the line's time zone: "11-29 14:05" / "29 Nov 14:05"."""
+    local = at.astimezone(ZoneInfo(timezone))
+    if lang == EN:
+        return f"{local.day} {_MONTHS[local.month - 1]} {local:%H:%M}"
+    return f"{local:%m-%d %H:%M}"
+
+
+def duration(seconds: float | None, lang: str) -> str:
+    """A wait in minutes and seconds: "3分05秒" / "3m05s" ("-" when unknown)."""
+    if seconds is None:
+        return "-"
+    total = int(round(seconds))
+    minutes, secs = divmod(total, 60)
+    if lang == EN:
+        if minutes and not secs:
+            return f"{minutes} min"
+        return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+    if minutes and not secs:
+        return f"{minutes}分钟"
+    return f"{minutes}分{secs:02d}秒" if minutes else f"{secs}秒"
+
+
+def percent(ratio: float | None) -> str:
+    """85% (or "-" when nothing was counted)."""
+    return "-" if ratio is None else f"{int(round(ratio * 100))}%"
+
+
+def scenario_name(code: str | None, lang: str) -> str:
+    names = SCENARIO_NAMES.get(code or "other", SCENARIO_NAMES["other"])
+    return names.get(lang, names[ZH] if lang == YUE else names[EN])
+
+
+def _pick(lang: str, zh: str, yue: str, en: str) -> str:
+    return {ZH: zh, YUE: yue, EN: en}[lang]
+
+
+@dataclass(frozen=True)
+class Head:
+    """What every text starts with: the case number (when there is one) and the time."""
+
+    at: datetime
+    timezone: str
+    case_number: str | None = None
+
+    def __call__(self, lang: str) -> str:
+        when = stamp(self.at, self.timezone, lang)
+        if not self.case_number:
+            return when + (":" if lang == EN else " ")
+        if lang == EN:
+            return f"Case {self.case_number} {when}:"
+        return _pick(lang, "工单", "個案", "") + f"{self.case_number} {when} "
+
+
+# --------------------------------------------------------------------------- callers
+
+
+def ack(lang: str, head: Head) -> str:
+    """Answer to a caller's free text (it was added to their case)."""
+    return head(lang) + _pick(
+        lang,
+        "已收到您的短信，我们会尽快回复。要我们回电请回复1。",
+        "已收到你嘅短訊，我哋會盡快回覆。想我哋回電請回覆1。",
+        " we got your message and will reply soon. Reply 1 if you want us to call you back.",
+    )
+
+
+def callback_requested(lang: str, head: Head) -> str:
+    """Answer to 回电 / 1 / CALLBACK: a callback is booked."""
+    return head(lang) + _pick(
+        lang,
+        "好的，我们会尽快给您回电，请留意来电。",
+        "好，我哋會盡快打返畀你，請留意來電。",
+        " we will call you back soon. Please keep your phone nearby.",
+    )
+
+
+def callback_failed(lang: str, head: Head, *, attempts: int) -> str:
+    """After the last callback attempt failed (queued by the callbacks feature)."""
+    return head(lang) + _pick(
+        lang,
+        f"我们给您回电{attempts}次都没有接通。需要帮助请拨打本号码，或回复1再约回电。",
+        f"我哋打咗{attempts}次電話畀你都未接通。需要幫忙請打呢個號碼，或回覆1再約回電。",
+        f" we tried to call you back {attempts} times but could not reach you. "
+        "Call this number any time, or reply 1 for another callback.",
+    )
+
+
+def help_caller(lang: str, head: Head) -> str:
+    """Answer to HELP / 帮助 from a caller."""
+    return head(lang) + _pick(
+        lang,
+        "长者服务热线：回复1我们给您回电；回复TD退订通知短信；有事请直接拨打本号码，有人接听。",
+        "長者服務熱線：回覆1我哋打返畀你；回覆TD取消通知短訊；有事請直接打呢個號碼，有人聽。",
+        " Elder hotline. Reply 1 and we call you back. Reply STOP for no more notices. "
+        "Or call this number: a person answers.",
+    )
+
+
+def opted_out(lang: str, head: Head) -> str:
+    """Confirmation of STOP / 退订 / TD (the last notice they get until START)."""
+    return head(lang) + _pick(
+        lang,
+        "已退订本热线的通知短信。回复START可恢复。有事请直接拨打本号码。",
+        "已取消本熱線嘅通知短訊。回覆START可以恢復。有事請直接打呢個號碼。",
+        " you will get no more notices from this hotline. Reply START to resume. "
+        "You can always call this number.",
+    )
+
+
+def resumed(lang: str, head: Head) -> str:
+    """Confirmation of START."""
+    return head(lang) + _pick(
+        lang,
+        "已恢复接收本热线的短信。退订请回复TD。",
+        "已恢復接收本熱線嘅短訊。取消請回覆TD。",
+        " you will get texts from this hotline again. Reply STOP to opt out.",
+    )
+
+
+# --------------------------------------------------------------------------- volunteers
+
+
+def referral_offer(lang: str, head: Head, *, who: str, scenario: str | None, note: str) -> str:
+    """To a community volunteer: a case referred to them; accept with 1, decline with 2.
+
+    No phone number or address of the elder: the operator hands those over by phone once the
+    volunteer accepts. The operator's note gives way (shortened) to keep one segment.
+    """
+    topic = scenario_name(scenario, lang)
+
+    if lang == EN and not is_gsm7(who):
+        who = ""  # a Chinese name would turn the whole English text into 70-character UCS-2
+
+    def build(part: str) -> str:
+        if lang == EN:
+            body = f" referral for {who or 'an elder'}, {topic}. {part}".rstrip()
+            return head(lang) + body + " Reply 1 to accept, 2 to decline."
+        opening = _pick(lang, "转介：", "轉介：", "")
+        closing = _pick(lang, "接受回复1，不能接回复2。", "接受回覆1，唔得回覆2。", "")
+        detail = f"{who}，{topic}" if who else topic
+        return head(lang) + f"{opening}{detail}。" + _sentence(part) + closing
+
+    return fit_part(build, note.strip().rstrip("。."), segments=1)
+
+
+def _sentence(part: str) -> str:
+    """A free-text part as a Chinese sentence ("" stays ""; a shortened one keeps its "…")."""
+    if not part:
+        return ""
+    return part if part.endswith("…") else f"{part}。"
+
+
+def referral_accepted(lang: str, head: Head) -> str:
+    return head(lang) + _pick(
+        lang,
+        "谢谢您接受转介，工作人员会打电话和您交接。",
+        "多謝你接受轉介，同事會打電話同你交接。",
+        " thank you for accepting. A staff member will phone you to hand over.",
+    )
+
+
+def referral_declined(lang: str, head: Head) -> str:
+    return head(lang) + _pick(
+        lang,
+        "已收到，谢谢告知。我们会另找人帮忙。",
+        "收到，多謝通知。我哋會另外搵人幫手。",
+        " noted, thank you for letting us know. We will find someone else.",
+    )
+
+
+def referral_unclear(lang: str, head: Head) -> str:
+    return head(lang) + _pick(
+        lang,
+        "已记下您的回复。接受转介请回复1，不能接请回复2。",
+        "已記低你嘅回覆。接受轉介請回覆1，唔得請回覆2。",
+        " your reply is noted. Reply 1 to accept the referral, 2 to decline.",
+    )
+
+
+# --------------------------------------------------------------------------- supervisors
+
+
+def _top_scenarios(report: DayReport, lang: str, limit: int = 3) -> str:
+    top = [(code, n) for code, n in report.top_scenarios[:limit] if n]
+    if not top:
+        return "-"
+    if lang == EN:
+        return ", ".join(f"{scenario_name(code, lang)} {n}" for code, n in top)
+    return " ".join(f"{scenario_name(code, lang)}{n}" for code, n in top)
+
+
+def daily_summary(lang: str, head: Head, report: DayReport, *, line_name: str | None) -> str:
+    """The evening picture of one line, in at most 2 segments: the top scenarios give way
+    (three, two, one, none) when a busy day's numbers or a line name need the room."""
+    c, cb, cs = report.calls, report.callbacks, report.cases
+    t = c.threshold_seconds
+
+    def build(top: str) -> str:
+        if lang == EN:
+            name = f" {line_name}" if line_name else ""
+            return (
+                f"{head(lang)} Daily report{name}: calls {c.offered}, answered {c.answered}, "
+                f"abandoned {c.abandoned} (+{c.short_abandons} short). "
+                f"In {t}s: {percent(c.service_level_answered)} of answered, "
+                f"{percent(c.service_level_offered)} of offered. "
+                f"ASA {duration(c.average_speed_of_answer, EN)}, "
+                f"longest wait {duration(c.longest_wait_seconds, EN)}. "
+                f"Callbacks done {cb.done}, pending {cb.pending}, failed {cb.failed}. "
+                f"Cases new {cs.new}, escalated {cs.escalated}, overdue {cs.overdue}."
+                + (f" Top: {top}" if top else "")
+            )
+        name = f"{line_name} " if line_name else ""
+        return (
+            f"{head(lang)}{name}日报 来电{c.offered} 接通{c.answered} 放弃{c.abandoned} "
+            f"短弃{c.short_abandons}；{t}秒接通率 按接通{percent(c.service_level_answered)} "
+            f"按来电{percent(c.service_level_offered)}；"
+            f"平均应答{duration(c.average_speed_of_answer, ZH)} "
+            f"最长等待{duration(c.longest_wait_seconds, ZH)}；"
+            f"回电完成{cb.done} 待办{cb.pending} 失败{cb.failed}；"
+            f"新工单{cs.new} 上报{cs.escalated} 逾期{cs.overdue}" + (f"；{top}" if top else "")
+        )
+
+    for limit in (3, 2, 1):
+        text = build(_top_scenarios(report, lang, limit))
+        if segment_count(text) <= 2:
+            return text
+    return build("")
+
+
+def status_reply(lang: str, head: Head, live: LiveNumbers, report: DayReport) -> str:
+    """Answer to 状态 / STATUS from a registered supervisor: the live numbers, one message."""
+    c = report.calls
+    if lang == EN:
+        return (
+            f"{head(lang)} now {live.waiting} waiting, longest "
+            f"{duration(live.longest_wait_seconds, EN)}, {live.available_operators} operators "
+            f"free. Today {c.offered} calls, {c.answered} answered, "
+            f"{percent(c.service_level_offered)} in {c.threshold_seconds}s. "
+            f"Callbacks pending {report.callbacks.pending}, urgent cases {report.cases.urgent_open}."
+        )
+    return (
+        f"{head(lang)}排队{live.waiting} 最长{duration(live.longest_wait_seconds, ZH)} "
+        f"空闲坐席{live.available_operators}；今日来电{c.offered} 接通{c.answered} "
+        f"{c.threshold_seconds}秒接通率{percent(c.service_level_offered)}；"
+        f"待回电{report.callbacks.pending} 紧急工单{report.cases.urgent_open}"
+    )
+
+
+def help_supervisor(lang: str, head: Head) -> str:
+    """Answer to HELP (or anything unknown) from a registered supervisor."""
+    if lang == EN:
+        return head(lang) + (
+            " Supervisor commands: STATUS for the live numbers. "
+            "STOP pauses summaries and alerts, START resumes."
+        )
+    return head(lang) + "值班指令：发“状态”看实时数据；发TD停收日报和告警，START恢复。"
+
+
+def _line(line_name: str | None, lang: str) -> str:
+    """The line's name in an alert (only deployments with several lines pass one)."""
+    if lang == EN:
+        return f" ({line_name}):" if line_name else ":"
+    return line_name or ""
+
+
+def alert_long_wait(
+    lang: str,
+    head: Head,
+    *,
+    line_name: str | None,
+    longest_wait_seconds: float,
+    waiting: int,
+    available_operators: int,
+) -> str:
+    if lang == EN:
+        return (
+            f"{head(lang)} ALERT{_line(line_name, lang)} a caller has waited "
+            f"{duration(longest_wait_seconds, EN)}; {waiting} waiting, "
+            f"{available_operators} operators free."
+        )
+    return (
+        f"{head(lang)}告警：{_line(line_name, lang)}有来电者已等待"
+        f"{duration(longest_wait_seconds, ZH)}，排队{waiting}人，空闲坐席{available_operators}人。"
+    )
+
+
+def recovered_long_wait(lang: str, head: Head, *, line_name: str | None, limit_seconds: int) -> str:
+    if lang == EN:
+        return (
+            f"{head(lang)} OK again{_line(line_name, lang)} nobody has waited longer than "
+            f"{duration(limit_seconds, EN)}."
+        )
+    return (
+        f"{head(lang)}恢复：{_line(line_name, lang)}已没有人等待超过{duration(limit_seconds, ZH)}。"
+    )
+
+
+def alert_service_level(
+    lang: str,
+    head: Head,
+    *,
+    line_name: str | None,
+    threshold_seconds: int,
+    service_level: float,
+    target: float,
+    offered: int,
+) -> str:
+    if lang == EN:
+        return (
+            f"{head(lang)} ALERT{_line(line_name, lang)} in the last hour {percent(service_level)}"
+            f" of {offered} calls were answered in {threshold_seconds}s "
+            f"(target {percent(target)})."
+        )
+    return (
+        f"{head(lang)}告警：{_line(line_name, lang)}近1小时来电{offered}个，"
+        f"{threshold_seconds}秒接通率{percent(service_level)}，低于目标{percent(target)}。"
+    )
+
+
+def recovered_service_level(
+    lang: str,
+    head: Head,
+    *,
+    line_name: str | None,
+    threshold_seconds: int,
+    service_level: float | None,
+    target: float,
+) -> str:
+    if lang == EN:
+        return (
+            f"{head(lang)} OK again{_line(line_name, lang)} in the last hour "
+            f"{percent(service_level)} answered in {threshold_seconds}s "
+            f"(target {percent(target)})."
+        )
+    return (
+        f"{head(lang)}恢复：{_line(line_name, lang)}近1小时{threshold_seconds}秒接通率"
+        f"{percent(service_level)}（目标{percent(target)}）。"
+    )
+
+
+def alert_callbacks_failing(
+    lang: str, head: Head, *, line_name: str | None, failures: int, given_up: int
+) -> str:
+    if lang == EN:
+        return (
+            f"{head(lang)} ALERT{_line(line_name, lang)} {failures} callbacks did not get "
+            f"through in the last hour, {given_up} given up. Please check the callbacks list."
+        )
+    return (
+        f"{head(lang)}告警：{_line(line_name, lang)}近1小时有{failures}个回电没有打通，"
+        f"其中{given_up}个已放弃。请查看回电列表。"
+    )
+
+
+def recovered_callbacks_failing(lang: str, head: Head, *, line_name: str | None) -> str:
+    if lang == EN:
+        return f"{head(lang)} OK again{_line(line_name, lang)} callbacks are getting through."
+    return f"{head(lang)}恢复：{_line(line_name, lang)}回电已恢复正常。"
+
+
+def alert_urgent_case(
+    lang: str, head: Head, *, scenario: str | None, is_escalated: bool, summary: str
+) -> str:
+    """An urgent or escalated case (the head carries its number)."""
+    topic = scenario_name(scenario, lang)
+
+    def build(part: str) -> str:
+        if lang == EN:
+            what = "escalated" if is_escalated else "urgent"
+            return f"{head(lang)} ALERT: {what} case, {topic}. {part}".rstrip() + " Please act."
+        what = "已上报" if is_escalated else "紧急"
+        return f"{head(lang)}告警：{what}工单，{topic}。" + _sentence(part) + "请尽快处理。"
+
+    return fit_part(build, " ".join(summary.split()).rstrip("。."), segments=1)
+
+
+def recovered_urgent_case(lang: str, head: Head) -> str:
+    if lang == EN:
+        return f"{head(lang)} OK again: the case is no longer urgent or escalated."
+    return f"{head(lang)}恢复：该工单已不再紧急或上报。"
+
+
+def alert_overdue_escalation(lang: str, head: Head, *, overdue_hours: float | None) -> str:
+    hours = "" if overdue_hours is None else str(max(1, int(overdue_hours)))
+    if lang == EN:
+        late = f" by {hours} h" if hours else ""
+        return f"{head(lang)} ALERT: escalation overdue{late}. Please act."
+    late = f"{hours}小时" if hours else ""
+    return f"{head(lang)}告警：上报已逾期{late}未处理，请尽快处理。"
+
+
+def recovered_overdue_escalation(lang: str, head: Head) -> str:
+    if lang == EN:
+        return f"{head(lang)} OK again: the overdue escalation was dealt with."
+    return f"{head(lang)}恢复：逾期上报已处理。"
+
+
+def alert_clock_silent(lang: str, head: Head, *, silent_seconds: float | None) -> str:
+    if lang == EN:
+        since = f"for {duration(silent_seconds, EN)}" if silent_seconds is not None else "yet"
+        return (
+            f"{head(lang)} ALERT: the clock process has not run {since}: callbacks and texts "
+            "may have stopped. Please check the server."
+        )
+    since = f"已{duration(silent_seconds, ZH)}" if silent_seconds is not None else "一直"
+    return f"{head(lang)}告警：后台定时进程{since}没有运行，回电和短信可能已停止，请检查服务器。"
+
+
+def recovered_clock_silent(lang: str, head: Head) -> str:
+    if lang == EN:
+        return f"{head(lang)} OK again: the clock process is running."
+    return f"{head(lang)}恢复：后台定时进程已恢复运行。"
+
+
+#: Every kind of text by name (the SmsMessage.kind column).
+RENDERERS: dict[str, Callable[..., str]] = {
+    fn.__name__: fn
+    for fn in (
+        ack,
+        callback_requested,
+        callback_failed,
+        help_caller,
+        opted_out,
+        resumed,
+        referral_offer,
+        referral_accepted,
+        referral_declined,
+        referral_unclear,
+        daily_summary,
+        status_reply,
+        help_supervisor,
+        alert_long_wait,
+        recovered_long_wait,
+        alert_service_level,
+        recovered_service_level,
+        alert_callbacks_failing,
+        recovered_callbacks_failing,
+        alert_urgent_case,
+        recovered_urgent_case,
+        alert_overdue_escalation,
+        recovered_overdue_escalation,
+        alert_clock_silent,
+        recovered_clock_silent,
+    )
+}
+
+#: Language sets: callers and volunteers have three, staff two.
+CALLER_LANGUAGES: Sequence[str] = (ZH, YUE, EN)
+STAFF_LANGUAGES: Sequence[str] = (ZH, EN)
