@@ -76,13 +76,24 @@ def test_the_json_api_lists_the_configuration(client):
     assert config["clock"] == "manual"
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module's browser tests."""
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
 @pytest.mark.browser
 def test_a_caller_dials_hears_the_prompt_presses_a_key_and_hangs_up(
-    standin: StandIn, gateway_factory
+    standin: StandIn, gateway_factory, browser
 ):
     """Headless Chromium on the dev phone page, real (scaled) clock, keyboard only."""
-    _require_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     gateway = gateway_factory(GATEWAY_CLOCK="real", GATEWAY_TIME_SCALE=4)
     standin.route(
@@ -91,25 +102,53 @@ def test_a_caller_dials_hears_the_prompt_presses_a_key_and_hangs_up(
               "&lt;img src=x onerror=alert(1)&gt;您好，请按1</Say></Gather>"),
     )  # fmt: skip
     standin.route("/input", twiml('<Say language="zh-CN">谢谢</Say><Pause length="200"/>'))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{gateway.url}/phone?number=%2B8613123456701")
-            expect(page.locator("#registration")).to_contain_text("已在线")
-            page.locator("#sound").uncheck()
-            page.locator("#dial").click()
-            transcript = page.locator("#transcript")
-            expect(transcript).to_contain_text("<img src=x onerror=alert(1)>您好，请按1")
-            assert page.locator("#transcript img").count() == 0
-            page.locator("body").press("1")
-            expect(transcript).to_contain_text("谢谢")
-            assert standin.last("/input")["Digits"] == "1"
-            expect(page.locator("#status-main")).to_contain_text("通话中")
-            page.locator("body").press("Escape")
-            expect(page.locator("#status-main")).to_contain_text("空闲")
-            page.goto(f"{gateway.url}/dev")
-            expect(page.locator("#calls")).to_contain_text(ELDER + " → " + LINE)
-            expect(page.locator("#exchanges")).to_contain_text("/input")
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        page.goto(f"{gateway.url}/phone?number=%2B8613123456701")
+        expect(page.locator("#registration")).to_contain_text("已在线")
+        page.locator("#sound").uncheck()
+        page.locator("#dial").click()
+        transcript = page.locator("#transcript")
+        expect(transcript).to_contain_text("<img src=x onerror=alert(1)>您好，请按1")
+        assert page.locator("#transcript img").count() == 0
+        page.locator("body").press("1")
+        expect(transcript).to_contain_text("谢谢")
+        assert standin.last("/input")["Digits"] == "1"
+        expect(page.locator("#status-main")).to_contain_text("通话中")
+        page.locator("body").press("Escape")
+        expect(page.locator("#status-main")).to_contain_text("空闲")
+        page.goto(f"{gateway.url}/dev")
+        expect(page.locator("#calls")).to_contain_text(ELDER + " → " + LINE)
+        expect(page.locator("#exchanges")).to_contain_text("/input")
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_the_operator_phone_rings_answers_and_reads_sms(
+    standin: StandIn, gateway_factory, browser, twilio_client
+):
+    """An outbound call rings the open page; Enter answers; an SMS lands in the inbox, escaped."""
+    from playwright.sync_api import expect
+
+    gateway = gateway_factory(GATEWAY_CLOCK="real", GATEWAY_TIME_SCALE=4)
+    twilio_client.api.base_url = gateway.url
+    standin.route(
+        "/callback", twiml('<Say language="zh-CN">这里是长者热线回电</Say><Pause length="200"/>')
+    )
+    page = browser.new_page()
+    try:
+        page.goto(f"{gateway.url}/phone?number=%2B8613123456701")
+        expect(page.locator("#registration")).to_contain_text("已在线")
+        page.locator("#sound").uncheck()
+        twilio_client.calls.create(to=ELDER, from_=LINE, url=standin.url + "/callback")
+        expect(page.locator("#incoming")).to_be_visible()
+        expect(page.locator("#incoming-from")).to_have_text(LINE)
+        page.locator("body").press("Enter")
+        expect(page.locator("#transcript")).to_contain_text("这里是长者热线回电")
+        expect(page.locator("#incoming")).to_be_hidden()
+        twilio_client.messages.create(to=ELDER, from_=LINE, body="<b>案件 A-1</b> 明天回电")
+        expect(page.locator("#inbox")).to_contain_text("<b>案件 A-1</b> 明天回电")
+        assert page.locator("#inbox b").count() == 0
+    finally:
+        page.close()

@@ -375,7 +375,8 @@
   $("sound").addEventListener("change", () => { if (!$("sound").checked) media.clear(); });
 
   document.addEventListener("keydown", (event) => {
-    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(event.target.tagName);
+    const typing = event.target.matches && event.target.matches(
+      "input:not([type=checkbox]):not([type=radio]), textarea, select");
     if (event.key === "Escape") { event.preventDefault(); hangUp(); return; }
     if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
     if (/^[0-9*#]$/.test(event.key) && liveSid()) { event.preventDefault(); press(event.key); return; }
