@@ -233,8 +233,10 @@ def release(
         claimed_at=None,
     )
     operator = session.get(Operator, operator_id)
-    if operator is not None and operator.presence == Presence.BUSY:
-        presence.mark(operator, operator_presence)
+    if operator is not None:
+        session.refresh(operator)  # the claim changed it with a plain UPDATE
+        if operator.presence == Presence.BUSY:
+            presence.mark(operator, operator_presence)
     session.commit()
 
 

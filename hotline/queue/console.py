@@ -2,7 +2,7 @@
 
 Blueprint `queue_console`:
 - `queue_console.queue_page` (GET /console/queue): the live queue; its script polls
-  GET /console/api/queue every 1.5 s and posts the operator's actions to /console/api/...
+  GET /console/api/queue every second and posts the operator's actions to /console/api/...
   (JSON; the CSRF token travels in the X-CSRFToken header).
 - `queue_console.operators_page` (GET /console/admin/operators, admins only): accounts, roles,
   phones, password resets.
@@ -55,7 +55,7 @@ bp = Blueprint(
 )
 
 #: How often the console asks for the queue (the issue wants changes on screen within 3 s).
-POLL_MILLISECONDS = 1500
+POLL_MILLISECONDS = 1000
 
 PRIORITY_LABELS = {
     service.Priority.URGENT: ("紧急", "Urgent"),
@@ -419,7 +419,9 @@ def api_presence():
     try:
         wanted = Presence(request.form.get("presence", ""))
     except ValueError:
-        return jsonify(ok=False, error="unknown presence"), 400
+        wanted = None
+    if wanted not in presence.CHOOSABLE:
+        return jsonify(ok=False, error="presence must be available or away"), 400
     on_call = connect.active_entry(db.session, current_user.id) is not None
     if not presence.choose(db.session, current_user.id, wanted, on_call=on_call):
         return jsonify(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from hotline.operators.models import Role
 
-ROLE_CHOICES = [(r.value, r.value) for r in Role]
+ROLE_CHOICES = [SelectChoice(r.value, r.value) for r in Role]
+LANGUAGE_CHOICES = [SelectChoice("zh", "中文"), SelectChoice("en", "English")]
 USERNAME = Regexp(r"^[A-Za-z0-9_.\-]+$", message="letters, digits, . _ - only")
 
 
@@ -19,7 +21,7 @@ class OperatorCreateForm(FlaskForm):
     display_name = StringField("display_name", validators=[Optional(), Length(max=120)])
     role = SelectField("role", choices=ROLE_CHOICES, default=Role.OPERATOR.value)
     phone_number = StringField("phone_number", validators=[Optional(), Length(max=40)])
-    console_language = SelectField("console_language", choices=[("zh", "中文"), ("en", "English")])
+    console_language = SelectField("console_language", choices=LANGUAGE_CHOICES)
     password = PasswordField("password", validators=[DataRequired(), Length(max=200)])
 
 

@@ -26,6 +26,8 @@ from hotline.timeutil import utcnow
 __all__ = ["make_operator", "operator_client", "csrf_on"]
 
 BASE_URL = "http://localhost"
+#: The REST path prefix of the test account (tests/conftest.py's TEST_ACCOUNT_SID).
+ACCOUNT_PATH = "/2010-04-01/Accounts/" + "AC" + "1" * 32
 QUEUE_SID = "QU" + "a" * 32
 PASSWORD = "correct horse battery"
 

@@ -6,13 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import time_machine
-from sqlalchemy import select
-
-from hotline.callbacks.models import CallbackReason, CallbackRequest
-from hotline.calls.models import CallOutcome
-from hotline.db import db
-from hotline.queue.models import QueueStatus
-from hotline.queue.twiml import LISTEN_SECONDS
 from queue_support import *  # noqa: F403
 from queue_support import (
     call_of,
@@ -24,6 +17,13 @@ from queue_support import (
     wait,
     xml,
 )
+from sqlalchemy import select
+
+from hotline.callbacks.models import CallbackReason, CallbackRequest
+from hotline.calls.models import CallOutcome
+from hotline.db import db
+from hotline.queue.models import QueueStatus
+from hotline.queue.twiml import LISTEN_SECONDS
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
 
@@ -55,7 +55,9 @@ def test_announcements_come_round_every_60_to_90_seconds(app, twilio):
     queued = reach_queue(twilio, app, first_wait=False)
     root = xml(wait(twilio, queued))
     pause = int(root.find("Gather[2]/Pause").get("length"))
-    speech_seconds = len(spoken(root.find("Gather"))) / 4  # about 4 Chinese syllables a second at 85 %
+    speech_seconds = (
+        len(spoken(root.find("Gather"))) / 4
+    )  # about 4 Chinese syllables a second at 85 %
     cycle = speech_seconds + LISTEN_SECONDS + pause
     assert 60 <= cycle <= 90, cycle
 

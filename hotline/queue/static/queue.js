@@ -1,6 +1,6 @@
 /* The live queue console.
  *
- * Polls the JSON endpoint every data-poll-ms (1.5 s) and redraws. Every value that came from a
+ * Polls the JSON endpoint every data-poll-ms (1 s) and redraws. Every value that came from a
  * caller or an operator (names, what callers said) is written with textContent, never innerHTML,
  * so markup in it stays inert text. Actions are POSTs with the CSRF token in X-CSRFToken.
  * A new waiting caller, while this operator is available, gives a visible alert and (when the
@@ -13,7 +13,7 @@
   if (!app) return;
   var S = JSON.parse(document.getElementById("queue-strings").textContent);
   var api = app.getAttribute("data-api");
-  var pollMs = parseInt(app.getAttribute("data-poll-ms"), 10) || 1500;
+  var pollMs = parseInt(app.getAttribute("data-poll-ms"), 10) || 1000;
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var $ = function (id) { return document.getElementById(id); };
 
