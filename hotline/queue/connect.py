@@ -376,6 +376,8 @@ class OperatorTurn:
     console_language: str
     whisper: str = ""
     entry: QueueEntry | None = None
+    #: Joining as the second operator of a warm transfer.
+    is_transfer: bool = False
 
 
 def operator_answered(
@@ -396,7 +398,7 @@ def operator_answered(
         by = (first.display_name or first.username) if first is not None else "-"
         session.commit()
         whisper = operator_text("whisper_transfer", language, name=name, by=by)
-        return OperatorTurn("join", language, whisper, entry)
+        return OperatorTurn("join", language, whisper, entry, is_transfer=True)
     if entry.operator_id == operator_id:
         now = utcnow()
         if entry.status == QueueStatus.CONNECTING and service.transition(
@@ -622,8 +624,11 @@ def hang_up(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
     except TwilioException:
         log.exception("hang-up failed for entry %s", entry.id)
         raise QueueActionError("telephony") from None
+    transfer_leg = entry.transfer_call_sid
     service.conversation_over(session, entry)
     session.commit()
+    if transfer_leg:
+        _quietly(gateway.hang_up, transfer_leg)  # the colleague being rung is not needed now
     return entry
 
 
@@ -688,11 +693,12 @@ def hand_over(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
     gateway = get_gateway()
     try:
         conference_sid = _conference_sid(entry)
+        # The gateway has no method for this flag; it is the participants' own resource.
+        participants = gateway.client.conferences(conference_sid).participants
+        if entry.transfer_call_sid:
+            participants(entry.transfer_call_sid).update(end_conference_on_exit=True)
         if entry.operator_call_sid:
-            # The gateway has no method for this flag; it is the participant's own resource.
-            gateway.client.conferences(conference_sid).participants(entry.operator_call_sid).update(
-                end_conference_on_exit=False
-            )
+            participants(entry.operator_call_sid).update(end_conference_on_exit=False)
             gateway.remove_participant(conference_sid, entry.operator_call_sid)
     except TwilioException:
         log.exception("hand-over failed for entry %s", entry.id)

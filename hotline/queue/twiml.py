@@ -278,6 +278,7 @@ def _conference(
     start_on_enter: bool,
     wait_url: str | None,
     status_callback: str,
+    end_on_exit: bool = True,
 ) -> None:
     kwargs = {}
     if wait_url:
@@ -287,9 +288,10 @@ def _conference(
         beep="false",
         start_conference_on_enter=start_on_enter,
         # Whoever leaves ends the conversation: the caller hanging up frees the operator, the
-        # operator hanging up sends the caller to the goodbye (a transfer first clears this flag
-        # on the operator handing over).
-        end_conference_on_exit=True,
+        # operator hanging up sends the caller to the goodbye. In a warm transfer the operator
+        # being brought in joins without it (hanging up must not cut the caller off) and gets
+        # it when the first operator hands over.
+        end_conference_on_exit=end_on_exit,
         status_callback=status_callback,
         status_callback_event="start end join leave hold",
         status_callback_method="POST",
@@ -341,6 +343,7 @@ def operator_conference_document(
     conference_name: str,
     dial_action: str,
     status_callback: str,
+    is_transfer: bool = False,
 ) -> VoiceResponse:
     """The operator answered: who is calling, then the conference (which starts with them)."""
     voice = OPERATOR_VOICES.get(console_language, OPERATOR_VOICES["zh"])
@@ -353,6 +356,7 @@ def operator_conference_document(
         start_on_enter=True,
         wait_url=None,
         status_callback=status_callback,
+        end_on_exit=not is_transfer,
     )
     return response
 

@@ -303,6 +303,7 @@ def operator_answered():
             conference_name=turn.entry.conference_name,
             dial_action=base + connect.operator_done_url(entry_id, operator_id),
             status_callback=base + connect.conference_status_url(entry_id),
+            is_transfer=turn.is_transfer,
         )
     )
 

@@ -316,10 +316,21 @@ def test_warm_transfer_rings_a_colleague_and_hands_over(
         db.session.commit()
     whisper = xml(_operator_answers(twilio, queued.entry_id, colleague, colleague_leg))
     assert "转接来电" in spoken(whisper) and "林坐席" in spoken(whisper)
+    assert whisper.find("Dial/Conference").get("endConferenceOnExit") == "false", (
+        "the colleague hanging up before the hand-over must not cut the caller off"
+    )
     http_client.requests.clear()
     assert client.post(f"/console/api/queue/{queued.entry_id}/hand-over").get_json()["ok"]
-    keep, remove = http_client.requests
-    participant = f"https://api.twilio.com{ACCOUNT_PATH}/Conferences/{'CF' + 'c' * 32}/Participants/{leg}.json"
+    takes_over, keep, remove = http_client.requests
+    participants = (
+        f"https://api.twilio.com{ACCOUNT_PATH}/Conferences/{'CF' + 'c' * 32}/Participants"
+    )
+    assert (takes_over.method, takes_over.url, takes_over.data) == (
+        "POST",
+        f"{participants}/{colleague_leg}.json",
+        {"EndConferenceOnExit": ["true"]},
+    )
+    participant = f"{participants}/{leg}.json"
     assert (keep.method, keep.url, keep.data) == (
         "POST",
         participant,
