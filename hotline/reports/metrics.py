@@ -25,7 +25,7 @@ import enum
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -61,10 +61,10 @@ def local_day(at: datetime, timezone: str) -> date:
 
 
 def local_day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
-    """[start, end) of a local day as aware datetimes (23 or 25 hours long on DST changes)."""
+    """[start, end) of a local day in UTC (23 or 25 hours long on daylight-saving changes)."""
     zone = ZoneInfo(timezone)
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
     return start, end
 
 

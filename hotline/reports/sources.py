@@ -21,6 +21,7 @@ from hotline.calls.models import Call, CallDirection
 from hotline.cases.models import Case, CaseStatus
 from hotline.lines.models import Line
 from hotline.operators.models import Operator, Presence, Role
+from hotline.timeutil import as_utc
 
 if TYPE_CHECKING:  # pragma: no cover
     from hotline.reports.metrics import LiveNumbers
@@ -109,10 +110,7 @@ def _live_from_rows(session: Session, line: Line, now: datetime) -> LiveNumbers:
         )
     ).one()
     waiting, first_queued = oldest
-    if first_queued is not None and first_queued.tzinfo is None:
-        from hotline.timeutil import as_utc
-
-        first_queued = as_utc(first_queued)
+    first_queued = as_utc(first_queued)
     free = session.scalar(
         select(func.count())
         .select_from(Operator)
@@ -261,29 +259,18 @@ def supervisor_by_number(session: Session, number: str) -> Operator | None:
 
 
 def clock_last_heartbeat(session: Session) -> datetime | None:
-    """When a clock process last reported alive (None: no heartbeat recorded yet).
+    """When a clock process was last seen alive (None: never).
 
-    The callbacks feature stores the heartbeat; this looks for `hotline.clock.last_heartbeat`
-    (a function of the session) or a heartbeat model in `hotline.callbacks.models`, and
-    otherwise uses the newest lease the clock took on an outbound text as a sign of life.
+    The newest of two signs of life: the clock's own heartbeat (`hotline.clock.last_heartbeat`,
+    stored by the heartbeat job) and this feature's outbox sweep (`SmsSweep`, every few seconds).
+    Either one running means the clock process is running.
     """
-    fn = _optional("hotline.clock", "last_heartbeat") or _optional(
-        "hotline.callbacks.service", "last_heartbeat"
-    )
-    if fn is not None:
-        beat = fn(session)
-        return getattr(beat, "last_seen_at", beat)
-    for module, name in (
-        ("hotline.callbacks.models", "ClockHeartbeat"),
-        ("hotline.clock", "ClockHeartbeat"),
-        ("hotline.callbacks.models", "Heartbeat"),
-    ):
-        model = _optional(module, name)
-        if model is None:
-            continue
-        for column in ("last_seen_at", "beat_at", "seen_at", "updated_at", "at"):
-            if hasattr(model, column):
-                return session.scalar(select(func.max(getattr(model, column))))
     from hotline.sms.models import SmsSweep
 
-    return session.scalar(select(func.max(SmsSweep.swept_at)))
+    seen = [session.scalar(select(func.max(SmsSweep.swept_at)))]
+    fn = _optional("hotline.clock", "last_heartbeat")
+    if fn is not None:
+        beat = fn(session)
+        seen.append(getattr(beat, "last_seen_at", beat))
+    seen = [as_utc(s) for s in seen if isinstance(s, datetime)]
+    return max(seen) if seen else None

@@ -9,6 +9,7 @@ The wording is pinned by snapshot tests (tests/sms/test_texts.py): a change show
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,7 +66,7 @@ def duration(seconds: float | None, lang: str) -> str:
     """A wait in minutes and seconds: "3分05秒" / "3m05s" ("-" when unknown)."""
     if seconds is None:
         return "-"
-    total = int(round(seconds))
+    total = math.floor(seconds + 0.5)
     minutes, secs = divmod(total, 60)
     if lang == EN:
         if minutes and not secs:
@@ -78,7 +79,8 @@ def duration(seconds: float | None, lang: str) -> str:
 
 def percent(ratio: float | None) -> str:
     """85% (or "-" when nothing was counted)."""
-    return "-" if ratio is None else f"{int(round(ratio * 100))}%"
+    # Half up (62.5 % -> 63 %), not Python's round-half-even: what people expect in a report.
+    return "-" if ratio is None else f"{math.floor(ratio * 100 + 0.5)}%"
 
 
 def scenario_name(code: str | None, lang: str) -> str:
@@ -239,7 +241,7 @@ def referral_unclear(lang: str, head: Head) -> str:
 def _top_scenarios(report: DayReport, lang: str, limit: int = 3) -> str:
     top = [(code, n) for code, n in report.top_scenarios[:limit] if n]
     if not top:
-        return "-"
+        return ""
     if lang == EN:
         return ", ".join(f"{scenario_name(code, lang)} {n}" for code, n in top)
     return " ".join(f"{scenario_name(code, lang)}{n}" for code, n in top)
