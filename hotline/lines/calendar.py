@@ -79,18 +79,35 @@ class LineCalendar:
         )
 
     def next_calling_time(self, not_before: datetime) -> datetime:
-        """The earliest moment at or after `not_before` inside the calling window."""
+        """The earliest moment at or after `not_before` inside the calling window.
+
+        Agrees with `in_calling_window` for every window shape: start == end is the whole
+        working day, and a window across midnight (start > end) is two pieces of each working
+        day, [00:00, end) and [start, 24:00).
+        """
         local = self.local(not_before)
         for offset in range(0, 60):
             day = local.date() + timedelta(days=offset)
             if not self.is_working_day(day):
                 continue
-            start = datetime.combine(day, self.line.callback_window_start, self.zone)
-            end = datetime.combine(day, self.line.callback_window_end, self.zone)
-            candidate = max(start, local) if offset == 0 else start
-            if candidate < end:
-                return candidate.astimezone(not_before.tzinfo)
+            for piece_start, piece_end in self._window_pieces(day):
+                candidate = max(piece_start, local)
+                if candidate < piece_end:
+                    return candidate.astimezone(not_before.tzinfo)
         raise RuntimeError("no working day in the next 60 days; check the calendar overrides")
+
+    def _window_pieces(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The calling window on `day` as [start, end) intervals in local time, in order."""
+        start, end = self.line.callback_window_start, self.line.callback_window_end
+        midnight = datetime.combine(day, time(0, 0), self.zone)
+        next_midnight = datetime.combine(day + timedelta(days=1), time(0, 0), self.zone)
+        if start == end:
+            return [(midnight, next_midnight)]
+        opens = datetime.combine(day, start, self.zone)
+        closes = datetime.combine(day, end, self.zone)
+        if start < end:
+            return [(opens, closes)]
+        return [(midnight, closes), (opens, next_midnight)]
 
     def next_working_day_start(self, after: datetime) -> datetime:
         """The start of the calling window on the next working day after `after`'s date."""

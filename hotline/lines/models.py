@@ -43,6 +43,13 @@ class Line(Base):
     #: A caller who hangs up after waiting at least this long is called back automatically;
     #: shorter hang-ups are "short abandons", counted but excluded from abandonment rates.
     abandon_callback_after_seconds: Mapped[int] = mapped_column(default=20)
+    #: Callback retry policy: calls placed at most, and the wait after each failed one
+    #: ("30m", "2h", "next_working_day"; the last entry repeats). Retries always land inside the
+    #: calling window on a working day (see hotline.callbacks.policy).
+    callback_max_attempts: Mapped[int] = mapped_column(default=3)
+    callback_retry_delays: Mapped[str] = mapped_column(
+        String(120), default="30m,2h,next_working_day"
+    )
     #: Service-level threshold T (answered within T seconds).
     service_level_seconds: Mapped[int] = mapped_column(default=20)
     #: Whether operators on this line may answer in the browser (Voice JS SDK) or by phone only.
