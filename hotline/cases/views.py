@@ -1,0 +1,1107 @@
+"""The case screen, case search and CSV export, escalations (困难上报), the scenario review
+(个案排查) and caller profiles (blueprint `cases`, under /console).
+
+Each handler loads, checks access, calls one domain function and commits once: the domain
+functions only flush, because other features call them inside their own transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timedelta
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from hotline.callbacks.models import CallbackReason, CallbackRequest
+from hotline.callers import service as callers_service
+from hotline.callers.models import Caller, FamilyContact
+from hotline.calls.models import Call
+from hotline.cases import forms, privacy, service
+from hotline.cases.errors import ActionRefused
+from hotline.cases.models import (
+    OUTCOMES,
+    SCENARIOS,
+    SUB_TOPICS,
+    AuditEntry,
+    Case,
+    CaseCallback,
+    CaseStatus,
+    Referral,
+)
+from hotline.db import db
+from hotline.i18n import t
+from hotline.operators.auth import role_required
+from hotline.operators.models import Operator, Role
+from hotline.phone import mask, try_normalise
+from hotline.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint(
+    "cases",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/cases-static",
+)
+
+PAGE_SIZE = 50
+
+
+def init_app(app) -> None:
+    """Settings of this feature (read once, at start-up) and phone masking in the logs."""
+    app.config.setdefault(
+        "CALLER_RETENTION_DAYS",
+        int(os.environ.get("HOTLINE_RETENTION_DAYS") or privacy.DEFAULT_RETENTION_DAYS),
+    )
+    app.config.setdefault(
+        "CASE_AUTO_CLOSE_DAYS", int(os.environ.get("HOTLINE_CASE_AUTO_CLOSE_DAYS") or 30)
+    )
+    if not app.config.get("TESTING"):
+        privacy.install_log_masking()
+
+
+@bp.context_processor
+def _helpers():
+    tz = service.console_timezone()
+
+    def local(value: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+        return value.astimezone(tz).strftime(pattern) if value else ""
+
+    return {
+        "local": local,
+        "SCENARIOS": SCENARIOS,
+        "SUB_TOPICS": SUB_TOPICS,
+        "OUTCOMES": {str(k): v for k, v in OUTCOMES.items()},
+        "STATUS_LABELS": {s.value: v for s, v in service.STATUS_LABELS.items()},
+        "now": utcnow(),
+        "mask": mask,
+    }
+
+
+def _me() -> int:
+    return int(current_user.id)
+
+
+def _operators() -> dict[int, Operator]:
+    return {o.id: o for o in db.session.scalars(select(Operator).order_by(Operator.id))}
+
+
+def _load_case(number: str, *, for_update: bool = False) -> Case:
+    case = service.get_case(db.session, number, for_update=for_update)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _back(number: str, anchor: str = ""):
+    return redirect(url_for("cases.case_page", number=number) + anchor, code=303)
+
+
+def _may_change_escalated(case: Case) -> bool:
+    """An escalated case is the supervisors' (and its assignee's) until they hand it back."""
+    return (
+        case.status != CaseStatus.ESCALATED
+        or current_user.has_role(Role.SUPERVISOR)
+        or case.escalation_assignee_id == _me()
+    )
+
+
+def _refuse_unless_may_change(case: Case) -> None:
+    if not _may_change_escalated(case):
+        raise ActionRefused(
+            "这个工单已上报,由值班负责人处理;你可以继续添加备注。",
+            "This case is escalated and with a supervisor; you can still add notes.",
+        )
+
+
+# --------------------------------------------------------------------------- case screen
+
+
+def _case_forms(case: Case) -> dict:
+    forms_ = {
+        "scenario_form": forms.ScenarioForm(
+            formdata=None, scenario=case.scenario, sub_topic=case.sub_topic
+        ),
+        "summary_form": forms.SummaryForm(formdata=None, summary=case.summary),
+        "note_form": forms.NoteForm(formdata=None),
+        "status_form": forms.StatusForm(formdata=None),
+        "callback_form": forms.CallbackForm(formdata=None),
+        "follow_up_form": forms.FollowUpForm(formdata=None, follow_up_at=case.follow_up_at),
+        "referral_form": forms.ReferralForm(formdata=None),
+        "escalate_form": forms.EscalateForm(formdata=None, is_urgent=case.is_urgent),
+        "resolve_form": forms.ResolveForm(formdata=None),
+        "reopen_form": forms.ReopenForm(formdata=None),
+        "response_form": forms.ReferralResponseForm(formdata=None),
+        "empty_form": forms.EmptyForm(formdata=None),
+    }
+    return forms_
+
+
+def _render_case(case: Case, *, status: int = 200, **override_forms):
+    session = db.session
+    now = utcnow()
+    caller = session.get(Caller, case.caller_id) if case.caller_id else None
+    earlier = service.earlier_cases(session, case)
+    family = (
+        session.scalars(
+            select(FamilyContact)
+            .where(FamilyContact.caller_id == caller.id)
+            .order_by(FamilyContact.id)
+        ).all()
+        if caller
+        else []
+    )
+    links = session.execute(
+        select(CaseCallback, CallbackRequest)
+        .join(CallbackRequest, CallbackRequest.id == CaseCallback.callback_id)
+        .where(CaseCallback.case_id == case.id)
+        .order_by(CaseCallback.id.desc())
+    ).all()
+    referrals = session.scalars(
+        select(Referral).where(Referral.case_id == case.id).order_by(Referral.id.desc())
+    ).all()
+    trail = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.entity == "case", AuditEntry.entity_id == case.id)
+        .order_by(AuditEntry.id.desc())
+        .limit(100)
+    ).all()
+    page_forms = _case_forms(case)
+    page_forms.update(override_forms)
+    return (
+        render_template(
+            "cases/case.html",
+            case=case,
+            caller=caller,
+            is_repeat=callers_service.is_repeat_caller(session, case.caller_id, now),
+            recent_calls=(
+                callers_service.recent_call_count(session, case.caller_id, now)
+                if case.caller_id
+                else 0
+            ),
+            restriction=caller.restriction_in_force(now) if caller else None,
+            family=family,
+            earlier=earlier,
+            earlier_notes=service.latest_notes(session, [c.id for c in earlier]),
+            history=service.case_history(session, case),
+            callbacks=links,
+            referrals=referrals,
+            trail=trail,
+            operators=_operators(),
+            handled_by=sorted(service.case_operator_ids(session, case)),
+            allowed={s.value for s in service.allowed_transitions(case)},
+            may_change=_may_change_escalated(case),
+            **page_forms,
+        ),
+        status,
+    )
+
+
+@bp.get("/cases/<number>")
+@role_required(Role.OPERATOR)
+def case_page(number: str):
+    """The operator's case screen."""
+    return _render_case(_load_case(number))
+
+
+@bp.route("/cases/for-call/<call_sid>", methods=["GET", "POST"])
+@role_required(Role.OPERATOR)
+def case_for_call(call_sid: str):
+    """From a taken call to its case: opens or continues the caller's case, links the call,
+    and shows the case screen. Taking the same call again lands on the same case."""
+    call = db.session.scalar(select(Call).where(Call.call_sid == call_sid))
+    if call is None:
+        abort(404)
+    try:
+        case = service.case_for_call(db.session, call, operator_id=_me())
+        db.session.commit()
+    except ActionRefused as exc:
+        db.session.rollback()
+        flash(exc.message(), "error")
+        return redirect(url_for("cases.list_page"), code=303)
+    return _back(case.number)
+
+
+def _case_action(number: str, form_cls, form_name: str, action, done: tuple[str, str], anchor=""):
+    """Validate `form_cls`, run `action(case, form)`, commit; or show the page with the errors."""
+    case = _load_case(number, for_update=True)
+    form = form_cls()
+    if form.validate_on_submit():
+        try:
+            action(case, form)
+            db.session.commit()
+            flash(t(*done), "success")
+            return _back(number, anchor)
+        except ActionRefused as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message())
+            flash(exc.message(), "error")
+        case = _load_case(number)
+    return _render_case(case, status=400, **{form_name: form})
+
+
+@bp.post("/cases/<number>/scenario")
+@role_required(Role.OPERATOR)
+def set_scenario(number: str):
+    def action(case, form):
+        _refuse_unless_may_change(case)
+        service.set_scenario(
+            db.session,
+            case,
+            scenario=form.scenario.data,
+            sub_topic=form.sub_topic.data or "",
+            operator_id=_me(),
+        )
+
+    return _case_action(
+        number,
+        forms.ScenarioForm,
+        "scenario_form",
+        action,
+        ("场景已保存。", "Scenario saved."),
+        "#scenario",
+    )
+
+
+@bp.post("/cases/<number>/summary")
+@role_required(Role.OPERATOR)
+def save_summary(number: str):
+    def action(case, form):
+        service.update_summary(db.session, case, summary=form.summary.data or "", operator_id=_me())
+
+    return _case_action(
+        number,
+        forms.SummaryForm,
+        "summary_form",
+        action,
+        ("摘要已保存。", "Summary saved."),
+        "#summary",
+    )
+
+
+@bp.post("/cases/<number>/notes")
+@role_required(Role.OPERATOR)
+def add_note(number: str):
+    def action(case, form):
+        service.add_note(db.session, case, text=form.text.data, operator_id=_me())
+
+    return _case_action(
+        number, forms.NoteForm, "note_form", action, ("备注已添加。", "Note added."), "#notes"
+    )
+
+
+@bp.post("/cases/<number>/status")
+@role_required(Role.OPERATOR)
+def change_status(number: str):
+    def action(case, form):
+        _refuse_unless_may_change(case)
+        service.change_status(
+            db.session,
+            case,
+            form.status.data,
+            operator_id=_me(),
+            waiting_on=form.waiting_on.data or None,
+        )
+
+    return _case_action(
+        number,
+        forms.StatusForm,
+        "status_form",
+        action,
+        ("状态已更新。", "Status updated."),
+        "#status",
+    )
+
+
+@bp.post("/cases/<number>/take")
+@role_required(Role.OPERATOR)
+def take_case(number: str):
+    def action(case, form):
+        _refuse_unless_may_change(case)
+        service.set_owner(db.session, case, owner_id=_me(), operator_id=_me())
+
+    return _case_action(
+        number,
+        forms.EmptyForm,
+        "empty_form",
+        action,
+        ("这个工单现在由你负责。", "You now own this case."),
+    )
+
+
+@bp.post("/cases/<number>/callback")
+@role_required(Role.OPERATOR)
+def schedule_callback(number: str):
+    def action(case, form):
+        callback = service.schedule_callback(
+            db.session,
+            case,
+            due_at=form.due_at.data,
+            operator_id=_me(),
+            note=form.note.data or "",
+            reason=CallbackReason.OPERATOR,
+        )
+        log.info("callback %s scheduled from case %s", callback.id, case.number)
+
+    return _case_action(
+        number,
+        forms.CallbackForm,
+        "callback_form",
+        action,
+        ("回电已安排。", "Callback scheduled."),
+        "#callbacks",
+    )
+
+
+@bp.post("/cases/<number>/follow-up")
+@role_required(Role.OPERATOR)
+def set_follow_up(number: str):
+    def action(case, form):
+        service.set_follow_up(
+            db.session, case, follow_up_at=form.follow_up_at.data, operator_id=_me()
+        )
+
+    return _case_action(
+        number,
+        forms.FollowUpForm,
+        "follow_up_form",
+        action,
+        ("回访日期已保存。", "Follow-up date saved."),
+        "#callbacks",
+    )
+
+
+@bp.post("/cases/<number>/referral")
+@role_required(Role.OPERATOR)
+def refer(number: str):
+    def action(case, form):
+        service.refer_case(
+            db.session,
+            case,
+            target_kind=form.target_kind.data,
+            target_name=form.target_name.data,
+            target_number=form.target_number.data,
+            reason=form.reason.data,
+            operator_id=_me(),
+        )
+
+    return _case_action(
+        number,
+        forms.ReferralForm,
+        "referral_form",
+        action,
+        ("已记录转介。", "Referral recorded."),
+        "#referrals",
+    )
+
+
+@bp.post("/cases/<number>/referrals/<int:referral_id>/response")
+@role_required(Role.OPERATOR)
+def referral_response(number: str, referral_id: int):
+    def action(case, form):
+        referral = db.session.get(Referral, referral_id)
+        if referral is None or referral.case_id != case.id:
+            abort(404)
+        service.record_referral_response(
+            db.session,
+            referral,
+            is_accepted=form.response.data == "accepted",
+            response_text=form.response_text.data or "",
+            operator_id=_me(),
+        )
+
+    return _case_action(
+        number,
+        forms.ReferralResponseForm,
+        "response_form",
+        action,
+        ("已记录答复。", "Answer recorded."),
+        "#referrals",
+    )
+
+
+@bp.post("/cases/<number>/escalate")
+@role_required(Role.OPERATOR)
+def escalate(number: str):
+    def action(case, form):
+        service.escalate(
+            db.session,
+            case,
+            reason=form.reason.data,
+            operator_id=_me(),
+            is_urgent=bool(form.is_urgent.data),
+        )
+
+    return _case_action(
+        number,
+        forms.EscalateForm,
+        "escalate_form",
+        action,
+        ("已上报值班负责人。", "Escalated to the supervisors."),
+        "#status",
+    )
+
+
+@bp.post("/cases/<number>/resolve")
+@role_required(Role.OPERATOR)
+def resolve(number: str):
+    def action(case, form):
+        _refuse_unless_may_change(case)
+        service.resolve(
+            db.session,
+            case,
+            outcome=form.outcome.data,
+            note=form.note.data or "",
+            operator_id=_me(),
+        )
+
+    return _case_action(
+        number,
+        forms.ResolveForm,
+        "resolve_form",
+        action,
+        ("工单已解决。", "Case resolved."),
+        "#status",
+    )
+
+
+@bp.post("/cases/<number>/reopen")
+@role_required(Role.OPERATOR)
+def reopen(number: str):
+    def action(case, form):
+        service.reopen(db.session, case, operator_id=_me(), reason=form.reason.data or "")
+
+    return _case_action(
+        number,
+        forms.ReopenForm,
+        "reopen_form",
+        action,
+        ("工单已重新打开。", "Case reopened."),
+        "#status",
+    )
+
+
+@bp.post("/cases/<number>/close")
+@role_required(Role.SUPERVISOR)
+def close(number: str):
+    def action(case, form):
+        service.close(db.session, case, operator_id=_me())
+
+    return _case_action(
+        number, forms.EmptyForm, "empty_form", action, ("工单已关闭。", "Case closed."), "#status"
+    )
+
+
+@bp.post("/callers/<int:caller_id>/cases")
+@role_required(Role.OPERATOR)
+def new_case(caller_id: int):
+    """Open a new case for a caller from their profile (e.g. a walk-in or a family request)."""
+    caller = db.session.get(Caller, caller_id)
+    if caller is None or caller.anonymised_at is not None:
+        abort(404)
+    form = forms.EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    case = service.open_case(
+        db.session,
+        caller_id=callers_service.effective_caller_id(db.session, caller_id),
+        line_id=None,
+        channel="operator",
+        operator_id=_me(),
+    )
+    db.session.commit()
+    flash(t(f"已新建工单 {case.number}。", f"Case {case.number} opened."), "success")
+    return _back(case.number)
+
+
+# --------------------------------------------------------------------------- list, search, export
+
+
+def _search_form() -> forms.CaseSearchForm:
+    form = forms.CaseSearchForm(formdata=request.args)
+    form.operator.choices = forms.choices(
+        [("", "")] + [(str(o.id), o.display_name or o.username) for o in _operators().values()]
+    )
+    return form
+
+
+def _filters(form: forms.CaseSearchForm) -> service.CaseFilters:
+    return service.CaseFilters(
+        q=form.q.data or "",
+        scenario=form.scenario.data or "",
+        status=form.status.data or "",
+        operator_id=int(form.operator.data) if form.operator.data else None,
+        date_from=form.date_from.data,
+        date_to=form.date_to.data,
+        is_overdue=request.args.get("overdue") == "1",
+    )
+
+
+@bp.get("/cases")
+@role_required(Role.OPERATOR)
+def list_page():
+    """Search cases by number (any format), name, case number, scenario, status, operator, dates."""
+    form = _search_form()
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    cases, total, callers = [], 0, {}
+    status = 200
+    if form.validate():
+        statement = service.search_cases(db.session, _filters(form))
+        total = db.session.scalar(
+            select(func.count()).select_from(statement.order_by(None).subquery())
+        )
+        cases = db.session.scalars(statement.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+        ids = {c.caller_id for c in cases if c.caller_id}
+        callers = {
+            c.id: c for c in db.session.scalars(select(Caller).where(Caller.id.in_(ids or [-1])))
+        }
+    else:
+        status = 400
+    now = utcnow()
+    repeat = callers_service.repeat_caller_ids(db.session, callers.keys(), now)
+    args = request.args.to_dict()
+    args.pop("page", None)
+    return (
+        render_template(
+            "cases/list.html",
+            form=form,
+            cases=cases,
+            total=total,
+            page=page,
+            pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+            callers=callers,
+            repeat=repeat,
+            operators=_operators(),
+            args=args,
+            now=now,
+        ),
+        status,
+    )
+
+
+@bp.get("/cases/export.csv")
+@role_required(Role.OPERATOR)
+def export_csv():
+    """The filtered cases as CSV; personal columns for supervisors only; audited."""
+    form = _search_form()
+    if not form.validate():
+        flash(
+            t("筛选条件有误,未导出。", "The filters are not valid; nothing was exported."), "error"
+        )
+        return redirect(url_for("cases.list_page", **request.args.to_dict()), code=303)
+    is_personal = current_user.has_role(Role.SUPERVISOR)
+    body, rows = service.export_cases_csv(
+        db.session, _filters(form), is_personal=is_personal, operator_id=_me()
+    )
+    db.session.commit()
+    log.info("operator %s exported %s cases (personal=%s)", _me(), rows, is_personal)
+    stamp = utcnow().astimezone(service.console_timezone()).strftime("%Y%m%d-%H%M")
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="cases-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# --------------------------------------------------------------------------- escalations, review
+
+
+@bp.get("/cases/escalations")
+@role_required(Role.SUPERVISOR)
+def escalations_page():
+    """困难上报: escalated cases, overdue first, to assign and give a deadline."""
+    now = utcnow()
+    cases = db.session.scalars(
+        select(Case)
+        .where(Case.status == CaseStatus.ESCALATED)
+        .order_by(Case.escalation_deadline_at.is_(None), Case.escalation_deadline_at, Case.id)
+    ).all()
+    recently_handled = db.session.scalars(
+        select(Case)
+        .where(Case.escalated_at.is_not(None), Case.status != CaseStatus.ESCALATED)
+        .order_by(Case.last_activity_at.desc())
+        .limit(20)
+    ).all()
+    operators = _operators()
+    assign_forms = {}
+    for case in cases:
+        form = forms.AssignEscalationForm(
+            formdata=None,
+            assignee_id=str(case.escalation_assignee_id or ""),
+            deadline_at=case.escalation_deadline_at,
+            prefix=f"c{case.id}",
+        )
+        form.assignee_id.choices = _assignee_choices(operators)
+        assign_forms[case.id] = form
+    callers = {
+        c.id: c
+        for c in db.session.scalars(
+            select(Caller).where(Caller.id.in_({c.caller_id for c in cases if c.caller_id} or {-1}))
+        )
+    }
+    return render_template(
+        "cases/escalations.html",
+        cases=cases,
+        recently_handled=recently_handled,
+        operators=operators,
+        assign_forms=assign_forms,
+        callers=callers,
+        now=now,
+        overdue=[c for c in cases if c.is_overdue(now)],
+    )
+
+
+def _assignee_choices(operators: dict[int, Operator]) -> list:
+    return forms.choices(
+        [("", "—")]
+        + [(str(o.id), o.display_name or o.username) for o in operators.values() if o.is_active]
+    )
+
+
+@bp.post("/cases/<number>/escalation")
+@role_required(Role.SUPERVISOR)
+def assign_escalation(number: str):
+    """A supervisor assigns an escalation and sets its deadline."""
+    case = _load_case(number, for_update=True)
+    form = forms.AssignEscalationForm(prefix=f"c{case.id}")
+    form.assignee_id.choices = _assignee_choices(_operators())
+    if form.validate_on_submit():
+        try:
+            service.assign_escalation(
+                db.session,
+                case,
+                assignee_id=int(form.assignee_id.data) if form.assignee_id.data else None,
+                deadline_at=form.deadline_at.data,
+                operator_id=_me(),
+            )
+            db.session.commit()
+            flash(t(f"工单 {number} 已分派。", f"Case {number} assigned."), "success")
+        except ActionRefused as exc:
+            db.session.rollback()
+            flash(f"{number}: {exc.message()}", "error")
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                flash(f"{number}: {error}", "error")
+    target = request.form.get("next") or ""
+    if target == "case":
+        return _back(number, "#status")
+    return redirect(url_for("cases.escalations_page"), code=303)
+
+
+@bp.get("/cases/review")
+@role_required(Role.SUPERVISOR)
+def review_page():
+    """个案排查: cases per scenario and sub-topic over a period, with the open difficulties."""
+    form = forms.ReviewForm(formdata=request.args)
+    today = utcnow().astimezone(service.console_timezone()).date()
+    status = 200
+    if not form.validate():
+        status = 400
+    day_to = form.date_to.data or today
+    day_from = form.date_from.data or (day_to - timedelta(days=29))
+    if day_from > day_to:
+        form.date_to.errors = [
+            forms.L("结束日期不能早于开始日期。", "The end date is before the start date.")
+        ]
+        day_from, day_to, status = day_to, day_to, 400
+    reviews = service.scenario_review(db.session, day_from, day_to)
+    return (
+        render_template(
+            "cases/review.html",
+            form=form,
+            reviews=reviews,
+            day_from=day_from,
+            day_to=day_to,
+            operators=_operators(),
+            now=utcnow(),
+        ),
+        status,
+    )
+
+
+# --------------------------------------------------------------------------- caller profiles
+
+
+def _load_caller(caller_id: int) -> Caller:
+    caller = db.session.get(Caller, caller_id)
+    if caller is None:
+        abort(404)
+    return caller
+
+
+@bp.get("/callers")
+@role_required(Role.OPERATOR)
+def callers_page():
+    """Find a caller by number (any format) or name."""
+    form = forms.CallerSearchForm(formdata=request.args)
+    found = []
+    if form.validate() and form.q.data:
+        found = callers_service.find_callers(
+            db.session, form.q.data, region=current_app.config.get("DEFAULT_REGION", "CN")
+        )
+    now = utcnow()
+    return render_template(
+        "cases/callers.html",
+        form=form,
+        found=found,
+        repeat=callers_service.repeat_caller_ids(db.session, [c.id for c in found], now),
+    )
+
+
+def _profile_form(caller: Caller, family: list[FamilyContact], formdata=None) -> forms.ProfileForm:
+    data = {name: getattr(caller, name) for name in callers_service.PROFILE_FIELDS}
+    data["age_band"] = caller.age_band.value if caller.age_band else ""
+    data["language"] = caller.language or ""
+    form = forms.ProfileForm(formdata=formdata, data=data)
+    form.requested_by.choices = forms.choices([("", "")] + [(str(f.id), f.name) for f in family])
+    return form
+
+
+def _render_caller(caller: Caller, *, status: int = 200, **override_forms):
+    session = db.session
+    now = utcnow()
+    if caller.merged_into_id is not None:
+        survivor = session.get(Caller, callers_service.effective_caller_id(session, caller.id))
+    else:
+        survivor = None
+    family = session.scalars(
+        select(FamilyContact).where(FamilyContact.caller_id == caller.id).order_by(FamilyContact.id)
+    ).all()
+    group = callers_service.caller_group_ids(session, caller.id)
+    cases = session.scalars(
+        select(Case).where(Case.caller_id.in_(group)).order_by(Case.created_at.desc()).limit(50)
+    ).all()
+    aliases = session.scalars(select(Caller).where(Caller.merged_into_id == caller.id)).all()
+    trail = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.entity == "caller", AuditEntry.entity_id == caller.id)
+        .order_by(AuditEntry.id.desc())
+        .limit(50)
+    ).all()
+    page_forms = {
+        "profile_form": _profile_form(caller, family),
+        "family_form": forms.FamilyContactForm(formdata=None),
+        "consent_form": forms.ConsentForm(formdata=None),
+        "restriction_form": forms.RestrictionForm(formdata=None),
+        "merge_form": forms.MergeForm(formdata=None),
+        "erase_form": forms.EraseForm(formdata=None),
+        "empty_form": forms.EmptyForm(formdata=None),
+        "consent_for": None,
+    }
+    page_forms.update(override_forms)
+    return (
+        render_template(
+            "cases/caller.html",
+            caller=caller,
+            survivor=survivor,
+            aliases=aliases,
+            family=family,
+            cases=cases,
+            trail=trail,
+            operators=_operators(),
+            is_repeat=callers_service.is_repeat_caller(session, caller.id, now),
+            recent_calls=callers_service.recent_call_count(session, caller.id, now),
+            restriction=caller.restriction_in_force(now),
+            permissions=[
+                ("may_receive_alerts", "可接收提醒短信", "May receive alerts"),
+                ("may_request_callbacks", "可代为申请回电", "May request callbacks"),
+                ("may_change_profile", "可代为修改偏好", "May change preferences"),
+            ],
+            consent_methods=[
+                ("elder_on_call", "老人在通话中同意", "The elder said so on a call"),
+                ("elder_in_person", "老人当面同意", "The elder in person"),
+                ("elder_in_writing", "老人书面同意", "The elder in writing"),
+            ],
+            **page_forms,
+        ),
+        status,
+    )
+
+
+@bp.get("/callers/<int:caller_id>")
+@role_required(Role.OPERATOR)
+def caller_page(caller_id: int):
+    """A caller's profile, family contacts, cases and history."""
+    return _render_caller(_load_caller(caller_id))
+
+
+def _caller_action(caller_id, form, form_name, action, done, anchor="", extra=None):
+    caller = _load_caller(caller_id)
+    if form.validate_on_submit():
+        try:
+            result = action(caller, form)
+            db.session.commit()
+            flash(t(*done), "success")
+            return result or redirect(
+                url_for("cases.caller_page", caller_id=caller_id) + anchor, code=303
+            )
+        except ActionRefused as exc:
+            db.session.rollback()
+            form.form_errors.append(exc.message())
+            flash(exc.message(), "error")
+        caller = _load_caller(caller_id)
+    return _render_caller(caller, status=400, **{form_name: form, **(extra or {})})
+
+
+@bp.post("/callers/<int:caller_id>/profile")
+@role_required(Role.OPERATOR)
+def save_profile(caller_id: int):
+    caller = _load_caller(caller_id)
+    family = db.session.scalars(
+        select(FamilyContact).where(FamilyContact.caller_id == caller.id)
+    ).all()
+    form = _profile_form(caller, family, formdata=request.form)
+
+    def action(caller, form):
+        values = {name: getattr(form, name).data for name in callers_service.PROFILE_FIELDS}
+        for name in ("name", "display_name", "dialect", "district", "notes"):
+            values[name] = (values[name] or "").strip()
+        values["language"] = values["language"] or None
+        values["age_band"] = values["age_band"] or None
+        callers_service.update_profile(
+            db.session,
+            caller,
+            operator_id=_me(),
+            requested_by_family_id=int(form.requested_by.data) if form.requested_by.data else None,
+            **values,
+        )
+
+    return _caller_action(
+        caller_id, form, "profile_form", action, ("资料已保存。", "Profile saved."), "#profile"
+    )
+
+
+@bp.post("/callers/<int:caller_id>/family")
+@role_required(Role.OPERATOR)
+def add_family(caller_id: int):
+    def action(caller, form):
+        callers_service.add_family_contact(
+            db.session,
+            caller.id,
+            name=form.name.data,
+            relation=form.relation.data or "",
+            phone_number=form.phone_number.data,
+            operator_id=_me(),
+            may_receive_alerts=form.may_receive_alerts.data,
+            may_request_callbacks=form.may_request_callbacks.data,
+            may_change_profile=form.may_change_profile.data,
+            region=current_app.config.get("DEFAULT_REGION", "CN"),
+        )
+
+    return _caller_action(
+        caller_id,
+        forms.FamilyContactForm(),
+        "family_form",
+        action,
+        (
+            "已添加家人联系人(需老人同意后生效)。",
+            "Family contact added (in force once the elder consents).",
+        ),
+        "#family",
+    )
+
+
+def _family_contact(caller: Caller, contact_id: int) -> FamilyContact:
+    contact = db.session.get(FamilyContact, contact_id)
+    if contact is None or contact.caller_id != caller.id:
+        abort(404)
+    return contact
+
+
+@bp.post("/callers/<int:caller_id>/family/<int:contact_id>/consent")
+@role_required(Role.OPERATOR)
+def record_consent(caller_id: int, contact_id: int):
+    def action(caller, form):
+        callers_service.record_consent(
+            db.session,
+            _family_contact(caller, contact_id),
+            method=form.method.data,
+            recorded_by=_me(),
+            consented_at=form.consented_at.data,
+        )
+
+    return _caller_action(
+        caller_id,
+        forms.ConsentForm(),
+        "consent_form",
+        action,
+        ("已记录老人的同意。", "The elder's consent is recorded."),
+        "#family",
+        extra={"consent_for": contact_id},
+    )
+
+
+@bp.post("/callers/<int:caller_id>/family/<int:contact_id>/revoke")
+@role_required(Role.OPERATOR)
+def revoke_consent(caller_id: int, contact_id: int):
+    def action(caller, form):
+        callers_service.revoke_consent(
+            db.session, _family_contact(caller, contact_id), operator_id=_me()
+        )
+
+    return _caller_action(
+        caller_id,
+        forms.EmptyForm(),
+        "empty_form",
+        action,
+        ("已撤销同意。", "Consent withdrawn."),
+        "#family",
+    )
+
+
+@bp.post("/callers/<int:caller_id>/family/<int:contact_id>/permissions")
+@role_required(Role.OPERATOR)
+def family_permissions(caller_id: int, contact_id: int):
+    def action(caller, form):
+        callers_service.set_family_permissions(
+            db.session,
+            _family_contact(caller, contact_id),
+            operator_id=_me(),
+            may_receive_alerts=form.may_receive_alerts.data,
+            may_request_callbacks=form.may_request_callbacks.data,
+            may_change_profile=form.may_change_profile.data,
+        )
+
+    return _caller_action(
+        caller_id,
+        forms.PermissionsForm(),
+        "empty_form",
+        action,
+        ("权限已保存。", "Permissions saved."),
+        "#family",
+    )
+
+
+@bp.post("/callers/<int:caller_id>/restriction")
+@role_required(Role.SUPERVISOR)
+def set_restriction(caller_id: int):
+    def action(caller, form):
+        callers_service.set_restriction(
+            db.session,
+            caller,
+            kind=form.kind.data,
+            reason=form.reason.data,
+            until=form.until.data,
+            operator_id=_me(),
+        )
+
+    return _caller_action(
+        caller_id,
+        forms.RestrictionForm(),
+        "restriction_form",
+        action,
+        ("标记已保存。", "Flag saved."),
+        "#restriction",
+    )
+
+
+@bp.post("/callers/<int:caller_id>/restriction/clear")
+@role_required(Role.SUPERVISOR)
+def clear_restriction(caller_id: int):
+    def action(caller, form):
+        callers_service.clear_restriction(db.session, caller, operator_id=_me())
+
+    return _caller_action(
+        caller_id,
+        forms.EmptyForm(),
+        "empty_form",
+        action,
+        ("标记已解除。", "Flag lifted."),
+        "#restriction",
+    )
+
+
+@bp.post("/callers/<int:caller_id>/merge")
+@role_required(Role.SUPERVISOR)
+def merge(caller_id: int):
+    """Merge another profile of the same person (named by its number) into this one."""
+
+    def action(caller, form):
+        other_text = form.other.data.strip()
+        other = None
+        number = try_normalise(other_text, current_app.config.get("DEFAULT_REGION", "CN"))
+        if number:
+            other = db.session.scalar(select(Caller).where(Caller.phone_number == number))
+        if other is None:
+            raise ActionRefused(
+                "找不到这个号码的来电人资料。", "No caller profile has that number."
+            )
+        callers_service.merge_callers(
+            db.session, keep_id=caller.id, merge_id=other.id, operator_id=_me()
+        )
+
+    return _caller_action(
+        caller_id,
+        forms.MergeForm(),
+        "merge_form",
+        action,
+        ("资料已合并。", "Profiles merged."),
+        "#merge",
+    )
+
+
+@bp.post("/callers/<int:caller_id>/export")
+@role_required(Role.SUPERVISOR)
+def export_caller(caller_id: int):
+    """Everything held about this person, as JSON (a subject access request); audited."""
+    caller = _load_caller(caller_id)
+    form = forms.EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    data = privacy.export_caller_data(db.session, caller.id, operator_id=_me())
+    db.session.commit()
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="caller-{caller.id}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.post("/callers/<int:caller_id>/erase")
+@role_required(Role.SUPERVISOR)
+def erase_caller(caller_id: int):
+    """Delete this person's data on their request (anonymise now; recordings by the clock)."""
+
+    def action(caller, form):
+        if form.confirm.data.strip().upper() != "ERASE":
+            raise ActionRefused("请输入 ERASE 确认。", "Type ERASE to confirm.")
+        if caller.anonymised_at is not None:
+            raise ActionRefused("该资料已经匿名化。", "This profile is already anonymised.")
+        privacy.anonymise_caller(
+            db.session, caller.id, operator_id=_me(), actor="operator:erase_request"
+        )
+
+    return _caller_action(
+        caller_id,
+        forms.EraseForm(),
+        "erase_form",
+        action,
+        (
+            "个人数据已删除(录音将由后台删除)。",
+            "Personal data erased (recordings are deleted in the background).",
+        ),
+        "#privacy",
+    )
