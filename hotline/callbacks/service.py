@@ -1,24 +1,76 @@
-"""Creating callback requests, with the rule that one person is never owed two callbacks."""
+"""Callback domain operations: requesting (with the merge rule), operators' changes, and what
+happens when a callback call is answered or ends. These functions are the only ones that commit.
+
+State of one request:
+
+    pending --claim--> dialing --person answers--> connected --call ends--> done
+       ^                  |
+       +--miss, retry-----+--miss, last attempt--> failed (caller, supervisors, family told)
+    pending --operator--> canceled;  pending --the caller reached a person themselves--> done
+
+Every transition out of `dialing`/`connected` happens in `finish_attempt`, guarded by a
+conditional update of the attempt row, so a status callback that arrives twice (or a second
+terminal event, or a reconcile run racing a late webhook) changes nothing the second time.
+"""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hotline.callbacks import texts
 from hotline.callbacks.models import (
     ACTIVE_STATUSES,
+    AttemptOutcome,
+    CallbackAttempt,
     CallbackReason,
     CallbackRequest,
     CallbackStatus,
 )
+from hotline.callbacks.policy import next_attempt_at
+from hotline.callers.models import Caller
+from hotline.calls.models import Call, CallDirection, CallStatus
+from hotline.lines.calendar import LineCalendar
+from hotline.lines.models import Line
+from hotline.operators.models import Operator, Role
 from hotline.phone import mask
+from hotline.telephony.params import StatusParams, VoiceParams
+from hotline.telephony.webhooks import BadWebhook
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+#: AnsweredBy values (answering-machine detection) that mean a person may be on the line.
+#: "unknown" counts as a person: an older caller who says nothing for a moment is often
+#: "unknown", and hanging up on them would be far worse than a message to a machine.
+PERSON_ANSWERS = frozenset({"human", "unknown"})
+FAX_ANSWERS = frozenset({"fax"})
+#: Reasons that are a "please call me back" promise: they are kept by any conversation with a
+#: person, including the caller ringing us again. Follow-ups and check-ins are kept open.
+PROMISE_REASONS = frozenset(
+    {
+        CallbackReason.VIRTUAL_HOLD,
+        CallbackReason.ABANDONED,
+        CallbackReason.VOICEMAIL,
+        CallbackReason.SMS,
+    }
+)
+_TERMINAL_OUTCOMES = {
+    CallStatus.BUSY: AttemptOutcome.BUSY,
+    CallStatus.NO_ANSWER: AttemptOutcome.NO_ANSWER,
+    CallStatus.FAILED: AttemptOutcome.FAILED,
+    CallStatus.CANCELED: AttemptOutcome.CANCELED,
+}
+
+
+# --------------------------------------------------------------------------- requests
 
 
 def request_callback(
@@ -30,6 +82,7 @@ def request_callback(
     original_arrival_at: datetime,
     due_at: datetime | None = None,
     caller_id: int | None = None,
+    case_id: int | None = None,
     origin_call_id: int | None = None,
     requested_by_operator_id: int | None = None,
     language: str | None = None,
@@ -37,12 +90,17 @@ def request_callback(
 ) -> CallbackRequest:
     """Record that `phone_number` is owed a callback on `line_id`, merging into an active one.
 
-    Merging keeps the earliest original arrival (the caller's place), the earliest due time
-    (the sooner promise) and notes both reasons, so the same person is never dialled twice.
-    Commits; safe against a concurrent request for the same person (the partial unique index
-    decides, and the loser merges).
+    The due time is moved into the line's calling window on a working day. Merging keeps the
+    earliest original arrival (the caller's place), the earliest due time (the sooner promise)
+    and notes both reasons, so the same person is never dialled twice. Commits; safe against a
+    concurrent request for the same person (the partial unique index decides, and the loser
+    merges).
     """
-    due = due_at or utcnow()
+    line = session.get(Line, line_id)
+    if line is None:
+        raise ValueError(f"no line {line_id}")
+    calendar = LineCalendar.load(session, line)
+    due = calendar.next_calling_time(due_at or utcnow())
     for _attempt in range(3):
         existing = session.scalars(
             select(CallbackRequest).where(
@@ -52,18 +110,24 @@ def request_callback(
             )
         ).first()
         if existing is not None:
-            existing.original_arrival_at = min(existing.original_arrival_at, original_arrival_at)
-            if existing.status == CallbackStatus.PENDING:
-                existing.due_at = min(existing.due_at, due)
-            existing.caller_id = existing.caller_id or caller_id
-            existing.requested_by_operator_id = (
-                existing.requested_by_operator_id or requested_by_operator_id
-            )
-            merged = f"{reason.value}" + (f": {note}" if note else "")
-            existing.note = f"{existing.note}; also {merged}" if existing.note else merged
-            session.commit()
-            log.info("callback merged for %s (request %s)", mask(phone_number), existing.id)
-            return existing
+            if _merge_into(
+                session,
+                existing.id,
+                reason=reason,
+                note=note,
+                original_arrival_at=original_arrival_at,
+                due_at=due,
+                caller_id=caller_id,
+                case_id=case_id,
+                language=language,
+                requested_by_operator_id=requested_by_operator_id,
+            ):
+                session.commit()
+                session.refresh(existing)
+                log.info("callback merged for %s (request %s)", mask(phone_number), existing.id)
+                return existing
+            session.rollback()
+            continue  # it stopped being active meanwhile: look again
         row = CallbackRequest(
             line_id=line_id,
             phone_number=phone_number,
@@ -71,7 +135,9 @@ def request_callback(
             status=CallbackStatus.PENDING,
             original_arrival_at=original_arrival_at,
             due_at=due,
+            max_attempts=max(1, line.callback_max_attempts),
             caller_id=caller_id,
+            case_id=case_id,
             origin_call_id=origin_call_id,
             requested_by_operator_id=requested_by_operator_id,
             language=language,
@@ -86,3 +152,612 @@ def request_callback(
         log.info("callback requested for %s (%s)", mask(phone_number), reason.value)
         return row
     raise RuntimeError("could not record the callback request after 3 tries")
+
+
+def _merge_into(
+    session: Session,
+    callback_id: int,
+    *,
+    reason: CallbackReason,
+    note: str,
+    original_arrival_at: datetime,
+    due_at: datetime,
+    caller_id: int | None,
+    case_id: int | None,
+    language: str | None,
+    requested_by_operator_id: int | None,
+) -> bool:
+    """Fold a new request into active callback `callback_id` in one UPDATE statement.
+
+    Computed by the database, not read-modify-written here, so requests that merge at the same
+    moment (an abandoned call and its voicemail, say) cannot lose each other's earlier arrival
+    or note. False when the row is no longer active.
+    """
+    table = CallbackRequest
+    merged = f"{reason.value}" + (f": {note}" if note else "")
+
+    def value(column, raw):
+        return bindparam(None, raw, type_=column.type)
+
+    arrival = value(table.original_arrival_at, original_arrival_at)
+    due = value(table.due_at, due_at)
+    result = session.execute(
+        update(table)
+        .where(table.id == callback_id, table.status.in_(ACTIVE_STATUSES))
+        .values(
+            original_arrival_at=case(
+                (table.original_arrival_at > arrival, arrival), else_=table.original_arrival_at
+            ),
+            due_at=case(
+                (and_(table.status == CallbackStatus.PENDING, table.due_at > due), due),
+                else_=table.due_at,
+            ),
+            caller_id=func.coalesce(table.caller_id, caller_id),
+            case_id=func.coalesce(table.case_id, case_id),
+            language=func.coalesce(table.language, language),
+            requested_by_operator_id=func.coalesce(
+                table.requested_by_operator_id, requested_by_operator_id
+            ),
+            note=case((table.note == "", merged), else_=table.note + "; also " + merged),
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+# --------------------------------------------------------------------------- operators
+
+
+class NotPending(LookupError):
+    """The callback is no longer pending (being dialled, or already finished)."""
+
+
+def _change_pending(session: Session, callback_id: int, **values) -> CallbackRequest:
+    """Apply `values` to a pending callback, atomically; raises NotPending otherwise.
+
+    Conditional on status = pending, so an operator's change can never race a dispatcher that
+    is claiming the same row: exactly one of them wins.
+    """
+    result = session.execute(
+        update(CallbackRequest)
+        .where(CallbackRequest.id == callback_id, CallbackRequest.status == CallbackStatus.PENDING)
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        raise NotPending(callback_id)
+    session.commit()
+    row = session.get(CallbackRequest, callback_id, populate_existing=True)
+    assert row is not None
+    return row
+
+
+def cancel_callback(
+    session: Session, callback_id: int, *, reason: str, operator_id: int | None
+) -> CallbackRequest:
+    """Cancel a pending callback with a reason (commits); raises NotPending otherwise."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a reason is required to cancel a callback")
+    row = _change_pending(
+        session,
+        callback_id,
+        status=CallbackStatus.CANCELED,
+        cancel_reason=reason[:200],
+        canceled_by_operator_id=operator_id,
+        last_outcome="canceled",
+        completed_at=utcnow(),
+    )
+    log.info("callback %s canceled by operator %s", callback_id, operator_id)
+    return row
+
+
+def reschedule_callback(
+    session: Session, callback_id: int, *, due_at: datetime, operator_id: int | None
+) -> CallbackRequest:
+    """Move a pending callback to `due_at` (into the calling window); commits."""
+    row = session.get(CallbackRequest, callback_id)
+    if row is None:
+        raise NotPending(callback_id)
+    line = session.get(Line, row.line_id)
+    assert line is not None
+    due = LineCalendar.load(session, line).next_calling_time(max(due_at, utcnow()))
+    row = _change_pending(session, callback_id, due_at=due)
+    log.info("callback %s rescheduled by operator %s", callback_id, operator_id)
+    return row
+
+
+def call_now(session: Session, callback_id: int, *, operator_id: int | None) -> CallbackRequest:
+    """Make a pending callback due now; the clock places it within seconds (if in the window).
+
+    The call itself is placed by the clock, never by the web process: the pacing, the ringing
+    cap and the exactly-once claim then apply to it like to every other callback.
+    """
+    return reschedule_callback(session, callback_id, due_at=utcnow(), operator_id=operator_id)
+
+
+# --------------------------------------------------------------------------- calls answered
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    """What the answer webhook should play."""
+
+    #: "person" (greeting, then the queue), "machine" (a brief message) or "fax" (hang up).
+    kind: str
+    line: Line
+    language: str
+    rate_percent: int | None
+
+
+def classify_answer(answered_by: str | None) -> str:
+    """person / machine / fax from Twilio's AnsweredBy (absent: no detection ran, a person)."""
+    value = (answered_by or "").strip().lower()
+    if not value or value in PERSON_ANSWERS:
+        return "person"
+    if value in FAX_ANSWERS:
+        return "fax"
+    return "machine"  # machine_start, machine_end_beep, machine_end_silence, machine_end_other
+
+
+def _callback_language(callback: CallbackRequest, caller: Caller | None, line: Line) -> str:
+    return callback.language or (caller.language if caller else None) or line.default_language
+
+
+def _rate_for(caller: Caller | None) -> int | None:
+    """The caller's own speaking rate, or the slower one for hard-of-hearing callers."""
+    if caller is None:
+        return None
+    from hotline.ivr.service import HARD_OF_HEARING_RATE
+
+    return caller.speech_rate_percent or (
+        HARD_OF_HEARING_RATE if caller.is_hard_of_hearing else None
+    )
+
+
+def _load(session: Session, attempt_id: int) -> tuple[CallbackAttempt, CallbackRequest, Line]:
+    attempt = session.get(CallbackAttempt, attempt_id)
+    if attempt is None:
+        raise BadWebhook(f"unknown callback attempt {attempt_id}")
+    callback = session.get(CallbackRequest, attempt.callback_id)
+    assert callback is not None
+    line = session.get(Line, callback.line_id)
+    assert line is not None
+    return attempt, callback, line
+
+
+def adopt_call_sid(
+    session: Session, attempt: CallbackAttempt, callback: CallbackRequest, call_sid: str
+) -> bool:
+    """Tie `call_sid` to the attempt if it has none yet; False when it belongs to another call.
+
+    Twilio's first status callback can arrive before the dispatcher has written the CallSid it
+    got back, and if the dispatcher died in between, this is how the call is not forgotten.
+    """
+    if attempt.call_sid == call_sid:
+        return True
+    if attempt.call_sid is not None:
+        log.warning("attempt %s got a webhook for another call %s", attempt.id, call_sid)
+        return False
+    result = session.execute(
+        update(CallbackAttempt)
+        .where(CallbackAttempt.id == attempt.id, CallbackAttempt.call_sid.is_(None))
+        .values(call_sid=call_sid, placed_at=attempt.placed_at or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(attempt)
+    if result.rowcount == 1 and callback.attempts == attempt.number:
+        session.execute(
+            update(CallbackRequest)
+            .where(
+                CallbackRequest.id == callback.id,
+                CallbackRequest.attempts == attempt.number,
+                CallbackRequest.status == CallbackStatus.DIALING,
+            )
+            .values(attempt_call_sid=call_sid, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(callback)
+    return attempt.call_sid == call_sid
+
+
+def insert_call_if_missing(
+    session: Session, callback: CallbackRequest, line: Line, call_sid: str
+) -> None:
+    """Write the Call row of a callback call unless a concurrent webhook already did.
+
+    One INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite both have it), so the
+    dispatcher and Twilio's first status callback can race to it harmlessly.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    caller = session.get(Caller, callback.caller_id) if callback.caller_id else None
+    session.execute(
+        insert(Call)
+        .values(
+            call_sid=call_sid,
+            line_id=line.id,
+            caller_id=callback.caller_id,
+            direction=CallDirection.OUTBOUND,
+            status=CallStatus.QUEUED,
+            status_sequence=-1,
+            from_number=line.phone_number,
+            to_number=callback.phone_number,
+            language=_callback_language(callback, caller, line),
+            menu_path=[],
+            node_failures=0,
+            step_count=0,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["call_sid"])
+    )
+
+
+def ensure_call_row(session: Session, callback: CallbackRequest, line: Line, call_sid: str) -> Call:
+    """The Call row of a callback call (outbound, on the callback's line, for its caller)."""
+    call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+    if call is None:
+        insert_call_if_missing(session, callback, line, call_sid)
+        call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+        assert call is not None
+    return call
+
+
+def answer_attempt(
+    session: Session, attempt_id: int, params: VoiceParams, *, answered_by: str | None
+) -> AnswerResult:
+    """A callback call was picked up: a person joins the operator queue; a machine gets a note.
+
+    The person keeps their place: they join at callback priority with the original arrival
+    time, and go to the operator who scheduled the callback when one was named.
+    """
+    attempt, callback, line = _load(session, attempt_id)
+    if not adopt_call_sid(session, attempt, callback, params.call_sid):
+        raise BadWebhook("this call does not belong to the callback attempt")
+    call = ensure_call_row(session, callback, line, params.call_sid)
+    caller = session.get(Caller, callback.caller_id) if callback.caller_id else None
+    language = _callback_language(callback, caller, line)
+    kind = classify_answer(answered_by)
+    attempt.answered_by = (answered_by or "none")[:32]
+    if kind == "person":
+        session.execute(
+            update(CallbackRequest)
+            .where(
+                CallbackRequest.id == callback.id,
+                CallbackRequest.attempts == attempt.number,
+                CallbackRequest.status == CallbackStatus.DIALING,
+            )
+            .values(status=CallbackStatus.CONNECTED, last_outcome=AttemptOutcome.PERSON.value)
+            .execution_options(synchronize_session=False)
+        )
+        call.language = language
+        _join_operator_queue(session, call, caller, callback)
+    session.commit()
+    log.info("callback attempt %s answered by %s", attempt.id, attempt.answered_by)
+    return AnswerResult(kind=kind, line=line, language=language, rate_percent=_rate_for(caller))
+
+
+def _join_operator_queue(
+    session: Session, call: Call, caller: Caller | None, callback: CallbackRequest
+) -> None:
+    """Put the answered caller in the queue at callback priority, keeping their first arrival.
+
+    Transitional: the queue feature's `enqueue` gains `priority`, `arrived_at` and
+    `preferred_operator_id`; until it has, only the arguments it accepts are passed.
+    """
+    from hotline.queue import service as queue_service
+
+    wanted = {
+        "priority": queue_service.Priority.CALLBACK,
+        "arrived_at": callback.original_arrival_at,
+        "preferred_operator_id": callback.requested_by_operator_id,
+    }
+    accepted = inspect.signature(queue_service.enqueue).parameters
+    queue_service.enqueue(
+        session,
+        call,
+        caller,
+        reason="callback",
+        **{name: value for name, value in wanted.items() if name in accepted},
+    )
+
+
+# --------------------------------------------------------------------------- call status
+
+
+def outcome_for(
+    status: CallStatus, attempt: CallbackAttempt, callback: CallbackRequest
+) -> AttemptOutcome:
+    """How an attempt ended, from its final call status and what answered.
+
+    A completed call is a success only when our answer webhook put a person in the queue
+    (the request is `connected`): answered-by-human alone is not enough, because if our answer
+    webhook failed the caller heard the fallback, not a person.
+    """
+    if status in _TERMINAL_OUTCOMES:
+        return _TERMINAL_OUTCOMES[status]
+    is_current = callback.attempts == attempt.number
+    if is_current and callback.status == CallbackStatus.CONNECTED:
+        return AttemptOutcome.PERSON
+    kind = (
+        classify_answer(attempt.answered_by) if attempt.answered_by not in (None, "none") else None
+    )
+    if kind == "machine":
+        return AttemptOutcome.MACHINE
+    if kind == "fax":
+        return AttemptOutcome.FAX
+    return AttemptOutcome.NOT_CONFIRMED
+
+
+def record_call_status(
+    session: Session, attempt_id: int, params: StatusParams, *, answered_by: str | None
+) -> None:
+    """A status callback for a callback call: update the Call, then the attempt and request.
+
+    Idempotent and order-independent: a lower status never replaces a higher one, and the
+    attempt is finished by the first terminal event only.
+    """
+    from hotline.calls.service import apply_status
+
+    try:
+        status = CallStatus(params.call_status)
+    except ValueError as exc:
+        raise BadWebhook(f"unknown CallStatus {params.call_status!r}") from exc
+    attempt = session.get(CallbackAttempt, attempt_id)
+    if attempt is None:
+        log.warning("status callback for unknown callback attempt %s ignored", attempt_id)
+        return
+    callback = session.get(CallbackRequest, attempt.callback_id)
+    line = session.get(Line, callback.line_id) if callback else None
+    assert callback is not None and line is not None
+    if not adopt_call_sid(session, attempt, callback, params.call_sid):
+        session.commit()
+        return
+    ensure_call_row(session, callback, line, params.call_sid)
+    session.commit()
+    apply_status(session, params)  # the Call row, for reports and other features (commits)
+
+    attempt = session.get(CallbackAttempt, attempt_id, populate_existing=True)
+    assert attempt is not None
+    if answered_by and attempt.answered_by in (None, "none"):
+        attempt.answered_by = answered_by[:32]
+    if attempt.ended_at is None:
+        seen = CallStatus(attempt.call_status) if attempt.call_status else None
+        if seen is None or status.rank > seen.rank:
+            attempt.call_status = status.value
+    if status.is_terminal:
+        callback = session.get(CallbackRequest, attempt.callback_id, populate_existing=True)
+        assert callback is not None
+        finish_attempt(
+            session,
+            attempt,
+            outcome_for(status, attempt, callback),
+            duration_seconds=params.duration_seconds,
+        )
+    session.commit()
+
+
+def finish_attempt(
+    session: Session,
+    attempt: CallbackAttempt,
+    outcome: AttemptOutcome,
+    *,
+    duration_seconds: int | None = None,
+    error_code: int | None = None,
+    ended_at: datetime | None = None,
+) -> bool:
+    """End an attempt once, then move its request on (done, retry, or failed). Commits.
+
+    Returns False, changing nothing, when the attempt had already ended (a duplicate event).
+    """
+    now = ended_at or utcnow()
+    result = session.execute(
+        update(CallbackAttempt)
+        .where(CallbackAttempt.id == attempt.id, CallbackAttempt.ended_at.is_(None))
+        .values(
+            outcome=outcome,
+            ended_at=now,
+            duration_seconds=duration_seconds,
+            error_code=error_code,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.commit()
+        return False
+    session.refresh(attempt)
+    callback = session.get(CallbackRequest, attempt.callback_id, populate_existing=True)
+    assert callback is not None
+    callback.last_outcome = outcome.value
+    callback.last_attempt_at = attempt.placed_at or attempt.claimed_at
+    is_current = callback.attempts == attempt.number and callback.status in (
+        CallbackStatus.DIALING,
+        CallbackStatus.CONNECTED,
+    )
+    if is_current:
+        _move_on(session, callback, outcome, now)
+    record_attempt_on_case(session, callback, attempt)
+    session.commit()
+    log.info(
+        "callback %s attempt %s ended: %s -> %s",
+        callback.id,
+        attempt.number,
+        outcome.value,
+        callback.status.value,
+    )
+    return True
+
+
+def _move_on(
+    session: Session, callback: CallbackRequest, outcome: AttemptOutcome, now: datetime
+) -> None:
+    """After the current attempt: done, another try inside the calling window, or failed."""
+    callback.lease_expires_at = None
+    callback.leased_by = None
+    if outcome.is_success:
+        callback.status = CallbackStatus.DONE
+        callback.completed_at = now
+        return
+    # A number Twilio will not call is not tried again: retrying cannot help.
+    if callback.attempts >= callback.max_attempts or outcome is AttemptOutcome.REJECTED:
+        callback.status = CallbackStatus.FAILED
+        callback.completed_at = now
+        callback.attempt_call_sid = None
+        from hotline.callbacks.alerts import alert_final_failure
+
+        alert_final_failure(session, callback, outcome)
+        return
+    line = session.get(Line, callback.line_id)
+    assert line is not None
+    callback.status = CallbackStatus.PENDING
+    callback.attempt_call_sid = None
+    callback.due_at = next_attempt_at(
+        LineCalendar.load(session, line), failed_attempts=callback.attempts, failed_at=now
+    )
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def cases_of(session: Session, callback: CallbackRequest) -> list:
+    """The cases a callback belongs to: its own `case_id`, and the cases that scheduled it
+    (the cases feature links them with `CaseCallback`, looked up by name while it lands)."""
+    case_ids = {callback.case_id} if callback.case_id else set()
+    try:
+        cases_models = importlib.import_module("hotline.cases.models")
+    except ModuleNotFoundError:
+        return []
+    link = getattr(cases_models, "CaseCallback", None)
+    if link is not None:
+        case_ids |= set(
+            session.scalars(select(link.case_id).where(link.callback_id == callback.id)).all()
+        )
+    found = [session.get(cases_models.Case, case_id) for case_id in sorted(case_ids)]
+    return [row for row in found if row is not None]
+
+
+def record_attempt_on_case(
+    session: Session, callback: CallbackRequest, attempt: CallbackAttempt
+) -> None:
+    """Record one ended attempt on each of the callback's cases (the case log shows them all).
+
+    The hook into the cases feature: `hotline.cases.service.record_contact` when it exists;
+    until then the attempt rows themselves (CallbackAttempt, by callback) are the record.
+    A closed case is read-only and is skipped. Must not commit (runs inside finish_attempt).
+    """
+    cases = cases_of(session, callback)
+    if not cases:
+        return
+    try:
+        cases_service = importlib.import_module("hotline.cases.service")
+    except ModuleNotFoundError:
+        return
+    record_contact = getattr(cases_service, "record_contact", None)
+    if record_contact is None:
+        return
+    refused: type[Exception] = getattr(
+        importlib.import_module("hotline.cases.errors"), "ActionRefused", LookupError
+    )
+    call = (
+        session.scalar(select(Call).where(Call.call_sid == attempt.call_sid))
+        if attempt.call_sid
+        else None
+    )
+    outcome = attempt.outcome.value if attempt.outcome else ""
+    note = f"回电第{attempt.number}次:{texts.outcome_label(outcome)} ({outcome})"
+    for linked in cases:
+        try:
+            record_contact(
+                session,
+                linked,
+                kind="callback_attempt",
+                call_id=call.id if call else None,
+                callback_id=callback.id,
+                note=note,
+            )
+        except refused:
+            log.info(
+                "case %s is closed; callback attempt %s not recorded on it", case.id, attempt.id
+            )
+
+
+# --------------------------------------------------------------------------- the caller calls in
+
+
+def caller_reached_a_person(session: Session, call: Call) -> None:
+    """Call-ended hook: an inbound caller who talked to an operator no longer needs a callback.
+
+    Only "please call me back" promises are closed (not follow-ups or check-ins), and only
+    while pending: a callback already ringing is left to finish. Does not commit.
+    """
+    if call.direction != CallDirection.INBOUND or call.answered_at is None:
+        return
+    if call.line_id is None or not call.from_number:
+        return
+    session.execute(
+        update(CallbackRequest)
+        .where(
+            CallbackRequest.line_id == call.line_id,
+            CallbackRequest.phone_number == call.from_number,
+            CallbackRequest.status == CallbackStatus.PENDING,
+            CallbackRequest.reason.in_(PROMISE_REASONS),
+        )
+        .values(
+            status=CallbackStatus.DONE,
+            last_outcome="caller_called_in",
+            completed_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --------------------------------------------------------------------------- console
+
+
+def pending_callbacks(session: Session, *, limit: int = 200) -> list[CallbackRequest]:
+    """Open callbacks for the console: the ringing and connected first, then by due time."""
+    rows = session.scalars(
+        select(CallbackRequest)
+        .where(
+            CallbackRequest.status.in_(
+                (CallbackStatus.PENDING, CallbackStatus.DIALING, CallbackStatus.CONNECTED)
+            )
+        )
+        .order_by(CallbackRequest.due_at, CallbackRequest.original_arrival_at)
+        .limit(limit)
+    ).all()
+    order = {CallbackStatus.DIALING: 0, CallbackStatus.CONNECTED: 1, CallbackStatus.PENDING: 2}
+    return sorted(rows, key=lambda r: order[r.status])
+
+
+def recently_failed(session: Session, *, limit: int = 50) -> list[CallbackRequest]:
+    """Callbacks whose every attempt failed, newest first (someone should follow them up)."""
+    return list(
+        session.scalars(
+            select(CallbackRequest)
+            .where(CallbackRequest.status == CallbackStatus.FAILED)
+            .order_by(CallbackRequest.completed_at.desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def supervisors_to_alert(session: Session) -> list[Operator]:
+    """Active supervisors with a phone number (they get SMS alerts)."""
+    return list(
+        session.scalars(
+            select(Operator)
+            .where(
+                Operator.role == Role.SUPERVISOR,
+                Operator.is_active.is_(True),
+                Operator.phone_number.is_not(None),
+                Operator.phone_number != "",
+            )
+            .order_by(Operator.id)
+        ).all()
+    )

@@ -1,0 +1,73 @@
+"""Callback settings: read once from the app config (filled from the environment in init_app)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from hotline.config import ConfigError
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    """How the dispatcher paces and guards outbound callbacks."""
+
+    #: Outbound calls per second for the whole Twilio account, shared by every dispatcher
+    #: (Twilio's default pacing is 1 per second). 0 turns the limit off (tests, load runs).
+    calls_per_second: float = 1.0
+    #: Callbacks ringing at once may exceed the available operators by this much; None turns
+    #: the cap off. Kept small so an elder who answers reaches a person quickly.
+    ringing_margin: int | None = 1
+    #: A dispatcher owns a claimed callback this long; after that another may take it over.
+    lease_seconds: int = 120
+    #: Callbacks claimed per dispatcher run.
+    batch_size: int = 10
+    #: How long the phone rings: older people need time to reach it (Twilio's default is 60).
+    ring_timeout_seconds: int = 40
+    #: A placed call with no final status after this long is looked up at Twilio.
+    reconcile_after_minutes: int = 15
+
+    @classmethod
+    def from_config(cls, config: Any) -> CallbackSettings:
+        """Settings from a Flask config mapping (missing keys keep the defaults)."""
+        defaults = cls()
+        margin = config.get("CALLBACK_RINGING_MARGIN", defaults.ringing_margin)
+        return cls(
+            calls_per_second=float(
+                config.get("CALLBACK_CALLS_PER_SECOND", defaults.calls_per_second)
+            ),
+            ringing_margin=None if margin is None else int(margin),
+            lease_seconds=int(config.get("CALLBACK_LEASE_SECONDS", defaults.lease_seconds)),
+            batch_size=int(config.get("CALLBACK_BATCH_SIZE", defaults.batch_size)),
+            ring_timeout_seconds=int(
+                config.get("CALLBACK_RING_TIMEOUT_SECONDS", defaults.ring_timeout_seconds)
+            ),
+            reconcile_after_minutes=int(
+                config.get("CALLBACK_RECONCILE_MINUTES", defaults.reconcile_after_minutes)
+            ),
+        )
+
+
+#: Environment variable -> parser; the names are the config keys.
+_ENVIRONMENT = {
+    "CALLBACK_CALLS_PER_SECOND": float,
+    "CALLBACK_RINGING_MARGIN": lambda raw: None if raw.lower() in ("off", "none") else int(raw),
+    "CALLBACK_LEASE_SECONDS": int,
+    "CALLBACK_BATCH_SIZE": int,
+    "CALLBACK_RING_TIMEOUT_SECONDS": int,
+    "CALLBACK_RECONCILE_MINUTES": int,
+}
+
+
+def load_environment(config: Any, env: dict[str, str] | None = None) -> None:
+    """Fill the callback keys from the environment unless the app config already has them."""
+    env = dict(os.environ if env is None else env)
+    for name, parse in _ENVIRONMENT.items():
+        raw = env.get(name, "").strip()
+        if not raw or name in config:
+            continue
+        try:
+            config[name] = parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} has an unreadable value {raw!r}") from exc

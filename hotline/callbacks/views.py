@@ -1,0 +1,295 @@
+"""Callbacks over HTTP: the console page (blueprint `callbacks`) and Twilio's callback-call
+webhooks (answer with answering-machine detection, and status), all thin.
+
+Console: GET /console/callbacks (`callbacks.list_page`) lists pending callbacks; an operator can
+call one now, reschedule it, cancel it with a reason, or schedule a new one.
+Twilio: POST /twilio/callbacks/answer?attempt=N and /twilio/callbacks/status?attempt=N, signed
+(checked for every /twilio/ URL before any view runs) and idempotent (`twilio_webhook`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from hotline.callbacks import service, texts
+from hotline.callbacks.forms import CallNowForm, CancelForm, RescheduleForm, ScheduleForm
+from hotline.callbacks.models import CallbackReason, CallbackRequest, CallbackStatus
+from hotline.callbacks.render import answer_twiml
+from hotline.callbacks.settings import load_environment
+from hotline.callers.models import Caller
+from hotline.clock import is_stale, last_heartbeat
+from hotline.db import db
+from hotline.i18n import current_language, t
+from hotline.ivr.fallback import fallback_twiml
+from hotline.lines.models import Line
+from hotline.operators.auth import role_required
+from hotline.operators.models import Role
+from hotline.phone import try_normalise
+from hotline.telephony.params import StatusParams, VoiceParams
+from hotline.telephony.twiml import empty_status_response, twiml_response
+from hotline.telephony.webhooks import BadWebhook, twilio_webhook
+from hotline.timeutil import utcnow
+
+bp = Blueprint("callbacks", __name__, template_folder="templates")
+
+
+def init_app(app) -> None:
+    """Read the callback settings from the environment; close callbacks when a caller gets
+    through to a person by ringing us themselves."""
+    from hotline.calls.service import add_call_ended_hook
+
+    load_environment(app.config)
+    add_call_ended_hook(app, service.caller_reached_a_person)
+
+
+# --------------------------------------------------------------------------- Twilio
+
+
+def _attempt_id() -> int:
+    raw = request.args.get("attempt", "").strip()
+    if not raw.isdigit():
+        raise BadWebhook("attempt is missing")
+    return int(raw)
+
+
+def _answer_failed():
+    """Our answer webhook failed: the fallback still takes a message (and owes a callback)."""
+    return twiml_response(fallback_twiml("zh-CN"))
+
+
+@bp.post("/twilio/callbacks/answer")
+@twilio_webhook("callback_answer", on_failure=_answer_failed)
+def answer():
+    """A callback call was picked up; AnsweredBy says by whom (person, machine, fax)."""
+    params = VoiceParams.parse(request.form)
+    answered_by = request.form.get("AnsweredBy", "").strip()[:32] or None
+    result = service.answer_attempt(db.session, _attempt_id(), params, answered_by=answered_by)
+    return twiml_response(answer_twiml(result, current_app.extensions["hotline.ivr_scripts"]))
+
+
+@bp.post("/twilio/callbacks/status")
+@twilio_webhook("callback_status", on_failure=empty_status_response)
+def status():
+    """Progress of a callback call (Twilio ignores the body: 204)."""
+    params = StatusParams.parse(request.form)
+    answered_by = request.form.get("AnsweredBy", "").strip()[:32] or None
+    service.record_call_status(db.session, _attempt_id(), params, answered_by=answered_by)
+    return empty_status_response()
+
+
+# --------------------------------------------------------------------------- console
+
+REASON_LABELS = {
+    CallbackReason.VIRTUAL_HOLD: ("排队时选择回电", "chose a callback while waiting"),
+    CallbackReason.ABANDONED: ("排队时挂断", "hung up while waiting"),
+    CallbackReason.VOICEMAIL: ("留言", "left a voicemail"),
+    CallbackReason.OPERATOR: ("坐席安排", "scheduled by an operator"),
+    CallbackReason.FOLLOW_UP: ("回访", "follow-up"),
+    CallbackReason.SMS: ("短信要求回电", "asked by text"),
+    CallbackReason.CHECK_IN: ("定期问候", "check-in call"),
+}
+STATUS_LABELS = {
+    CallbackStatus.PENDING: ("等待回电", "waiting"),
+    CallbackStatus.DIALING: ("正在拨打", "ringing"),
+    CallbackStatus.CONNECTED: ("已接通,排队中", "answered, in the queue"),
+    CallbackStatus.FAILED: ("未能联系上", "could not reach"),
+    CallbackStatus.CANCELED: ("已取消", "canceled"),
+    CallbackStatus.DONE: ("已完成", "done"),
+}
+
+
+@dataclass(frozen=True)
+class CallbackRow:
+    """One callback as the console shows it."""
+
+    callback: CallbackRequest
+    who: str
+    why: str
+    status: str
+    due: str
+    arrived: str
+    attempts: str
+    last_outcome: str
+    can_change: bool
+
+
+def _local(moment: datetime | None, zone: str) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%m-%d %H:%M")
+
+
+def _rows(callbacks: list[CallbackRequest]) -> list[CallbackRow]:
+    session = db.session
+    lines = {line.id: line for line in session.scalars(select(Line)).all()}
+    caller_ids = {c.caller_id for c in callbacks if c.caller_id}
+    callers = (
+        {c.id: c for c in session.scalars(select(Caller).where(Caller.id.in_(caller_ids))).all()}
+        if caller_ids
+        else {}
+    )
+    language = current_language()
+    rows = []
+    for callback in callbacks:
+        line = lines.get(callback.line_id)
+        zone = line.timezone if line else "Asia/Shanghai"
+        caller = callers.get(callback.caller_id) if callback.caller_id else None
+        name = (caller.display_name or caller.name) if caller else ""
+        reason = t(*REASON_LABELS[callback.reason])
+        rows.append(
+            CallbackRow(
+                callback=callback,
+                who=f"{name} {callback.phone_number}".strip(),
+                why=f"{reason}: {callback.note}" if callback.note else reason,
+                status=t(*STATUS_LABELS[callback.status]),
+                due=_local(callback.due_at, zone),
+                arrived=_local(callback.original_arrival_at, zone),
+                attempts=f"{callback.attempts}/{callback.max_attempts}",
+                last_outcome=texts.outcome_label(callback.last_outcome, language),
+                can_change=callback.status == CallbackStatus.PENDING,
+            )
+        )
+    return rows
+
+
+@bp.get("/console/callbacks")
+@role_required(Role.OPERATOR)
+def list_page():
+    """Pending callbacks (who, why, when due, attempts, last outcome) and the failed ones."""
+    session = db.session
+    heartbeat = last_heartbeat(session)
+    zone = current_app.config["HOTLINE_TIMEZONE"]
+    return render_template(
+        "callbacks/list.html",
+        pending=_rows(service.pending_callbacks(session)),
+        failed=_rows(service.recently_failed(session)),
+        heartbeat=heartbeat,
+        heartbeat_local=_local(heartbeat.last_seen_at, zone) if heartbeat else "",
+        heartbeat_age=int((utcnow() - heartbeat.last_seen_at).total_seconds()) if heartbeat else 0,
+        clock_is_stale=is_stale(heartbeat),
+        lines=session.scalars(select(Line).where(Line.is_active.is_(True))).all(),
+        call_now_form=CallNowForm(),
+        reschedule_form=RescheduleForm(),
+        cancel_form=CancelForm(),
+        schedule_form=ScheduleForm(),
+    )
+
+
+def _back():
+    return redirect(url_for("callbacks.list_page"))
+
+
+def _not_pending():
+    flash(
+        t(
+            "这个回电正在拨打或已经结束,不能再修改。",
+            "This callback is being dialled or has ended; it can no longer be changed.",
+        ),
+        "error",
+    )
+    return _back()
+
+
+def _line_zone(callback_id: int) -> ZoneInfo:
+    callback = db.session.get(CallbackRequest, callback_id)
+    line = db.session.get(Line, callback.line_id) if callback else None
+    return ZoneInfo(line.timezone if line else "Asia/Shanghai")
+
+
+def _when_message(row: CallbackRequest) -> str:
+    line = db.session.get(Line, row.line_id)
+    due = _local(row.due_at, line.timezone if line else "Asia/Shanghai")
+    if row.due_at <= utcnow():
+        return t("马上回电。", "Calling shortly.")
+    return t(f"将在 {due} 回电(回电时间段内)。", f"Will call at {due} (inside calling hours).")
+
+
+@bp.post("/console/callbacks/<int:callback_id>/call-now")
+@role_required(Role.OPERATOR)
+def call_now(callback_id: int):
+    """Make the callback due now; the clock places it (inside the calling window)."""
+    if not CallNowForm().validate_on_submit():
+        flash(t("表单已过期,请重试。", "The form expired; please try again."), "error")
+        return _back()
+    try:
+        row = service.call_now(db.session, callback_id, operator_id=current_user.id)
+    except service.NotPending:
+        return _not_pending()
+    flash(_when_message(row), "success")
+    return _back()
+
+
+@bp.post("/console/callbacks/<int:callback_id>/reschedule")
+@role_required(Role.OPERATOR)
+def reschedule(callback_id: int):
+    """Move the callback to another time (kept inside the calling window)."""
+    form = RescheduleForm()
+    if not form.validate_on_submit():
+        flash(t("请填写新的回电时间。", "Please give the new time."), "error")
+        return _back()
+    due_at = form.due_at.data.replace(tzinfo=_line_zone(callback_id))
+    try:
+        row = service.reschedule_callback(
+            db.session, callback_id, due_at=due_at, operator_id=current_user.id
+        )
+    except service.NotPending:
+        return _not_pending()
+    flash(_when_message(row), "success")
+    return _back()
+
+
+@bp.post("/console/callbacks/<int:callback_id>/cancel")
+@role_required(Role.OPERATOR)
+def cancel(callback_id: int):
+    """Cancel the callback; a reason is required."""
+    form = CancelForm()
+    if not form.validate_on_submit() or not form.reason.data.strip():
+        flash(t("取消回电需要填写原因。", "Canceling a callback needs a reason."), "error")
+        return _back()
+    try:
+        service.cancel_callback(
+            db.session, callback_id, reason=form.reason.data, operator_id=current_user.id
+        )
+    except service.NotPending:
+        return _not_pending()
+    flash(t("回电已取消。", "Callback canceled."), "success")
+    return _back()
+
+
+@bp.post("/console/callbacks/schedule")
+@role_required(Role.OPERATOR)
+def schedule():
+    """An operator promises a callback (merged into any pending one for the same number)."""
+    form = ScheduleForm()
+    number = try_normalise(form.phone_number.data, current_app.config["DEFAULT_REGION"])
+    line = db.session.scalar(
+        select(Line)
+        .where(Line.is_active.is_(True))
+        .where(Line.id == request.form.get("line_id", type=int))
+    ) or db.session.scalar(select(Line).where(Line.is_active.is_(True)).order_by(Line.id))
+    if not form.validate_on_submit() or number is None or line is None:
+        flash(t("请填写正确的电话号码。", "Please enter a valid phone number."), "error")
+        return _back()
+    zone = ZoneInfo(line.timezone)
+    due_at = form.due_at.data.replace(tzinfo=zone) if form.due_at.data else None
+    caller = db.session.scalar(select(Caller).where(Caller.phone_number == number))
+    row = service.request_callback(
+        db.session,
+        line_id=line.id,
+        phone_number=number,
+        reason=CallbackReason.OPERATOR,
+        original_arrival_at=utcnow(),
+        due_at=due_at,
+        caller_id=caller.id if caller else None,
+        requested_by_operator_id=current_user.id,
+        language=caller.language if caller else None,
+        note=(form.note.data or "").strip(),
+    )
+    flash(_when_message(row), "success")
+    return _back()
