@@ -1,8 +1,9 @@
 """Import every model so that Base.metadata knows the whole schema (Alembic, create_all)."""
 
-from hotline.callbacks.models import CallbackRequest  # noqa: F401
+from hotline.callbacks.models import CallbackAttempt, CallbackRequest, OutboundPacing  # noqa: F401
 from hotline.callers.models import Caller  # noqa: F401
 from hotline.calls.models import Call, WebhookEvent  # noqa: F401
+from hotline.clock import ClockHeartbeat  # noqa: F401
 from hotline.lines.models import CalendarOverride, Line  # noqa: F401
 from hotline.operators.models import LoginAttempt, Operator  # noqa: F401
 
