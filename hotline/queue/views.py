@@ -227,10 +227,11 @@ def conference_wait():
     return twiml_response(twiml.connecting_document(voice, texts, loop_url=request.full_path))
 
 
-@bp.post("/hold")
+@bp.route("/hold", methods=["GET", "POST"])
 @twilio_webhook("queue_hold", on_failure=_safe_wait)
 def hold():
-    """Heard by a caller on hold (no music)."""
+    """Heard by a caller on hold (no music). Twilio fetches a participant's HoldUrl with GET
+    unless told otherwise (the gateway does not set HoldMethod)."""
     voice, texts = speech_for(_lang())
     return twiml_response(twiml.on_hold_document(voice, texts, loop_url=request.full_path))
 

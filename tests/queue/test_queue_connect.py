@@ -188,6 +188,9 @@ def test_hold_and_resume_update_the_callers_participant(app, twilio, http_client
     assert (resume.method, resume.url, resume.data) == ("POST", participant, {"Hold": ["false"]})
     held = xml(twilio.post("/twilio/queue/hold?lang=zh-CN", {"AccountSid": "AC" + "1" * 32}))
     assert "马上回来" in spoken(held) and not list(held.iter("Play"))
+    url = f"{BASE_URL}/twilio/queue/hold?lang=zh-CN"
+    fetched = client.get(url, headers={"X-Twilio-Signature": twilio.sign(url, {})})
+    assert "马上回来" in spoken(xml(fetched)), "Twilio's default HoldMethod is GET"
 
 
 def test_hang_up_ends_the_call_and_the_operator_wraps_up(app, twilio, http_client, operator_client):
