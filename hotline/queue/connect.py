@@ -137,7 +137,9 @@ def conference_status_url(entry_id: int) -> str:
 # --------------------------------------------------------------------------- who is next
 
 
-def _reserved_for_someone_else(session: Session, entry: QueueEntry, operator_id: int, now) -> bool:
+def is_reserved_for_someone_else(
+    session: Session, entry: QueueEntry, operator_id: int, now
+) -> bool:
     """A callback its scheduling operator should take, while they are on shift (for a while)."""
     preferred = entry.preferred_operator_id
     if preferred is None or preferred == operator_id:
@@ -153,7 +155,7 @@ def next_candidates(session: Session, operator_id: int, limit: int = 10) -> list
     now = utcnow()
     result = []
     for entry in service.waiting_entries(session):
-        if _reserved_for_someone_else(session, entry, operator_id, now):
+        if is_reserved_for_someone_else(session, entry, operator_id, now):
             continue
         result.append(entry)
         if len(result) >= limit:

@@ -193,3 +193,26 @@ def test_live_snapshot_counts_waiting_and_available(session):
     line = session.scalar(select(Line))
     assert service.live_snapshot(session, line_id=line.id)["waiting"] == 2
     assert service.live_snapshot(session, line_id=line.id + 99)["waiting"] == 0
+
+
+def test_a_callback_waits_a_while_for_the_operator_who_scheduled_it(session):
+    from hotline.operators.models import Operator, Presence
+    from hotline.queue import connect
+
+    scheduler = Operator(username="sched", presence=Presence.BUSY, last_seen_at=datetime.now(UTC))
+    other = Operator(username="other", presence=Presence.AVAILABLE, last_seen_at=datetime.now(UTC))
+    session.add_all([scheduler, other])
+    session.flush()
+    normal = _queue(session, minutes=0)
+    callback = _queue(session, minutes=-60, priority=Priority.CALLBACK)
+    callback.preferred_operator_id = scheduler.id
+    callback.enqueued_at = datetime.now(UTC)
+    session.commit()
+    assert [e.id for e in connect.next_candidates(session, scheduler.id)] == [
+        callback.id,
+        normal.id,
+    ]
+    assert [e.id for e in connect.next_candidates(session, other.id)] == [normal.id]
+    callback.enqueued_at = datetime.now(UTC) - connect.PREFERRED_HOLD
+    session.commit()
+    assert [e.id for e in connect.next_candidates(session, other.id)] == [callback.id, normal.id]
