@@ -33,7 +33,7 @@ from hotline.callers.service import (  # noqa: F401  (part of this module's inte
     consented_family_contacts,
     is_repeat_caller,
 )
-from hotline.calls.models import Call, CallOutcome
+from hotline.calls.models import Call, CallDirection, CallOutcome
 from hotline.cases import audit
 from hotline.cases.errors import ActionRefused, CaseIsClosed, InvalidInput, TransitionRefused
 from hotline.cases.models import (
@@ -427,6 +427,49 @@ def case_for_call(session: Session, call: Call, *, operator_id: int | None) -> C
     record_contact(session, case, kind=kind, call_id=call.id, operator_id=operator_id)
     if operator_id is not None and case.status in (CaseStatus.OPEN, CaseStatus.WAITING):
         change_status(session, case, CaseStatus.IN_PROGRESS, operator_id=operator_id)
+    return case
+
+
+#: Ended calls that carried a request: they belong to a case even when no operator opened one
+#: (a voicemail, a caller who gave up waiting, one who chose a callback). Hang-ups in the menu
+#: and short abandons are not requests and open nothing.
+CASE_WORTHY_OUTCOMES = (
+    CallOutcome.ANSWERED,
+    CallOutcome.VOICEMAIL,
+    CallOutcome.ABANDONED,
+    CallOutcome.CALLBACK_REQUESTED,
+    CallOutcome.WAIT_CAP,
+)
+
+
+def link_ended_call(session: Session, call: Call) -> Case | None:
+    """Call-ended hook: put an inbound call that carried a request on its caller's case.
+
+    Registered with `hotline.calls.service.add_call_ended_hook`; runs inside the status
+    callback's transaction and does not commit. A call already linked (the operator opened the
+    case screen from it) is left alone.
+    """
+    if call.direction != CallDirection.INBOUND or call.outcome not in CASE_WORTHY_OUTCOMES:
+        return None
+    if call.id is None:
+        session.flush()
+    if session.scalar(select(CaseContact.id).where(CaseContact.call_id == call.id).limit(1)):
+        return None
+    is_voicemail = call.outcome == CallOutcome.VOICEMAIL
+    case = open_or_continue_case(
+        session,
+        caller_id=call.caller_id,
+        line_id=call.line_id,
+        channel="voicemail" if is_voicemail else "call",
+        scenario=call.scenario,
+    )
+    record_contact(
+        session,
+        case,
+        kind=ContactKind.VOICEMAIL if is_voicemail else ContactKind.CALL,
+        call_id=call.id,
+        note="" if call.outcome == CallOutcome.ANSWERED else call.outcome.value,
+    )
     return case
 
 

@@ -74,6 +74,10 @@ def init_app(app) -> None:
     )
     if not app.config.get("TESTING"):
         privacy.install_log_masking()
+    from hotline.calls.service import add_call_ended_hook
+
+    # Every inbound call that carried a request ends up on a case, even if nobody opened one.
+    add_call_ended_hook(app, service.link_ended_call)
 
 
 @bp.context_processor

@@ -41,25 +41,29 @@ def test_a_new_contact_continues_the_callers_active_case(session, make_caller, m
     assert third.id == case.id and third.scenario == "medical", "a set scenario is kept"
 
 
-@pytest.mark.parametrize("status", ["in_progress", "waiting", "escalated"])
-def test_every_active_status_is_continued(session, make_caller, line_id, status):
-    caller = make_caller()
-    case = _open(session, caller, line_id)
-    service.change_status(
-        session, case, status, operator_id=None, waiting_on="caller", reason="需要协调"
-    )
-    assert _open(session, caller, line_id).id == case.id
+def test_every_active_status_is_continued_and_no_other(session, line_id):
+    from hotline.callers.models import Caller
 
-
-@pytest.mark.parametrize("status", ["resolved", "closed"])
-def test_a_resolved_or_closed_case_is_not_continued(session, make_caller, line_id, status):
-    caller = make_caller()
-    case = _open(session, caller, line_id)
-    service.resolve(session, case, outcome="answered", operator_id=None)
-    if status == "closed":
-        service.close(session, case, operator_id=None)
-    new = _open(session, caller, line_id)
-    assert new.id != case.id and new.status == CaseStatus.OPEN
+    for n, status in enumerate(["in_progress", "waiting", "escalated", "resolved", "closed"]):
+        row = Caller(phone_number=f"+86131234567{n:02d}")
+        session.add(row)
+        session.flush()
+        caller = row.id
+        case = _open(session, caller, line_id)
+        if status in ("resolved", "closed"):
+            service.resolve(session, case, outcome="answered", operator_id=None)
+            if status == "closed":
+                service.close(session, case, operator_id=None)
+        else:
+            service.change_status(
+                session, case, status, operator_id=None, waiting_on="caller", reason="需要协调"
+            )
+        session.commit()
+        again = _open(session, caller, line_id)
+        if status in ("resolved", "closed"):
+            assert again.id != case.id and again.status == CaseStatus.OPEN, status
+        else:
+            assert again.id == case.id, status
 
 
 def test_the_latest_active_case_is_continued(session, make_caller, line_id):
@@ -135,3 +139,33 @@ def test_case_for_a_voicemail_links_it_as_a_voicemail(session, make_caller, make
     contact = session.scalar(select(CaseContact).where(CaseContact.case_id == case.id))
     assert contact.kind == ContactKind.VOICEMAIL and case.channel == "voicemail"
     assert case.status == CaseStatus.OPEN, "nobody took it yet"
+
+
+def test_an_ended_call_that_carried_a_request_lands_on_a_case(app, twilio, make_caller, make_call):
+    """Through Twilio's status callback: nobody opened a case, the call still gets one; calls
+    without a request (short abandons, hang-ups in the menu) open nothing."""
+    from hotline.db import db
+
+    expected = {
+        "voicemail": ContactKind.VOICEMAIL,
+        "abandoned": ContactKind.CALL,
+        "answered": ContactKind.CALL,
+        "short_abandon": None,
+        "hung_up_in_menu": None,
+        None: None,
+    }
+    for n, (outcome, kind) in enumerate(expected.items()):
+        caller = make_caller(phone_number=f"+86131234567{n:02d}")
+        call_id, sid = make_call(caller, outcome=outcome, scenario="travel")
+        params = twilio.call_params(sid, CallStatus="completed", CallDuration="40")
+        assert twilio.post("/twilio/voice/status", params).status_code == 204
+        assert twilio.post("/twilio/voice/status", params).status_code == 204  # a retry
+        with app.app_context():
+            contacts = db.session.scalars(
+                select(CaseContact).where(CaseContact.call_id == call_id)
+            ).all()
+            assert [c.kind for c in contacts] == ([kind] if kind else []), outcome
+            cases = db.session.scalars(select(Case).where(Case.caller_id == caller)).all()
+            assert len(cases) == (1 if kind else 0), outcome
+            if kind:
+                assert cases[0].scenario == "travel"
