@@ -11,4 +11,10 @@ from hotline.operators.models import LoginAttempt, Operator  # noqa: F401
 from hotline.cases.models import Case  # noqa: F401, E402
 from hotline.queue.models import QueueEntry  # noqa: F401, E402
 from hotline.reports.models import DailySummary  # noqa: F401, E402
-from hotline.sms.models import SmsMessage, SmsOptOut, SmsSweep, SupervisorAlert  # noqa: F401, E402
+from hotline.sms.models import (  # noqa: F401, E402
+    SmsMessage,
+    SmsOptOut,
+    SmsStatusEvent,
+    SmsSweep,
+    SupervisorAlert,
+)

@@ -213,7 +213,8 @@ def check_clock(session: Session, *, clock: str, now: datetime | None = None) ->
     conditions.observe_clock(session, now, found)
     changes = sync_alerts(session, found, now=now)
     if changes.message_ids:
-        send_due(session, clock=clock, ids=changes.message_ids, now=now)
+        # Now, not `now`: the texts were queued a moment after it and are due from then.
+        send_due(session, clock=clock, ids=changes.message_ids)
     return changes
 
 

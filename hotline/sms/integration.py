@@ -88,7 +88,11 @@ def record_contact(
     referral_id: int | None = None,
     note: str = "",
 ) -> None:
-    """Add a contact (sms_in, sms_out, referral) to the case's history."""
+    """Add a contact (sms_in, sms_out, referral) to the case's history (a closed case is
+    read-only: the text stays in the SMS log, linked by its case_id)."""
+    if getattr(case, "is_closed", False):
+        log.info("case %s is closed: %s contact (sms %s) not added", case.id, kind, sms_id)
+        return
     fn = _optional("hotline.cases.service", "record_contact")
     if fn is not None:
         extra = {"referral_id": referral_id} if referral_id is not None else {}

@@ -178,3 +178,21 @@ class SmsSweep(Base):
     id: Mapped[intpk]
     clock_id: Mapped[str] = mapped_column(String(80), unique=True)
     swept_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SmsStatusEvent(Base):
+    """A status callback for a MessageSid we have not recorded yet.
+
+    Twilio (or the local gateway) can report "sent" or "delivered" before the clock has
+    committed the MessageSid it got back. Both sides write first and look second: the status
+    view stores the event, then looks for the text; the clock stores the sid, then looks for
+    events. Whichever looks last finds the other's row, so no status is lost.
+    """
+
+    __tablename__ = "sms_status_events"
+
+    id: Mapped[intpk]
+    message_sid: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    error_code: Mapped[int | None]
+    received_at: Mapped[created_at]

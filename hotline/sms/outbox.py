@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 
-from hotline.calls.models import WebhookEvent
 from hotline.cases.models import Case
 from hotline.lines.models import Line
 from hotline.phone import mask, try_normalise
@@ -37,6 +36,7 @@ from hotline.sms.models import (
     SmsOptOut,
     SmsPurpose,
     SmsStatus,
+    SmsStatusEvent,
     SmsSweep,
 )
 from hotline.sms.rules import refusal_reason
@@ -310,13 +310,27 @@ def deliver(session: Session, message: SmsMessage, *, clock: str, result: SweepR
         status_reason=None,
     ):
         result.sent.append(message.id)
-        if message.case_id is not None:
-            case = session.get(Case, message.case_id)
-            if case is not None:
-                integration.record_contact(session, case, kind="sms_out", sms_id=message.id)
+    # Commit the send on its own first: nothing after Twilio accepted the text may undo the
+    # record of it (or the lease would expire and the text go out twice).
     session.commit()
     log.info("SMS %s sent to %s (%s)", message.id, mask(message.to_number), sid)
-    _apply_early_status_events(session, sid)
+    _record_on_case(session, message)
+    apply_pending_status_events(session, sid)
+
+
+def _record_on_case(session: Session, message: SmsMessage) -> None:
+    """Add the sent text to its case's history (best effort: a closed case refuses it)."""
+    if message.case_id is None:
+        return
+    case = session.get(Case, message.case_id)
+    if case is None:
+        return
+    try:
+        integration.record_contact(session, case, kind="sms_out", sms_id=message.id)
+        session.commit()
+    except Exception:  # noqa: BLE001 - the text is sent; its history entry is secondary
+        session.rollback()
+        log.warning("SMS %s: could not add it to case %s", message.id, case.id, exc_info=True)
 
 
 def _record_error(
@@ -448,21 +462,48 @@ def apply_message_status(
     session: Session, *, message_sid: str, status: str, error_code: int | None
 ) -> SmsMessage | None:
     """Record a status callback (commits). Never moves a text backwards; 21610 is final and
-    opts the number out. Unknown sids are kept in the webhook audit and applied when the send
-    is recorded (a callback can outrun our commit)."""
-    message = session.scalar(select(SmsMessage).where(SmsMessage.message_sid == message_sid))
-    status = status.strip().lower()
-    if message is None or message.direction != SmsDirection.OUTBOUND:
+    opts the number out. A callback for a sid not yet recorded is kept and applied as soon as
+    the send is (see SmsStatusEvent)."""
+    message = _message_by_sid(session, message_sid)
+    if message is None:
+        session.add(
+            SmsStatusEvent(
+                message_sid=message_sid,
+                status=status.strip().lower()[:20],
+                error_code=error_code,
+                received_at=utcnow(),
+            )
+        )
         session.commit()
+        message = _message_by_sid(session, message_sid)
+        if message is not None:
+            apply_pending_status_events(session, message_sid)
         return message
+    if message.direction == SmsDirection.OUTBOUND:
+        _apply_status(session, message, status, error_code)
+    session.commit()
+    return message
+
+
+def _message_by_sid(session: Session, message_sid: str) -> SmsMessage | None:
+    return session.scalar(
+        select(SmsMessage)
+        .where(SmsMessage.message_sid == message_sid)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _apply_status(
+    session: Session, message: SmsMessage, status: str, error_code: int | None
+) -> None:
+    status = status.strip().lower()
     if error_code == OPTED_OUT_ERROR:
         mark_opted_out(session, message.to_number, source=OptOutSource.CARRIER, trigger="21610")
         status = "failed"
     ours = _TWILIO_TO_OURS.get(status)
     if ours is None:
         log.info("SMS %s: unknown status %r ignored", message.id, status)
-        session.commit()
-        return message
+        return
     if _TWILIO_RANK.get(status, 0) > _TWILIO_RANK.get(message.twilio_status or "", -1):
         message.twilio_status = status
     if _RANK[ours] > _RANK[message.status]:
@@ -470,23 +511,21 @@ def apply_message_status(
         if error_code is not None:
             message.error_code = error_code
             message.status_reason = f"Twilio error {error_code}"
-    session.commit()
-    return message
 
 
-def _apply_early_status_events(session: Session, sid: str) -> None:
-    """Apply status callbacks that arrived before the send was recorded."""
+def apply_pending_status_events(session: Session, message_sid: str) -> None:
+    """Apply (and forget) status callbacks that arrived before the send was recorded.
+    Applying one twice changes nothing, so the view and the clock may both do it. Commits."""
+    message = _message_by_sid(session, message_sid)
     events = session.scalars(
-        select(WebhookEvent)
-        .where(WebhookEvent.kind == "sms_status", WebhookEvent.sid == sid)
-        .order_by(WebhookEvent.id)
+        select(SmsStatusEvent)
+        .where(SmsStatusEvent.message_sid == message_sid)
+        .order_by(SmsStatusEvent.id)
     ).all()
+    if message is None or not events:
+        return
     for event in events:
-        params = event.params or {}
-        code = str(params.get("ErrorCode", "") or "").strip()
-        apply_message_status(
-            session,
-            message_sid=sid,
-            status=str(params.get("MessageStatus", "")),
-            error_code=int(code) if code.isdigit() else None,
-        )
+        if message.direction == SmsDirection.OUTBOUND:
+            _apply_status(session, message, event.status, event.error_code)
+    session.execute(delete(SmsStatusEvent).where(SmsStatusEvent.id.in_([e.id for e in events])))
+    session.commit()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -43,13 +42,6 @@ log = logging.getLogger(__name__)
 
 STAFF_PURPOSES = (SmsPurpose.SUPERVISOR_SUMMARY, SmsPurpose.SUPERVISOR_ALERT)
 LINK = re.compile(r"https?://|www\.|\b[a-z0-9-]+\.(?:com|cn|net|org|cc|top|xyz|ly)(?:/|\b)", re.I)
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """Why a number may be texted: "caller", "supervisor", "volunteer" or "family"."""
-
-    kind: str
 
 
 def recipient_kind(session: Session, number: str) -> str | None:

@@ -132,17 +132,6 @@ def callback_requested(lang: str, head: Head) -> str:
     )
 
 
-def callback_failed(lang: str, head: Head, *, attempts: int) -> str:
-    """After the last callback attempt failed (queued by the callbacks feature)."""
-    return head(lang) + _pick(
-        lang,
-        f"我们给您回电{attempts}次都没有接通。需要帮助请拨打本号码，或回复1再约回电。",
-        f"我哋打咗{attempts}次電話畀你都未接通。需要幫忙請打呢個號碼，或回覆1再約回電。",
-        f" we tried to call you back {attempts} times but could not reach you. "
-        "Call this number any time, or reply 1 for another callback.",
-    )
-
-
 def help_caller(lang: str, head: Head) -> str:
     """Answer to HELP / 帮助 from a caller."""
     return head(lang) + _pick(
@@ -476,7 +465,6 @@ RENDERERS: dict[str, Callable[..., str]] = {
     for fn in (
         ack,
         callback_requested,
-        callback_failed,
         help_caller,
         opted_out,
         resumed,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from hotline.callbacks.models import CallbackReason, CallbackRequest
 from hotline.callers.models import Caller
 from hotline.calls.models import WebhookEvent
-from hotline.cases.models import Case
+from hotline.cases.models import Case, CaseStatus
 from hotline.db import db
 from hotline.sms.models import SmsDirection, SmsMessage, SmsOptOut, SmsPurpose, SmsStatus
 from hotline.sms.outbox import queue_sms
@@ -274,12 +274,35 @@ def test_unsigned_or_incomplete_texts_are_refused_and_nothing_is_written(app, tw
         assert db.session.scalar(select(func.count()).select_from(WebhookEvent)) == 0
 
 
-def test_the_clock_sends_the_reply_through_twilio(app, twilio, clock, texts_sent, now):
+def test_the_clock_sends_the_reply_and_adds_it_to_the_case(app, twilio, clock, texts_sent, now):
+    from hotline.cases.models import CaseContact
+
     _text(twilio, "你好")
     clock.send()
     (sent,) = texts_sent()
     assert sent["To"] == CALLER_PHONE and sent["From"] == LINE_NUMBER
     assert sent["Body"].endswith("已收到您的短信，我们会尽快回复。要我们回电请回复1。")
+    with app.app_context():
+        kinds = db.session.scalars(select(CaseContact.kind).order_by(CaseContact.id)).all()
+    assert [k.value for k in kinds] == ["sms_in", "sms_out"]
+
+
+def test_a_reply_whose_case_was_closed_meanwhile_is_still_sent_once(
+    app, twilio, clock, texts_sent, now
+):
+    from hotline.cases.models import CaseContact
+
+    _text(twilio, "你好")
+    with app.app_context():
+        db.session.scalar(select(Case)).status = CaseStatus.CLOSED
+        db.session.commit()
+    clock.send()
+    clock.send()
+    assert len(texts_sent()) == 1
+    assert _outbound(app)[0].status == SmsStatus.SENT
+    with app.app_context():
+        kinds = db.session.scalars(select(CaseContact.kind)).all()
+    assert [k.value for k in kinds] == ["sms_in"], "a closed case is read-only"
 
 
 def test_a_text_from_a_foreign_number_is_kept_but_never_answered(

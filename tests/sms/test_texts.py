@@ -58,9 +58,6 @@ CASES = {}
 for lang in texts.CALLER_LANGUAGES:
     CASES[("ack", lang)] = lambda lang=lang: texts.ack(lang, CASE)
     CASES[("callback_requested", lang)] = lambda lang=lang: texts.callback_requested(lang, CASE)
-    CASES[("callback_failed", lang)] = lambda lang=lang: texts.callback_failed(
-        lang, CASE, attempts=3
-    )
     CASES[("help_caller", lang)] = lambda lang=lang: texts.help_caller(lang, PLAIN)
     CASES[("opted_out", lang)] = lambda lang=lang: texts.opted_out(lang, PLAIN)
     CASES[("resumed", lang)] = lambda lang=lang: texts.resumed(lang, PLAIN)
@@ -135,10 +132,6 @@ SNAPSHOTS = {
         "zh",
     ): "工单20261129-0042 11-29 14:05 好的，我们会尽快给您回电，请留意来电。",
     (
-        "callback_failed",
-        "zh",
-    ): "工单20261129-0042 11-29 14:05 我们给您回电3次都没有接通。需要帮助请拨打本号码，或回复1再约回电。",
-    (
         "help_caller",
         "zh",
     ): "11-29 14:05 长者服务热线：回复1我们给您回电；回复TD退订通知短信；有事请直接拨打本号码，有人接听。",
@@ -172,10 +165,6 @@ SNAPSHOTS = {
         "yue",
     ): "個案20261129-0042 11-29 14:05 好，我哋會盡快打返畀你，請留意來電。",
     (
-        "callback_failed",
-        "yue",
-    ): "個案20261129-0042 11-29 14:05 我哋打咗3次電話畀你都未接通。需要幫忙請打呢個號碼，或回覆1再約回電。",
-    (
         "help_caller",
         "yue",
     ): "11-29 14:05 長者服務熱線：回覆1我哋打返畀你；回覆TD取消通知短訊；有事請直接打呢個號碼，有人聽。",
@@ -208,10 +197,6 @@ SNAPSHOTS = {
         "callback_requested",
         "en",
     ): "Case 20261129-0042 29 Nov 14:05: we will call you back soon. Please keep your phone nearby.",
-    (
-        "callback_failed",
-        "en",
-    ): "Case 20261129-0042 29 Nov 14:05: we tried to call you back 3 times but could not reach you. Call this number any time, or reply 1 for another callback.",
     (
         "help_caller",
         "en",
