@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -13,20 +12,6 @@ from hotline.devgateway import create_gateway_app
 from .harness import ELDER, LINE, StandIn, twiml
 
 STATIC = Path(__file__).resolve().parents[2] / "hotline" / "devgateway" / "static" / "devgateway"
-CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
-
-
-def _require_chromium() -> None:
-    """Skip without Chromium, or fail when HOTLINE_REQUIRE_BROWSER=1 (as in CI)."""
-    if os.path.exists(CHROMIUM):
-        return
-    message = f"Chromium not found at {CHROMIUM} (set HOTLINE_CHROMIUM)"
-    if os.environ.get("HOTLINE_REQUIRE_BROWSER") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture
 def client():
     """A Flask test client of a gateway that never calls anybody."""
@@ -76,16 +61,11 @@ def test_the_json_api_lists_the_configuration(client):
     assert config["clock"] == "manual"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for the module's browser tests."""
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+@pytest.fixture
+def browser(chromium):
+    """The suite's one headless Chromium (tests/browser.py): two Playwright drivers cannot run
+    in one process."""
+    return chromium
 
 
 @pytest.mark.browser
