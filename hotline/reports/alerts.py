@@ -61,7 +61,7 @@ def observe_line(session: Session, line: Line, now: datetime, found: Observation
 
     # A caller waiting longer than the limit.
     limit = int(setting("ALERT_LONG_WAIT_SECONDS"))
-    live = metrics.live_numbers(session, line, now=now)
+    live = metrics.live_numbers(session, line)
     scope = _scope(AlertKind.LONG_WAIT, line)
     found.scopes.add(scope)
     found.add(

@@ -387,9 +387,9 @@ class LiveNumbers:
     available_operators: int
 
 
-def live_numbers(session: Session, line: Line, *, now: datetime | None = None) -> LiveNumbers:
-    """Live queue numbers of `line` (from the queue feature's snapshot when it exists)."""
-    return sources.live_snapshot(session, line, now or utcnow())
+def live_numbers(session: Session, line: Line) -> LiveNumbers:
+    """Live queue numbers of `line` (the queue feature's snapshot)."""
+    return sources.live_snapshot(session, line)
 
 
 def active_lines(session: Session) -> list[Line]:
@@ -410,9 +410,8 @@ def line_labels(session: Session, line: Line) -> tuple[str | None, str | None]:
 def callback_failures(session: Session, line_id: int, since: datetime) -> tuple[int, int]:
     """(callbacks not getting through, callbacks given up) on the line since `since`.
 
-    Not getting through: a callback whose last attempt since then did not reach a person (the
-    callbacks feature's attempt rows when they exist, else the request's last outcome), or that
-    was given up (status failed).
+    Not getting through: a pending callback with an attempt since then that did not reach a
+    person, or a callback given up (status failed) since then.
     """
     given_up = session.scalar(
         select(func.count())
@@ -424,16 +423,4 @@ def callback_failures(session: Session, line_id: int, since: datetime) -> tuple[
         )
     )
     failing = sources.callbacks_with_failed_attempts(session, line_id, since)
-    if failing is None:
-        failing = session.scalar(
-            select(func.count())
-            .select_from(CallbackRequest)
-            .where(
-                CallbackRequest.line_id == line_id,
-                CallbackRequest.status == CallbackStatus.PENDING,
-                CallbackRequest.attempts > 0,
-                CallbackRequest.last_outcome.is_not(None),
-                CallbackRequest.updated_at >= since,
-            )
-        )
     return failing + given_up, given_up

@@ -145,7 +145,7 @@ def supervisor_page():
     now = utcnow()
     clock = _clock_status(now)
     report = metrics.today_report(session, line, now=now)
-    live = metrics.live_numbers(session, line, now=now)
+    live = metrics.live_numbers(session, line)
     days = metrics.trend(session, line, days=7, now=now)
     lang = "en" if current_language() == "en" else "zh"
     return render_template(

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.callers.models import Caller
+from hotline.cases.models import ContactKind
 from hotline.lines.models import Line
 from hotline.operators.models import Operator
 from hotline.phone import mask, try_normalise
@@ -272,7 +273,7 @@ def _supervisor_command(
     head: Head,
 ) -> None:
     if word in STATUS_WORDS:
-        live = metrics.live_numbers(session, line, now=row.created_at)
+        live = metrics.live_numbers(session, line)
         report = metrics.today_report(session, line, now=row.created_at)
         body, kind = texts.status_reply(lang, head, live, report), "status_reply"
     else:
@@ -323,7 +324,7 @@ def _caller_text(
     row.caller_id = caller.id
     case = integration.open_case_for_sms(session, caller=caller, line=line)
     row.case_id = case.id
-    integration.record_contact(session, case, kind="sms_in", sms_id=row.id, note=row.body)
+    integration.record_contact(session, case, kind=ContactKind.SMS_IN, sms_id=row.id, note=row.body)
     head = Head(row.created_at, line.timezone, case.number)
     blocked = _is_blocked(caller, row.created_at)
     if word in CALLBACK_WORDS and not blocked:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 
-from hotline.cases.models import Case
+from hotline.cases.models import Case, ContactKind
 from hotline.lines.models import Line
 from hotline.phone import mask, try_normalise
 from hotline.sms import integration
@@ -205,12 +205,34 @@ def _pacing_budgets(session: Session, senders: set[str], now: datetime) -> dict[
     return {sender: allowance - float(used.get(sender, 0)) for sender in senders}
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A text this clock now owns. `ask_twilio_since` is set when an earlier attempt may have
+    reached Twilio without our knowing: a takeover of an expired lease (a clock died while
+    sending) or a retry after a network error (the request may have arrived, the answer not).
+    It is the earliest moment that attempt could have reached Twilio."""
+
+    id: int
+    ask_twilio_since: datetime | None = None
+
+
 def claim_due(
     session: Session, *, clock: str, now: datetime, ids: list[int] | None = None
-) -> list[int]:
-    """Claim due texts for `clock` (committed); returns the ids this clock now owns."""
+) -> list[Claim]:
+    """Claim due texts for `clock` (committed); returns the texts this clock now owns."""
+    lease = timedelta(seconds=setting("SMS_LEASE_SECONDS"))
     query = (
-        select(SmsMessage.id, SmsMessage.from_number, SmsMessage.segments)
+        select(
+            SmsMessage.id,
+            SmsMessage.from_number,
+            SmsMessage.segments,
+            SmsMessage.status,
+            SmsMessage.lease_expires_at,
+            SmsMessage.attempts,
+            SmsMessage.error_code,
+            SmsMessage.status_reason,
+            SmsMessage.updated_at,
+        )
         .where(_due_condition(now))
         .order_by(SmsMessage.send_after, SmsMessage.id)
         .limit(setting("SMS_BATCH_SIZE"))
@@ -220,8 +242,8 @@ def claim_due(
         query = query.where(SmsMessage.id.in_(ids))
     candidates = session.execute(query).all()
     budgets = _pacing_budgets(session, {c.from_number for c in candidates}, now)
-    lease_until = now + timedelta(seconds=setting("SMS_LEASE_SECONDS"))
-    claimed: list[int] = []
+    lease_until = now + lease
+    claimed: list[Claim] = []
     for candidate in candidates:
         if budgets[candidate.from_number] < candidate.segments and ids is None:
             continue  # this sender's share of the window is used; the next sweep sends it
@@ -237,10 +259,19 @@ def claim_due(
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:
-            claimed.append(candidate.id)
+            claimed.append(Claim(candidate.id, _unsure_since(candidate, lease)))
             budgets[candidate.from_number] -= candidate.segments
     session.commit()
     return claimed
+
+
+def _unsure_since(candidate, lease: timedelta) -> datetime | None:
+    """When an earlier attempt of this text may have reached Twilio unbeknown to us, or None."""
+    if candidate.status == SmsStatus.SENDING and candidate.lease_expires_at is not None:
+        return candidate.lease_expires_at - lease  # taken over from a clock that died
+    if candidate.attempts and candidate.error_code is None and candidate.status_reason:
+        return candidate.updated_at - lease  # retried after a network error
+    return None
 
 
 def _owned(session: Session, message_id: int, clock: str):
@@ -265,8 +296,20 @@ def _finish(session: Session, message: SmsMessage, clock: str, **values) -> bool
     return True
 
 
-def deliver(session: Session, message: SmsMessage, *, clock: str, result: SweepResult) -> None:
-    """Send one claimed text through the gateway and record what happened (commits)."""
+def deliver(
+    session: Session,
+    message: SmsMessage,
+    *,
+    clock: str,
+    result: SweepResult,
+    ask_twilio_since: datetime | None = None,
+) -> None:
+    """Send one claimed text through the gateway and record what happened (commits).
+
+    When an earlier attempt may have reached Twilio (`ask_twilio_since`, see Claim), Twilio is
+    asked first whether it already has this text (same sender, number and body since then):
+    then it is recorded, not sent again.
+    """
     now = utcnow()
     reason = refusal_reason(
         session,
@@ -286,6 +329,23 @@ def deliver(session: Session, message: SmsMessage, *, clock: str, result: SweepR
         session.commit()
         return
     session.commit()  # end the read transaction: no database work is held open during HTTP
+    earlier = _sent_before(message, ask_twilio_since) if ask_twilio_since else None
+    if earlier is not None:
+        log.warning("SMS %s: an earlier attempt reached Twilio as %s", message.id, earlier)
+        if _finish(
+            session,
+            message,
+            clock,
+            status=SmsStatus.SENT,
+            message_sid=earlier,
+            twilio_status="accepted",
+            sent_at=utcnow(),
+            status_reason=None,
+        ):
+            result.sent.append(message.id)
+        session.commit()
+        apply_pending_status_events(session, earlier)
+        return
     try:
         sid = get_gateway().send_sms(
             to=message.to_number,
@@ -318,6 +378,28 @@ def deliver(session: Session, message: SmsMessage, *, clock: str, result: SweepR
     apply_pending_status_events(session, sid)
 
 
+def _sent_before(message: SmsMessage, since: datetime) -> str | None:
+    """The MessageSid of this very text if Twilio already accepted it since `since` (the
+    earlier attempt), else None. When Twilio cannot be asked, None: sending again is better
+    than never sending."""
+    try:
+        recent = get_gateway().client.messages.list(
+            to=message.to_number, from_=message.from_number, limit=20
+        )
+    except Exception:  # noqa: BLE001 - fall back to sending
+        log.warning("SMS %s: could not ask Twilio about an earlier send", message.id, exc_info=True)
+        return None
+    for earlier in recent:
+        created = earlier.date_created
+        if (
+            earlier.body == message.body
+            and created is not None
+            and created >= since - timedelta(seconds=5)
+        ):
+            return earlier.sid
+    return None
+
+
 def _record_on_case(session: Session, message: SmsMessage) -> None:
     """Add the sent text to its case's history (best effort: a closed case refuses it)."""
     if message.case_id is None:
@@ -326,7 +408,7 @@ def _record_on_case(session: Session, message: SmsMessage) -> None:
     if case is None:
         return
     try:
-        integration.record_contact(session, case, kind="sms_out", sms_id=message.id)
+        integration.record_contact(session, case, kind=ContactKind.SMS_OUT, sms_id=message.id)
         session.commit()
     except Exception:  # noqa: BLE001 - the text is sent; its history entry is secondary
         session.rollback()
@@ -407,11 +489,16 @@ def send_due(
 ) -> SweepResult:
     """Claim and send the due texts (or only `ids`, e.g. an alert raised by a web request)."""
     result = SweepResult()
-    claimed = claim_due(session, clock=clock, now=now or utcnow(), ids=ids)
-    for message_id in claimed:
-        message = session.get(SmsMessage, message_id, populate_existing=True)
+    for claim in claim_due(session, clock=clock, now=now or utcnow(), ids=ids):
+        message = session.get(SmsMessage, claim.id, populate_existing=True)
         if message is not None:
-            deliver(session, message, clock=clock, result=result)
+            deliver(
+                session,
+                message,
+                clock=clock,
+                result=result,
+                ask_twilio_since=claim.ask_twilio_since,
+            )
     return result
 
 

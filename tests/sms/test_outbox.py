@@ -163,22 +163,101 @@ def test_a_permanent_error_fails_at_once(app, line_id, caller, clock, http_clien
     assert (row.status, row.error_code, len(texts_sent())) == (SmsStatus.FAILED, 21211, 1)
 
 
-def test_a_crashed_clocks_lease_expires_and_another_clock_sends_the_text(
-    app, line_id, caller, texts_sent, now, time_machine
-):
-    message_id = _queue(app, line_id)
+def _claimed_by_a_clock_that_died(app, message_id, now):
     with app.app_context():
         row = db.session.get(SmsMessage, message_id)
-        row.status = SmsStatus.SENDING  # claimed by a clock that then died
+        row.status = SmsStatus.SENDING
         row.leased_by = "dead-clock"
         row.attempts = 1
         row.lease_expires_at = now + timedelta(seconds=120)
         db.session.commit()
+
+
+def _twilio_list(*messages):
+    """A Messages.list page as Twilio returns it."""
+    return 200, {
+        "messages": list(messages),
+        "end": max(len(messages) - 1, 0),
+        "first_page_uri": "/2010-04-01/Accounts/AC/Messages.json?PageSize=20&Page=0",
+        "next_page_uri": None,
+        "page": 0,
+        "page_size": 20,
+        "previous_page_uri": None,
+        "start": 0,
+        "uri": "/2010-04-01/Accounts/AC/Messages.json?PageSize=20&Page=0",
+    }
+
+
+def test_a_crashed_clocks_lease_expires_and_another_clock_sends_the_text(
+    app, line_id, caller, http_client, texts_sent, now, time_machine
+):
+    http_client.responses.append((r"GET .*/Messages\.json", _twilio_list()))
+    message_id = _queue(app, line_id)
+    _claimed_by_a_clock_that_died(app, message_id, now)
+    with app.app_context():
         assert send_due(db.session, clock="other").handled == 0, "the lease is still held"
         time_machine.move_to(now + timedelta(seconds=121), tick=False)
         result = send_due(db.session, clock="other")
     assert result.sent == [message_id]
+    (asked,) = http_client.find("GET", "/Messages.json")
+    assert asked.params == {"To": CALLER_PHONE, "From": LINE_NUMBER, "PageSize": 20}
     assert len(texts_sent()) == 1
+    assert _row(app, message_id).attempts == 2
+
+
+def test_a_takeover_does_not_resend_a_text_twilio_already_has(
+    app, line_id, caller, http_client, texts_sent, now, time_machine
+):
+    message_id = _queue(app, line_id, body="工单1 你好")
+    _claimed_by_a_clock_that_died(app, message_id, now)
+    earlier = {
+        "sid": "SM" + "f" * 32,
+        "body": "工单1 你好",
+        "to": CALLER_PHONE,
+        "from": LINE_NUMBER,
+        "status": "delivered",
+        "date_created": "Sun, 29 Nov 2026 06:05:01 +0000",
+    }
+    older = {**earlier, "sid": "SM" + "0" * 32, "date_created": "Sat, 28 Nov 2026 06:05:01 +0000"}
+    http_client.responses.append((r"GET .*/Messages\.json", _twilio_list(earlier, older)))
+    time_machine.move_to(now + timedelta(seconds=121), tick=False)
+    with app.app_context():
+        result = send_due(db.session, clock="other")
+    assert result.sent == [message_id]
+    assert texts_sent() == [], "Twilio had it already: not sent twice"
+    row = _row(app, message_id)
+    assert (row.status, row.message_sid) == (SmsStatus.SENT, "SM" + "f" * 32)
+
+
+def test_after_a_network_error_the_retry_asks_twilio_before_sending_again(
+    app, line_id, caller, clock, http_client, texts_sent, now, time_machine
+):
+    """The request may have reached Twilio and only the answer got lost."""
+    calls = {"n": 0}
+
+    def lost_answer(form):
+        calls["n"] += 1
+        raise ConnectionError("read timed out")
+
+    http_client.responses.append((r"POST .*/Messages\.json", lost_answer))
+    accepted = {
+        "sid": "SM" + "b" * 32,
+        "body": "工单1 你好",
+        "to": CALLER_PHONE,
+        "from": LINE_NUMBER,
+        "status": "sent",
+        "date_created": "Sun, 29 Nov 2026 06:05:00 +0000",
+    }
+    http_client.responses.append((r"GET .*/Messages\.json", _twilio_list(accepted)))
+    message_id = _queue(app, line_id, body="工单1 你好")
+    clock.send()
+    row = _row(app, message_id)
+    assert row.status == SmsStatus.QUEUED and "read timed out" in row.status_reason
+    time_machine.move_to(now + timedelta(seconds=31), tick=False)
+    clock.send()
+    row = _row(app, message_id)
+    assert (row.status, row.message_sid) == (SmsStatus.SENT, "SM" + "b" * 32)
+    assert calls["n"] == 1, "not sent a second time"
 
 
 def test_texts_are_paced_per_sender(app, line_id, caller, clock, texts_sent, now, time_machine):

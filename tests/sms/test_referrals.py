@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from hotline.cases import models as cases_models
+from hotline.cases import service as cases_service
 from hotline.db import db
 from hotline.sms.models import SmsMessage, SmsPurpose, SmsStatus
 from sms.fixtures import CALLER_PHONE, sms_params
-
-cases_service = pytest.importorskip("hotline.cases.service")
-cases_models = pytest.importorskip("hotline.cases.models")
 
 VOLUNTEER_PHONE = "+8613700000001"
 
