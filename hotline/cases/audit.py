@@ -38,7 +38,7 @@ PERSONAL_TEXT_FIELDS = frozenset(
 PERSONAL_NUMBER_FIELDS = frozenset({"phone_number", "target_number", "to_number"})
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A JSON-friendly form of a column value."""
     if isinstance(value, enum.Enum):
         return value.value
@@ -49,7 +49,7 @@ def _plain(value: Any) -> Any:
 
 def redact(field: str, value: Any) -> Any:
     """The value of `field` as the trail may keep it."""
-    value = _plain(value)
+    value = plain(value)
     if value in (None, ""):
         return value
     if field in PERSONAL_NUMBER_FIELDS:
@@ -89,8 +89,8 @@ def record(
         entity=entity,
         entity_id=entity_id,
         action=action,
-        before={k: _plain(v) for k, v in (before or {}).items()},
-        after={k: _plain(v) for k, v in (after or {}).items()},
+        before={k: plain(v) for k, v in (before or {}).items()},
+        after={k: plain(v) for k, v in (after or {}).items()},
     )
     session.add(entry)
     session.flush()

@@ -47,7 +47,7 @@ RECORDING_SID_RE = re.compile(r"RE[0-9a-fA-F]{32}")
 
 def _row(obj: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
-        column.key: audit._plain(getattr(obj, column.key))
+        column.key: audit.plain(getattr(obj, column.key))
         for column in obj.__table__.columns
         if column.key not in exclude
     }
@@ -61,7 +61,7 @@ def export_caller_data(session: Session, caller_id: int, *, operator_id: int | N
         raise ActionRefused("找不到该来电人。", "Caller not found.")
     cases = session.scalars(select(Case).where(Case.caller_id.in_(group)).order_by(Case.id)).all()
     data = {
-        "exported_at": audit._plain(utcnow()),
+        "exported_at": audit.plain(utcnow()),
         "profiles": [_row(c) for c in session.scalars(select(Caller).where(Caller.id.in_(group)))],
         "family_contacts": [
             _row(f)

@@ -1191,6 +1191,8 @@ class ScenarioReview:
     sub_topics: dict[str, dict[str, int]] = field(default_factory=dict)
     #: Open difficulties: cases of this scenario escalated now (whenever they were opened).
     open_escalations: list[Case] = field(default_factory=list)
+    #: For "other": the period's cases, for a supervisor to file under a scenario.
+    cases_to_file: list[Case] = field(default_factory=list)
 
 
 def scenario_review(session: Session, day_from: date, day_to: date) -> list[ScenarioReview]:
@@ -1226,6 +1228,14 @@ def scenario_review(session: Session, day_from: date, day_to: date) -> list[Scen
     for case in escalations:
         reviews.setdefault(case.scenario, ScenarioReview(scenario=case.scenario))
         reviews[case.scenario].open_escalations.append(case)
+    reviews["other"].cases_to_file = list(
+        session.scalars(
+            select(Case)
+            .where(Case.scenario == "other", Case.created_at >= start, Case.created_at < end)
+            .order_by(Case.created_at.desc())
+            .limit(100)
+        )
+    )
     return list(reviews.values())
 
 

@@ -66,6 +66,11 @@ def test_operator_works_a_case_from_a_taken_call_and_a_supervisor_resolves_it(
     page.keyboard.press("Enter")
     page.wait_for_selector('#scenario button[value="medical"][aria-pressed="true"]')
     assert "就医" in page.locator("#current-scenario").inner_text()
+    # Enter in the sub-topic field saves it and keeps the scenario.
+    page.fill("#sub-topic", "电话预约挂号")
+    page.press("#sub-topic", "Enter")
+    page.wait_for_selector("#current-scenario >> text=电话预约挂号")
+    assert page.locator("#current-scenario").inner_text() == "就医 · 电话预约挂号"
 
     # A note (typed text with markup stays text).
     page.fill("#note-text", "想约下周三心内科 <b>不会用App</b>")
@@ -95,7 +100,8 @@ def test_operator_works_a_case_from_a_taken_call_and_a_supervisor_resolves_it(
 
     with app.app_context():
         case = db.session.scalar(select(Case).where(Case.number == number))
-        assert case.scenario == "medical" and case.status == CaseStatus.ESCALATED and case.is_urgent
+        assert (case.scenario, case.sub_topic) == ("medical", "电话预约挂号")
+        assert case.status == CaseStatus.ESCALATED and case.is_urgent
         assert case.owner_id == operator
         assert [n.text for n in db.session.scalars(select(CaseNote))] == [
             "想约下周三心内科 <b>不会用App</b>"

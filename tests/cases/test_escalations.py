@@ -164,6 +164,7 @@ def test_the_scenario_review_counts_cases_and_lists_open_difficulties(
                 session, case, scenario=scenario, sub_topic=sub_topic, operator_id=None
             )
         service.escalate(session, case, reason="超市拒收现金", operator_id=None)
+        unfiled = service.open_case(session, caller_id=None, line_id=line_id, channel="sms")
         resolved = service.open_case(
             session, caller_id=None, line_id=line_id, channel="call", scenario="medical"
         )
@@ -175,7 +176,8 @@ def test_the_scenario_review_counts_cases_and_lists_open_difficulties(
     assert reviews["medical"].by_status == {"open": 3, "resolved": 1}
     assert reviews["consumption"].sub_topics["现金支付"]["escalated"] == 1
     assert [c.number for c in reviews["consumption"].open_escalations] == [case.number]
-    assert reviews["travel"].total == 0 and reviews["other"].total == 0
+    assert reviews["travel"].total == 0
+    assert [c.number for c in reviews["other"].cases_to_file] == [unfiled.number]
 
     sign_in(client, make_staff(Role.SUPERVISOR))
     page = client.get(
@@ -184,6 +186,7 @@ def test_the_scenario_review_counts_cases_and_lists_open_difficulties(
     body = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "电话预约挂号" in body and "超市拒收现金" in body and case.number in body
+    assert unfiled.number in body, "the 'other' bucket lists its cases to be filed"
     assert client.get("/console/cases/review", query_string={"date_from": "x"}).status_code == 400
 
 
