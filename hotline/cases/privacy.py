@@ -157,9 +157,8 @@ def anonymise_caller(
         caller.restriction_reason = ""
         caller.restriction_until = None
         caller.anonymised_at = now
-    for contact in session.scalars(
-        select(FamilyContact).where(FamilyContact.caller_id.in_(group))
-    ).all():
+    family = session.scalars(select(FamilyContact).where(FamilyContact.caller_id.in_(group))).all()
+    for contact in family:
         session.delete(contact)
     case_ids = select(Case.id).where(Case.caller_id.in_(group))
     session.execute(
@@ -218,7 +217,10 @@ def anonymise_caller(
             action="anonymised",
             operator_id=operator_id,
             actor=actor,
-            after={"anonymised_at": now},
+            after={
+                "anonymised_at": now,
+                "family_contacts_deleted": len(family) if caller_id_ == group[0] else 0,
+            },
         )
     session.flush()
     log.info("caller %s anonymised (%s)", group[0], actor)
