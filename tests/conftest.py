@@ -80,19 +80,52 @@ def skip_without_postgres() -> None:
 
 
 class PostgresDatabases:
-    """Creates uniquely named databases on the test server and drops them afterwards."""
+    """Throwaway PostgreSQL databases on the test server, reused through a pool.
+
+    DROP DATABASE forces a checkpoint (seconds each on a slow disk), so a finished test's
+    database is wiped instead (its connections ended, its public schema recreated) and handed
+    to the next test; the pool is dropped once at the end of the session.
+    """
 
     def __init__(self) -> None:
         self.created: list[str] = []
+        self.free: list[str] = []
         self.admin = create_engine(_sa_url(_pg_admin_url()), isolation_level="AUTOCOMMIT")
+
+    def _url(self, name: str) -> str:
+        base = _sa_url(_pg_admin_url()).rsplit("/", 1)[0]
+        return f"{base}/{name}"
 
     def create(self, prefix: str = "hotline_test") -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
         with self.admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         self.created.append(name)
-        base = _sa_url(_pg_admin_url()).rsplit("/", 1)[0]
-        return f"{base}/{name}"
+        return self._url(name)
+
+    def acquire(self) -> str:
+        """An empty database: a wiped one from the pool, or a new one."""
+        if self.free:
+            return self._url(self.free.pop())
+        return self.create()
+
+    def release(self, url: str) -> None:
+        """End the database's connections, empty it, and return it to the pool."""
+        name = url.rsplit("/", 1)[1]
+        with self.admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = :name AND pid <> pg_backend_pid()"),
+                {"name": name},
+            )
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        finally:
+            engine.dispose()
+        self.free.append(name)
 
     def drop_all(self) -> None:
         with self.admin.connect() as conn:
@@ -111,9 +144,11 @@ def pg_databases() -> Iterator[PostgresDatabases]:
 
 
 @pytest.fixture
-def pg_url(pg_databases: PostgresDatabases) -> str:
-    """A fresh, empty PostgreSQL database for one test (dropped at the end of the session)."""
-    return pg_databases.create()
+def pg_url(pg_databases: PostgresDatabases) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (wiped and reused afterwards)."""
+    url = pg_databases.acquire()
+    yield url
+    pg_databases.release(url)
 
 
 def _suite_on_postgres() -> bool:
