@@ -6,11 +6,9 @@ transaction that marks the callback failed, so the texts exist exactly when the 
 
 from __future__ import annotations
 
-import importlib
 import logging
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.callbacks import texts
@@ -110,36 +108,15 @@ def alert_final_failure(
 
 
 def family_contacts_to_alert(session: Session, caller_id: int | None) -> list:
-    """The elder's family contacts who consented to be told when we cannot reach the elder.
-
-    Family contacts belong to the caller profiles feature (`FamilyContact`, with a recorded,
-    unrevoked consent and the `may_receive_alerts` permission). Looked up by name so the
-    callbacks work before that model exists: without it, nobody is told.
-    """
+    """The elder's family contacts whose consent is in force and who agreed to be told when we
+    cannot reach the elder (the caller profiles feature decides; see
+    `hotline.callers.service.consented_family_contacts`)."""
     if caller_id is None:
         return []
-    model = None
-    for module_name in ("hotline.callers.models", "hotline.cases.models"):
-        try:
-            model = getattr(importlib.import_module(module_name), "FamilyContact", None)
-        except ModuleNotFoundError:
-            model = None
-        if model is not None:
-            break
-    if model is None:
-        return []
-    contacts = session.scalars(
-        select(model).where(model.caller_id == caller_id).order_by(model.id)
-    ).all()
+    from hotline.callers.service import consented_family_contacts
+
     return [
-        contact for contact in contacts if contact.phone_number and _may_receive_alerts(contact)
+        contact
+        for contact in consented_family_contacts(session, caller_id, "may_receive_alerts")
+        if contact.phone_number
     ]
-
-
-def _may_receive_alerts(contact) -> bool:
-    may = getattr(contact, "may", None)
-    if callable(may):
-        return bool(may("may_receive_alerts"))
-    return bool(getattr(contact, "is_consented", False)) and bool(
-        getattr(contact, "may_receive_alerts", False)
-    )

@@ -7,9 +7,9 @@ from twilio.twiml.voice_response import VoiceResponse
 from hotline.callbacks import texts
 from hotline.callbacks.service import AnswerResult
 from hotline.ivr.engine import SayAction
-from hotline.ivr.render import add_say, wait_url
+from hotline.ivr.render import add_say
 from hotline.ivr.schema import ScriptSet
-from hotline.lines.models import Line
+from hotline.queue.service import add_enqueue
 
 #: Voices when a line has no script in the caller's language (the fallback's voices).
 DEFAULT_VOICE = {"zh-CN": "Polly.Zhiyu", "yue-HK": "Polly.Hiujin", "en-US": "Polly.Joanna"}
@@ -24,23 +24,6 @@ def _say(result: AnswerResult, scripts: ScriptSet, text: str) -> SayAction:
     return SayAction(text=text, language=result.language, voice=voice, rate_percent=rate)
 
 
-def add_queue(response: VoiceResponse, line: Line, language: str) -> None:
-    """Append the <Enqueue> into the line's operator queue (the queue feature's, when present)."""
-    from hotline.queue import service as queue_service
-
-    add_enqueue = getattr(queue_service, "add_enqueue", None)
-    if add_enqueue is not None:
-        add_enqueue(response, line, language)
-        return
-    response.enqueue(
-        line.queue_name,
-        wait_url=wait_url(language),
-        wait_url_method="POST",
-        action="/twilio/voice/queue-exit",
-        method="POST",
-    )
-
-
 def answer_twiml(result: AnswerResult, scripts: ScriptSet) -> VoiceResponse:
     """A person: one slow sentence, then the queue. A machine: our number. A fax: hang up."""
     response = VoiceResponse()
@@ -49,7 +32,7 @@ def answer_twiml(result: AnswerResult, scripts: ScriptSet) -> VoiceResponse:
             response,
             _say(result, scripts, texts.person_greeting(result.language, result.line.name)),
         )
-        add_queue(response, result.line, result.language)
+        add_enqueue(response, result.line, result.language)
         return response
     if result.kind == "machine":
         message = texts.machine_message(result.language, result.line.name, result.line.phone_number)

@@ -15,8 +15,6 @@ terminal event, or a reconcile run racing a late webhook) changes nothing the se
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -444,26 +442,20 @@ def answer_attempt(
 def _join_operator_queue(
     session: Session, call: Call, caller: Caller | None, callback: CallbackRequest
 ) -> None:
-    """Put the answered caller in the queue at callback priority, keeping their first arrival.
-
-    Transitional: the queue feature's `enqueue` gains `priority`, `arrived_at` and
-    `preferred_operator_id`; until it has, only the arguments it accepts are passed.
-    """
+    """Put the answered caller in the queue at callback priority with their original arrival
+    time (so they keep their place), for the operator who scheduled it when one was named."""
     from hotline.queue import service as queue_service
 
-    wanted = {
-        "priority": queue_service.Priority.CALLBACK,
-        "arrived_at": callback.original_arrival_at,
-        "preferred_operator_id": callback.requested_by_operator_id,
-    }
-    accepted = inspect.signature(queue_service.enqueue).parameters
-    queue_service.enqueue(
+    entry = queue_service.enqueue(
         session,
         call,
         caller,
         reason="callback",
-        **{name: value for name, value in wanted.items() if name in accepted},
+        priority=queue_service.Priority.CALLBACK,
+        arrived_at=callback.original_arrival_at,
+        preferred_operator_id=callback.requested_by_operator_id,
     )
+    entry.callback_request_id = callback.id
 
 
 # --------------------------------------------------------------------------- call status
@@ -625,18 +617,16 @@ def _move_on(
 
 def cases_of(session: Session, callback: CallbackRequest) -> list:
     """The cases a callback belongs to: its own `case_id`, and the cases that scheduled it
-    (the cases feature links them with `CaseCallback`, looked up by name while it lands)."""
+    (linked by the cases feature with `CaseCallback`)."""
+    from hotline.cases.models import Case, CaseCallback
+
     case_ids = {callback.case_id} if callback.case_id else set()
-    try:
-        cases_models = importlib.import_module("hotline.cases.models")
-    except ModuleNotFoundError:
-        return []
-    link = getattr(cases_models, "CaseCallback", None)
-    if link is not None:
-        case_ids |= set(
-            session.scalars(select(link.case_id).where(link.callback_id == callback.id)).all()
-        )
-    found = [session.get(cases_models.Case, case_id) for case_id in sorted(case_ids)]
+    case_ids |= set(
+        session.scalars(
+            select(CaseCallback.case_id).where(CaseCallback.callback_id == callback.id)
+        ).all()
+    )
+    found = [session.get(Case, case_id) for case_id in sorted(case_ids)]
     return [row for row in found if row is not None]
 
 
@@ -645,23 +635,15 @@ def record_attempt_on_case(
 ) -> None:
     """Record one ended attempt on each of the callback's cases (the case log shows them all).
 
-    The hook into the cases feature: `hotline.cases.service.record_contact` when it exists;
-    until then the attempt rows themselves (CallbackAttempt, by callback) are the record.
     A closed case is read-only and is skipped. Must not commit (runs inside finish_attempt).
     """
     cases = cases_of(session, callback)
     if not cases:
         return
-    try:
-        cases_service = importlib.import_module("hotline.cases.service")
-    except ModuleNotFoundError:
-        return
-    record_contact = getattr(cases_service, "record_contact", None)
-    if record_contact is None:
-        return
-    refused: type[Exception] = getattr(
-        importlib.import_module("hotline.cases.errors"), "ActionRefused", LookupError
-    )
+    from hotline.cases.errors import CaseIsClosed
+    from hotline.cases.models import ContactKind
+    from hotline.cases.service import record_contact
+
     call = (
         session.scalar(select(Call).where(Call.call_sid == attempt.call_sid))
         if attempt.call_sid
@@ -674,14 +656,14 @@ def record_attempt_on_case(
             record_contact(
                 session,
                 linked,
-                kind="callback_attempt",
+                kind=ContactKind.CALLBACK_ATTEMPT,
                 call_id=call.id if call else None,
                 callback_id=callback.id,
                 note=note,
             )
-        except refused:
+        except CaseIsClosed:
             log.info(
-                "case %s is closed; callback attempt %s not recorded on it", case.id, attempt.id
+                "case %s is closed; callback attempt %s not recorded on it", linked.id, attempt.id
             )
 
 

@@ -4,7 +4,6 @@ order always end in the same state."""
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import random
 import xml.etree.ElementTree as ET
@@ -56,6 +55,30 @@ def test_a_person_hears_one_slow_sentence_and_joins_the_queue(
     with app.app_context():
         queued = db.session.scalar(select(Call).where(Call.call_sid == call.call_sid))
         assert queued.queued_at is not None, "the caller is in the operator queue"
+
+
+def test_the_answered_caller_keeps_their_place_and_goes_to_the_operator_who_promised(
+    app, clock, make_callback, make_operator, fake_calls, twilio
+):
+    from hotline.queue.models import QueueEntry
+    from hotline.queue.service import Priority
+    from hotline.timeutil import utcnow
+
+    operator_id = make_operator()
+    arrived = utcnow() - timedelta(minutes=42)
+    callback_id = make_callback(
+        reason=CallbackReason.OPERATOR,
+        original_arrival_at=arrived,
+        requested_by_operator_id=operator_id,
+    )
+    dispatch(app)
+    placed_call(app, twilio, callback_id).answer("human")
+    with app.app_context():
+        entry = db.session.scalars(select(QueueEntry)).one()
+        assert entry.priority == Priority.CALLBACK
+        assert entry.arrived_at == arrived, "ordered by the original arrival, not the callback"
+        assert entry.preferred_operator_id == operator_id
+        assert entry.callback_request_id == callback_id
 
 
 def test_unknown_answerer_is_treated_as_a_person(app, clock, make_callback, fake_calls, twilio):
@@ -167,10 +190,7 @@ def test_misses_follow_the_policy_and_the_last_one_tells_everyone(
 def test_final_failure_tells_a_consented_family_contact_only(
     app, clock, make_callback, fake_calls, twilio, make_caller, make_operator
 ):
-    family_model = pytest.importorskip("hotline.callers.models").__dict__.get("FamilyContact")
-    if family_model is None:
-        pytest.skip("the caller profiles feature has no FamilyContact yet")
-    from hotline.callers.models import ConsentMethod
+    from hotline.callers.models import ConsentMethod, FamilyContact
 
     operator_id = make_operator()
     caller_id = make_caller(phone_number=number(6), display_name="陈伯")
@@ -179,7 +199,7 @@ def test_final_failure_tells_a_consented_family_contact_only(
 
         db.session.add_all(
             [
-                family_model(
+                FamilyContact(
                     caller_id=caller_id,
                     name="女儿",
                     phone_number="+8613900000001",
@@ -188,11 +208,20 @@ def test_final_failure_tells_a_consented_family_contact_only(
                     consent_method=list(ConsentMethod)[0],
                     consent_recorded_by=operator_id,
                 ),
-                family_model(
+                FamilyContact(
                     caller_id=caller_id,
                     name="儿子 (no consent)",
                     phone_number="+8613900000002",
                     may_receive_alerts=True,
+                ),
+                FamilyContact(
+                    caller_id=caller_id,
+                    name="侄子 (consented, but not to alerts)",
+                    phone_number="+8613900000003",
+                    may_receive_alerts=False,
+                    consented_at=utcnow(),
+                    consent_method=list(ConsentMethod)[0],
+                    consent_recorded_by=operator_id,
                 ),
             ]
         )
@@ -235,16 +264,14 @@ def test_the_case_number_comes_first_when_there_is_a_case(
         sms = db.session.scalar(select(SmsMessage).where(SmsMessage.purpose == "callback_failed"))
     assert sms.body.startswith("工单20250304-0042:")
     assert sms.case_id == case_id
-    contact_model = getattr(importlib.import_module("hotline.cases.models"), "CaseContact", None)
-    if contact_model is not None:  # the cases feature records each attempt on the case
-        with app.app_context():
-            contacts = db.session.scalars(
-                select(contact_model).where(contact_model.case_id == case_id)
-            ).all()
-        assert [(c.kind.value, c.callback_id) for c in contacts] == [
-            ("callback_attempt", callback_id)
-        ]
-        assert "占线" in contacts[0].note
+    from hotline.cases.models import CaseContact
+
+    with app.app_context():  # the case records each attempt
+        contacts = db.session.scalars(
+            select(CaseContact).where(CaseContact.case_id == case_id)
+        ).all()
+    assert [(c.kind.value, c.callback_id) for c in contacts] == [("callback_attempt", callback_id)]
+    assert "占线" in contacts[0].note
 
 
 # --------------------------------------------------------------------------- order and duplicates
@@ -466,3 +493,28 @@ def test_a_follow_up_stays_even_when_the_caller_rings_in(app, clock, make_callba
         caller_reached_a_person(db.session, call)
         db.session.commit()
     assert get_callback(app, follow_up).status == CallbackStatus.PENDING
+
+
+def test_an_answered_caller_who_gives_up_in_the_queue_is_owed_a_new_callback(
+    app, clock, make_callback, fake_calls, twilio
+):
+    """Reached, but hung up while waiting for an operator: the queue owes them a callback
+    again, still ordered by their first arrival, so the promise is not lost."""
+    from hotline.timeutil import utcnow
+
+    arrived = utcnow() - timedelta(minutes=30)
+    first = make_callback(phone_number=number(4), original_arrival_at=arrived)
+    dispatch(app)
+    call = placed_call(app, twilio, first)
+    call.answer("human")
+    clock.shift(timedelta(seconds=45))
+    call.status("completed", 3, duration=50)
+    assert get_callback(app, first).status == CallbackStatus.DONE
+    with app.app_context():
+        from hotline.callbacks.models import CallbackRequest
+
+        again = db.session.scalars(
+            select(CallbackRequest).where(CallbackRequest.status == CallbackStatus.PENDING)
+        ).one()
+        assert again.phone_number == number(4) and again.reason == CallbackReason.ABANDONED
+        assert again.original_arrival_at == arrived
