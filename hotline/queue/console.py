@@ -72,7 +72,7 @@ PRIORITY_REASON_LABELS = {
     "normal": ("", ""),
 }
 REASON_LABELS = {
-    "key_0": ("按0找人工", "pressed 0"),
+    "key_0": ("要人工服务", "asked for a person"),
     "chosen": ("菜单选择", "menu choice"),
     "silence_twice": ("两次没有按键", "silent twice"),
     "invalid_twice": ("两次按错", "wrong key twice"),

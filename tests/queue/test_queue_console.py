@@ -75,7 +75,7 @@ def test_json_describes_each_waiting_caller(app, twilio, operator_client, make_c
     assert first["caller_number"].endswith("6751") and "*" in first["caller_number"]
     assert first["earlier_cases"] == 0 and first["language_label"] == "普通话"
     assert second["position"] == 2 and second["priority_label"] == "普通"
-    assert second["reason_label"] == "按0找人工"
+    assert second["reason_label"] == "要人工服务"
     assert state["stats"]["waiting"] == 2
     assert state["me"]["presence"] == "available"
 

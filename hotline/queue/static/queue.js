@@ -202,8 +202,12 @@
     $("current-name").textContent = current.caller_name || S.unknown;
     $("current-number").textContent = current.caller_number;
     $("current-language").textContent = current.language_label;
-    $("current-priority").textContent = [current.priority_label, current.priority_reason_label, current.reason_label]
-      .filter(Boolean).join(" · ");
+    $("current-priority").textContent = [
+      current.priority_label,
+      current.priority_reason_label,
+      current.reason_label,
+      current.is_hard_of_hearing ? S.hard_of_hearing : "",
+    ].filter(Boolean).join(" · ");
     $("current-scenario").textContent = current.scenario_label || "-";
     $("current-cases").textContent = String(current.earlier_cases);
     $("current-said").textContent = current.said || "-";
@@ -265,6 +269,12 @@
 
   function draw(state) {
     stats.state = state;
+    if (state.current) {
+      // On a call now: the alert about a new caller has done its job.
+      clearTimeout(alertTimer);
+      $("new-caller-alert").hidden = true;
+      document.title = titleBase;
+    }
     drawMe(state);
     drawWaiting(state);
     drawCurrent(state);
