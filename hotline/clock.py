@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import pkgutil
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,17 +131,16 @@ def heartbeat(app: Flask) -> None:
 
 
 def registered_jobs() -> list[ClockJob]:
-    """Every feature's periodic jobs (each feature lists them in `hotline/<feature>/jobs.py`)."""
+    """Every feature's periodic jobs: `JOBS` of each `hotline/<feature>/jobs.py`, found by name,
+    so a new feature's jobs need no change here."""
+    import hotline
+
     jobs = [ClockJob("heartbeat", heartbeat, HEARTBEAT_SECONDS)]
-    for module_name, attr in (
-        ("hotline.callbacks.jobs", "JOBS"),
-        ("hotline.sms.jobs", "JOBS"),
-        ("hotline.reports.jobs", "JOBS"),
-        ("hotline.cases.jobs", "JOBS"),
-    ):
-        if not _module_exists(module_name):
+    for module in sorted(pkgutil.iter_modules(hotline.__path__), key=lambda m: m.name):
+        module_name = f"hotline.{module.name}.jobs"
+        if not module.ispkg or not _module_exists(module_name):
             continue
-        jobs.extend(getattr(importlib.import_module(module_name), attr, []))
+        jobs.extend(getattr(importlib.import_module(module_name), "JOBS", []))
     ids = [job.id for job in jobs]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:

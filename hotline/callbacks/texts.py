@@ -121,6 +121,18 @@ def outcome_label(outcome: str | None, console_language: str = "zh") -> str:
     return pair[1] if console_language == "en" else pair[0]
 
 
+def _times(count: int, one: str = "once", many: str = "times") -> str:
+    """ "once" / "3 times" (or "1 try" / "3 tries")."""
+    if one == "once":
+        return "once" if count == 1 else f"{count} {many}"
+    return f"{count} {one if count == 1 else many}"
+
+
+def _all(count: int) -> str:
+    """都 ("every time") reads right only after more than one call."""
+    return "都" if count > 1 else ""
+
+
 def _head(language: str, case_number: str | None, called_at_local: datetime) -> str:
     """The case number, or else the time the caller reached us, first in every text."""
     if language == "en-US":
@@ -147,15 +159,17 @@ def caller_failed_sms(
     number = dial_digits(line_number)
     if language == "en-US":
         return _one_segment(
-            f"{head}: we called you back {attempts} times but could not reach you. "
+            f"{head}: we called you back {_times(attempts)} but could not reach you. "
             f"For help, please call {number}."
         )
     # "工单20261129-0042:您的来电" but "11月29日10:30您的来电" (the time reads on by itself).
     head += ":" if case_number else ""
     if language == "yue-HK":
-        body = f"{head}您嘅来电,我哋覆电{attempts}次都未接通。需要帮忙请打{number}。"
+        body = f"{head}您嘅来电,我哋覆电{attempts}次{_all(attempts)}未接通。需要帮忙请打{number}。"
     else:
-        body = f"{head}您的来电,我们回电{attempts}次都没有接通。需要帮助请拨打{number}。"
+        body = (
+            f"{head}您的来电,我们回电{attempts}次{_all(attempts)}没有接通。需要帮助请拨打{number}。"
+        )
     return _one_segment(body, line_name)
 
 
@@ -188,9 +202,8 @@ def supervisor_alert_sms(
     if english:
         return _with_name(
             lambda name: (
-                f"{head}: callback failed after {attempts} tries ({label}): {number}"
-                + (f" ({name})" if name else "")
-                + ". Please follow up."
+                f"{head}: callback failed after {_times(attempts, 'try', 'tries')} ({label}): "
+                f"{number}" + (f" ({name})" if name else "") + ". Please follow up."
             ),
             caller_label,
         )
@@ -221,14 +234,14 @@ def family_alert_sms(
     if language == "en-US":
         return _with_name(
             lambda name: (
-                f"{head}: we called {name or 'your family member'} back {attempts} "
-                f"times but could not reach them. Please check on them, or call us at {number}."
+                f"{head}: we called {name or 'your family member'} back {_times(attempts)} "
+                f"but could not reach them. Please check on them, or call us at {number}."
             ),
             elder_label,
         )
     text = _with_name(
         lambda name: (
-            f"{head}:您好,我们给{name or '您的家人'}回电{attempts}次都没有接通,"
+            f"{head}:您好,我们给{name or '您的家人'}回电{attempts}次{_all(attempts)}没有接通,"
             f"请您帮忙联系,或拨打{number}。"
         ),
         elder_label,

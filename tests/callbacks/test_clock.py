@@ -115,3 +115,16 @@ def test_callbacks_due_while_the_clock_was_down_are_all_placed_when_it_returns(
     job = scheduler.get_job("callbacks.dispatch")
     job.func(*job.args)
     assert len(create_requests(http_client)) == 4
+
+
+def test_every_features_jobs_module_is_picked_up():
+    import importlib
+    from pathlib import Path
+
+    import hotline
+
+    expected = set()
+    for path in Path(hotline.__file__).parent.glob("*/jobs.py"):
+        module = importlib.import_module(f"hotline.{path.parent.name}.jobs")
+        expected |= {job.id for job in getattr(module, "JOBS", [])}
+    assert expected <= {job.id for job in clock_module.registered_jobs()}

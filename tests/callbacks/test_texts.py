@@ -135,3 +135,18 @@ def test_an_english_alert_about_a_chinese_name_keeps_the_number_and_one_segment(
         last_outcome=AttemptOutcome.NO_ANSWER,
     )
     assert texts.fits_one_segment(body) and "13123456701" in body, body
+
+
+def test_a_single_attempt_reads_naturally():
+    def caller(language: str) -> str:
+        return texts.caller_failed_sms(
+            language=language,
+            case_number=None,
+            called_at_local=CALLED_AT,
+            attempts=1,
+            line_name=LINE.name,
+            line_number=LINE.phone_number,
+        )
+
+    assert "回电1次没有接通" in caller("zh-CN")
+    assert "called you back once" in caller("en-US")
