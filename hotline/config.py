@@ -27,6 +27,44 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+#: Optional tuning read from the environment when set (SMS rules, alerts, summaries, Twilio).
+#: Types: int, float, a comma-separated list of ints, or text. Defaults live with each feature.
+TUNING_VARIABLES: dict[str, str] = {
+    "SMS_ALLOWED_COUNTRY_CODES": "ints",
+    "SMS_DAILY_CAP_PER_NUMBER": "int",
+    "SMS_DAILY_CAP_PER_STAFF_NUMBER": "int",
+    "SMS_DAILY_CAP_PER_LINE": "int",
+    "SMS_SEGMENTS_PER_SECOND": "float",
+    "SMS_FROM_NUMBER": "text",
+    "ALERT_LONG_WAIT_SECONDS": "int",
+    "ALERT_SERVICE_LEVEL_TARGET": "float",
+    "ALERT_WINDOW_SECONDS": "int",
+    "ALERT_CLOCK_SILENT_SECONDS": "int",
+    "REPORTS_SUMMARY_AT": "text",
+    "TWILIO_HTTP_TIMEOUT_SECONDS": "float",
+}
+
+
+def _tuning(env: dict[str, str]) -> dict:
+    values: dict = {}
+    for name, kind in TUNING_VARIABLES.items():
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            if kind == "int":
+                values[name] = int(raw)
+            elif kind == "float":
+                values[name] = float(raw)
+            elif kind == "ints":
+                values[name] = tuple(int(part) for part in raw.split(",") if part.strip())
+            else:
+                values[name] = raw
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be {kind}, got {raw!r}") from exc
+    return values
+
+
 def from_environment(instance_path: str, env: dict[str, str] | None = None) -> dict:
     """Build the configuration mapping from environment variables (names in README.md)."""
     env = dict(os.environ if env is None else env)
@@ -50,6 +88,7 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
     secret_key = env.get("SECRET_KEY", "").strip()
     return {
+        **_tuning(env),
         "SECRET_KEY": secret_key or None,
         "DATABASE_URL": database_url,
         "TWILIO_ACCOUNT_SID": account_sid or DEV_ACCOUNT_SID,

@@ -19,11 +19,13 @@ ALL_CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 def build_client(config: dict[str, Any]) -> Client:
     """Create a twilio Client from the app configuration (never at import time)."""
-    client = Client(
-        config["TWILIO_ACCOUNT_SID"],
-        config["TWILIO_AUTH_TOKEN"],
-        http_client=config.get("TWILIO_HTTP_CLIENT"),
-    )
+    http_client = config.get("TWILIO_HTTP_CLIENT")
+    if http_client is None:
+        from twilio.http.http_client import TwilioHttpClient
+
+        # A stalled Twilio must not hold a clock job or a console click for ever.
+        http_client = TwilioHttpClient(timeout=config.get("TWILIO_HTTP_TIMEOUT_SECONDS") or 10)
+    client = Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=http_client)
     base = config.get("TWILIO_API_BASE_URL")
     if base:
         client.api.base_url = base.rstrip("/")
