@@ -1381,6 +1381,16 @@ def case_history(session: Session, case: Case) -> list[dict]:
     referrals = {
         r.id: r for r in session.scalars(select(Referral).where(Referral.case_id == case.id))
     }
+    from hotline.sms.models import SmsMessage
+
+    texts = {
+        m.id: m
+        for m in session.scalars(
+            select(SmsMessage).where(
+                SmsMessage.id.in_([x.sms_id for x in contacts if x.sms_id] or [-1])
+            )
+        )
+    }
     for contact in contacts:
         items.append(
             {
@@ -1389,6 +1399,7 @@ def case_history(session: Session, case: Case) -> list[dict]:
                 "contact": contact,
                 "call": calls.get(contact.call_id),
                 "referral": referrals.get(contact.referral_id),
+                "sms": texts.get(contact.sms_id),
             }
         )
     items.sort(key=lambda item: item["at"], reverse=True)

@@ -387,3 +387,31 @@ def test_restriction_and_merge_through_the_profile(app, client, sign_in, make_st
     )
     body = client.get(f"/console/callers/{keep}").get_data(as_text=True)
     assert "+861062345678" in body and "Warning: abuse" in body
+
+
+def test_texts_on_the_case_show_what_the_caller_wrote_escaped(
+    app, client, sign_in, operator, make_caller, open_case
+):
+    from hotline.sms.models import SmsDirection, SmsMessage, SmsStatus
+
+    caller = make_caller()
+    number = open_case(caller)
+    with app.app_context():
+        text = SmsMessage(
+            direction=SmsDirection.INBOUND,
+            status=SmsStatus.RECEIVED,
+            caller_id=caller,
+            to_number="+861012345678",
+            from_number="+8613123456701",
+            body="<img src=x onerror=alert(1)> 请回电",
+        )
+        db.session.add(text)
+        db.session.flush()
+        service.record_contact(
+            db.session, service.get_case(db.session, number), kind="sms_in", sms_id=text.id
+        )
+        db.session.commit()
+    sign_in(client, operator)
+    body = client.get(f"/console/cases/{number}").get_data(as_text=True)
+    assert "&lt;img src=x onerror=alert(1)&gt; 请回电" in body
+    assert "<img src=x" not in body
