@@ -87,7 +87,8 @@ class QueueEntry(Base):
     claimed_at: Mapped[datetime | None]
     connected_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
-    #: The callback owed when the caller left the queue without talking to anyone.
+    #: The callback tied to this wait: the one owed when the caller left without talking to
+    #: anyone, or (a returning callback call) the one being kept.
     callback_request_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"))
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
