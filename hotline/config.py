@@ -104,4 +104,10 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "FALLBACK_SPOOL_DIR": env.get("FALLBACK_SPOOL_DIR", "").strip()
         or str(Path(instance_path) / "spool"),
         "DEFAULT_REGION": env.get("HOTLINE_DEFAULT_REGION", "").strip() or "CN",
+        # Answering in the browser (Twilio Voice JS SDK): an API key pair mints access tokens;
+        # without it operators are joined by their own phone.
+        "TWILIO_API_KEY_SID": env.get("TWILIO_API_KEY_SID", "").strip() or None,
+        "TWILIO_API_KEY_SECRET": env.get("TWILIO_API_KEY_SECRET", "").strip() or None,
+        "TWILIO_TWIML_APP_SID": env.get("TWILIO_TWIML_APP_SID", "").strip() or None,
+        "TWILIO_VOICE_SDK_URL": env.get("TWILIO_VOICE_SDK_URL", "").strip() or None,
     }

@@ -73,8 +73,15 @@ def menu_input():
     return twiml_response(render_step(turn.step, queue_name=turn.line.queue_name))
 
 
+def _safe_wait():
+    """A waitUrl may not <Record>: on failure keep the caller waiting with a reassurance."""
+    from hotline.queue.views import _safe_wait as queue_safe_wait
+
+    return queue_safe_wait()
+
+
 @bp.post("/wait")
-@twilio_webhook("voice_wait", on_failure=_fallback)
+@twilio_webhook("voice_wait", on_failure=_safe_wait)
 def queue_wait():
     """Played while the caller waits in the queue (Twilio re-requests it when it runs out)."""
     VoiceParams.parse(request.form)
