@@ -114,6 +114,9 @@ def outcome_label(outcome: str | None, console_language: str = "zh") -> str:
     """An outcome in the console's language ("无人接听" / "no answer")."""
     if not outcome:
         return ""
+    if outcome.startswith("twilio_error:"):
+        code = outcome.split(":", 1)[1]
+        return f"Twilio error {code}" if console_language == "en" else f"拨号出错 (Twilio {code})"
     try:
         pair = OUTCOME_LABELS[AttemptOutcome(outcome)]
     except ValueError:

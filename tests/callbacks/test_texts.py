@@ -150,3 +150,11 @@ def test_a_single_attempt_reads_naturally():
 
     assert "回电1次没有接通" in caller("zh-CN")
     assert "called you back once" in caller("en-US")
+
+
+def test_outcome_labels_in_both_console_languages():
+    assert texts.outcome_label("no_answer") == "无人接听"
+    assert texts.outcome_label("no_answer", "en") == "no answer"
+    assert texts.outcome_label("caller_called_in", "en") == "caller called in"
+    assert texts.outcome_label("twilio_error:21210") == "拨号出错 (Twilio 21210)"
+    assert texts.outcome_label(None) == ""
