@@ -151,6 +151,7 @@ def entry_json(
     position: int | None = None,
     cases: dict[int, int] | None = None,
     full_number: bool = False,
+    repeat_callers: set[int] | None = None,
 ) -> dict:
     """One caller as the console shows them (plain data; the page writes it as text)."""
     caller = db.session.get(Caller, entry.caller_id) if entry.caller_id else None
@@ -178,19 +179,40 @@ def entry_json(
         "is_older_caller": bool(caller and caller.is_older_caller),
         "is_hard_of_hearing": bool(caller and caller.is_hard_of_hearing),
         "earlier_cases": (cases or {}).get(entry.caller_id, 0) if entry.caller_id else 0,
+        "is_repeat_caller": bool(entry.caller_id and entry.caller_id in (repeat_callers or set())),
         "said": _said(call),
         "preferred_operator": _operator_name(entry.preferred_operator_id),
         "requeue_count": entry.requeue_count,
     }
 
 
+def _repeat_callers(caller_ids: set[int], now: datetime) -> set[int]:
+    """Callers who rang often lately (the cases feature's rule), in one query."""
+    if not caller_ids:
+        return set()
+    from hotline.callers.service import repeat_caller_ids
+
+    return repeat_caller_ids(db.session, caller_ids, now)
+
+
+def _case_url(entry: QueueEntry) -> str | None:
+    """The case screen for this entry's call (opens or continues the caller's case)."""
+    call = db.session.get(Call, entry.call_id)
+    if call is None or "cases.case_for_call" not in current_app.view_functions:
+        return None
+    return url_for("cases.case_for_call", call_sid=call.call_sid)
+
+
 def _current_json(entry: QueueEntry, operator_id: int, now: datetime) -> dict:
+    caller_ids = {entry.caller_id} if entry.caller_id else set()
     data = entry_json(
         entry,
         now=now,
-        cases=_earlier_cases({entry.caller_id} if entry.caller_id else set()),
+        cases=_earlier_cases(caller_ids),
         full_number=True,
+        repeat_callers=_repeat_callers(caller_ids, now),
     )
+    data["case_url"] = _case_url(entry)
     is_target = entry.transfer_operator_id == operator_id
     data.update(
         state=entry.status.value,
@@ -227,11 +249,18 @@ def console_state(operator_id: int) -> dict:
     if waiting:
         list(session.scalars(select(Call).where(Call.id.in_([e.call_id for e in waiting]))))
     cases = _earlier_cases(caller_ids)
+    repeat_callers = _repeat_callers(caller_ids, now)
     positions: dict[int, int] = {}
     rows = []
     for entry in waiting:
         positions[entry.line_id] = positions.get(entry.line_id, 0) + 1
-        data = entry_json(entry, now=now, position=positions[entry.line_id], cases=cases)
+        data = entry_json(
+            entry,
+            now=now,
+            position=positions[entry.line_id],
+            cases=cases,
+            repeat_callers=repeat_callers,
+        )
         data["is_reserved_for_other"] = connect.is_reserved_for_someone_else(
             session, entry, operator_id, now
         )
@@ -254,6 +283,7 @@ def console_state(operator_id: int) -> dict:
                 "caller_name": done["caller_name"],
                 "ended_at": _iso(last.ended_at),
                 "entry_id": last.id,
+                "case_url": _case_url(last),
             }
     colleagues = [
         {"id": op.id, "name": op.display_name or op.username}
@@ -320,6 +350,7 @@ def _js_strings() -> dict[str, str]:
         "seconds": t("{n} 秒", "{n} s"),
         "minutes": t("{m} 分 {s} 秒", "{m} min {s} s"),
         "cases": t("以前的工单:{n}", "earlier cases: {n}"),
+        "repeat": t("近期多次来电", "called often lately"),
         "said": t("说过:", "said: "),
         "for_other": t("留给 {name}", "kept for {name}"),
         "for_me": t("留给您", "kept for you"),

@@ -138,6 +138,7 @@
       var extras = [];
       if (entry.is_older_caller) extras.push(S.older);
       if (entry.is_hard_of_hearing) extras.push(S.hard_of_hearing);
+      if (entry.is_repeat_caller) extras.push(S.repeat);
       extras.push(fill(S.cases, { n: entry.earlier_cases }));
       who.appendChild(el("div", "muted", extras.join(" · ")));
       tr.appendChild(who);
@@ -209,7 +210,9 @@
       current.is_hard_of_hearing ? S.hard_of_hearing : "",
     ].filter(Boolean).join(" · ");
     $("current-scenario").textContent = current.scenario_label || "-";
-    $("current-cases").textContent = String(current.earlier_cases);
+    $("current-cases").textContent = String(current.earlier_cases) +
+      (current.is_repeat_caller ? " · " + S.repeat : "");
+    setLink($("current-case"), current.case_url);
     $("current-said").textContent = current.said || "-";
 
     var mine = !current.is_transfer_target;
@@ -245,12 +248,19 @@
     }
   }
 
+  // Our own URLs only (built by the server with url_for); hidden when there is none.
+  function setLink(link, url) {
+    link.hidden = !url;
+    if (url && url.charAt(0) === "/") link.setAttribute("href", url);
+  }
+
   function drawWrapUp(state) {
     var box = $("wrap-up");
     var wrap = state.wrap_up && !state.current;
     box.hidden = !wrap;
     if (wrap) {
       $("wrapup-caller").textContent = state.wrap_up.caller_name || "";
+      setLink($("wrapup-case"), state.wrap_up.case_url);
       if (!lastWrapUp) $("wrapup-heading").focus();
     }
     lastWrapUp = !!wrap;
