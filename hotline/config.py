@@ -43,23 +43,30 @@ TUNING_VARIABLES: dict[str, str] = {
     "REPORTS_SUMMARY_AT": "text",
     "TWILIO_HTTP_TIMEOUT_SECONDS": "float",
 }
+#: Environment names that differ from the configuration key they set.
+RENAMED_VARIABLES = {
+    "HOTLINE_RETENTION_DAYS": ("CALLER_RETENTION_DAYS", "int"),
+    "HOTLINE_CASE_AUTO_CLOSE_DAYS": ("CASE_AUTO_CLOSE_DAYS", "int"),
+}
 
 
 def _tuning(env: dict[str, str]) -> dict:
     values: dict = {}
-    for name, kind in TUNING_VARIABLES.items():
+    wanted = [(name, name, kind) for name, kind in TUNING_VARIABLES.items()]
+    wanted += [(env_name, key, kind) for env_name, (key, kind) in RENAMED_VARIABLES.items()]
+    for name, key, kind in wanted:
         raw = env.get(name, "").strip()
         if not raw:
             continue
         try:
             if kind == "int":
-                values[name] = int(raw)
+                values[key] = int(raw)
             elif kind == "float":
-                values[name] = float(raw)
+                values[key] = float(raw)
             elif kind == "ints":
-                values[name] = tuple(int(part) for part in raw.split(",") if part.strip())
+                values[key] = tuple(int(part) for part in raw.split(",") if part.strip())
             else:
-                values[name] = raw
+                values[key] = raw
         except ValueError as exc:
             raise ConfigError(f"{name} must be {kind}, got {raw!r}") from exc
     return values

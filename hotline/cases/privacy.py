@@ -338,7 +338,7 @@ def delete_recordings(session: Session, now: datetime, *, retention_days: int, g
         sid = recording_sid(call.recording_url)
         if sid is not None:
             try:
-                gateway.client.recordings(sid).delete()
+                gateway.delete_recording(sid)
             except TwilioRestException as exc:
                 if exc.status != 404:
                     log.warning("recording %s of call %s not deleted: %s", sid, call.id, exc.code)

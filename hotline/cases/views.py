@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import datetime, timedelta
 
 from flask import (
@@ -64,14 +63,12 @@ PAGE_SIZE = 50
 
 
 def init_app(app) -> None:
-    """Settings of this feature (read once, at start-up) and phone masking in the logs."""
-    app.config.setdefault(
-        "CALLER_RETENTION_DAYS",
-        int(os.environ.get("HOTLINE_RETENTION_DAYS") or privacy.DEFAULT_RETENTION_DAYS),
-    )
-    app.config.setdefault(
-        "CASE_AUTO_CLOSE_DAYS", int(os.environ.get("HOTLINE_CASE_AUTO_CLOSE_DAYS") or 30)
-    )
+    """Defaults of this feature's settings (hotline/config.py reads the environment) and
+    phone masking in the logs."""
+    if app.config.get("CALLER_RETENTION_DAYS") is None:
+        app.config["CALLER_RETENTION_DAYS"] = privacy.DEFAULT_RETENTION_DAYS
+    if app.config.get("CASE_AUTO_CLOSE_DAYS") is None:
+        app.config["CASE_AUTO_CLOSE_DAYS"] = 30
     if not app.config.get("TESTING"):
         privacy.install_log_masking()
     from hotline.calls.service import add_call_ended_hook

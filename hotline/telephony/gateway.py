@@ -117,6 +117,10 @@ class TelephonyGateway:
             kwargs["hold_url"] = hold_url
         self.client.conferences(conference_sid).participants(call_sid).update(**kwargs)
 
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete a call recording at Twilio (retention, erasure on request)."""
+        self.client.recordings(recording_sid).delete()
+
     def remove_participant(self, conference_sid: str, call_sid: str) -> None:
         """Drop one participant from a conference."""
         self.client.conferences(conference_sid).participants(call_sid).delete()
