@@ -1,10 +1,10 @@
 """The retry policy: when the next attempt of a failed callback is due.
 
-Each line says how many calls a callback gets (`Line.callback_max_attempts`, default 3) and how
-long to wait after each failed one (`Line.callback_retry_delays`, default
-"30m,2h,next_working_day": +30 min after the first miss, +2 h after the second, and the start of
-the next working day's calling window after a third when a line allows a fourth; the last entry
-repeats). Whatever the delay, the attempt is moved into the calling window on a working day, so a
+Each line says how many calls a callback gets (`Line.callback_max_attempts`, default 4: the call
+when it is due, then the three retries mission.md describes) and how long to wait after each
+failed one (`Line.callback_retry_delays`, default "30m,2h,next_working_day": +30 min after the
+first miss, +2 h after the second, the start of the next working day's calling window after the
+third; the last entry repeats). Whatever the delay, the attempt is moved into the calling window on a working day, so a
 retry that would fall at 21:00 or on a holiday waits for the next working morning, and a make-up
 workday (调休) counts as a working day.
 """

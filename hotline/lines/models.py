@@ -43,10 +43,11 @@ class Line(Base):
     #: A caller who hangs up after waiting at least this long is called back automatically;
     #: shorter hang-ups are "short abandons", counted but excluded from abandonment rates.
     abandon_callback_after_seconds: Mapped[int] = mapped_column(default=20)
-    #: Callback retry policy: calls placed at most, and the wait after each failed one
+    #: Callback retry policy: calls placed at most (the first when due, then 3 retries), and the
+    #: wait after each failed one
     #: ("30m", "2h", "next_working_day"; the last entry repeats). Retries always land inside the
     #: calling window on a working day (see hotline.callbacks.policy).
-    callback_max_attempts: Mapped[int] = mapped_column(default=3)
+    callback_max_attempts: Mapped[int] = mapped_column(default=4)
     callback_retry_delays: Mapped[str] = mapped_column(
         String(120), default="30m,2h,next_working_day"
     )

@@ -152,22 +152,28 @@ def test_misses_follow_the_policy_and_the_last_one_tells_everyone(
     make_operator(role=Role.OPERATOR, phone_number="+8613123456782")
     caller_id = make_caller(phone_number=number(5), display_name="王阿姨")
     callback_id = make_callback(phone_number=number(5), caller_id=caller_id)
-    outcomes = [("busy", None), ("no-answer", None), ("no-answer", None)]
-    expected_due = [local(2025, 3, 4, 10, 30), local(2025, 3, 4, 12, 30)]
+    # The line's default: the call when due, then +30 min, +2 h and the next working morning.
+    outcomes = [("busy", None), ("no-answer", None), ("no-answer", None), ("no-answer", None)]
+    expected_due = [
+        local(2025, 3, 4, 10, 30),
+        local(2025, 3, 4, 12, 30),
+        local(2025, 3, 5, 8, 30),
+    ]
     for n, (status, _extra) in enumerate(outcomes, start=1):
         assert len(dispatch(app).placed) == 1, f"attempt {n} placed"
         placed_call(app, twilio, callback_id).status(status, 3)
         callback = get_callback(app, callback_id)
-        if n < 3:
+        if n < len(outcomes):
             assert callback.status == CallbackStatus.PENDING
             assert callback.due_at == expected_due[n - 1]
             clock.move_to(callback.due_at - timedelta(minutes=1))
             assert dispatch(app).claimed == [], "not before the retry is due"
             clock.move_to(callback.due_at)
     callback = get_callback(app, callback_id)
-    assert callback.status == CallbackStatus.FAILED and callback.attempts == 3
+    assert callback.status == CallbackStatus.FAILED and callback.attempts == 4
     assert [a.outcome for a in attempts_of(app, callback_id)] == [
         AttemptOutcome.BUSY,
+        AttemptOutcome.NO_ANSWER,
         AttemptOutcome.NO_ANSWER,
         AttemptOutcome.NO_ANSWER,
     ]

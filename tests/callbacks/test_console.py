@@ -40,7 +40,7 @@ def test_pending_callbacks_show_who_why_due_attempts_and_last_outcome(
     assert "王阿姨 " + number(1) in html
     assert "排队时挂断: 等了 4 分钟" in html and "留言" in html
     assert "03-04 10:30" in html, "the retry's due time, in the line's local time"
-    assert "1/3" in html and "无人接听" in html
+    assert "1/4" in html and "无人接听" in html
     assert 'href="/console/callbacks"' in html, "the page is in the console navigation"
     client.post("/console/lang/en")
     text = client.get("/console/callbacks").get_data(as_text=True)
