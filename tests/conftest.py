@@ -322,6 +322,22 @@ def app(app_config, _suite_pg_url):
 
 
 @pytest.fixture
+def make_app(app_config):
+    """Another app on the same settings with overrides; its engine is disposed afterwards."""
+    apps = []
+
+    def _make(**overrides):
+        application = create_app({**app_config, **overrides})
+        apps.append(application)
+        return application
+
+    yield _make
+    for application in apps:
+        with application.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -53,11 +53,8 @@ def test_console_requires_sign_in(client):
     assert "/console/login" in response.headers["Location"]
 
 
-def test_login_form_requires_csrf_token_when_csrf_is_on(app_config, make_operator):
-    from hotline import create_app
-
-    app_config["WTF_CSRF_ENABLED"] = True
-    application = create_app(app_config)
+def test_login_form_requires_csrf_token_when_csrf_is_on(make_app, make_operator):
+    application = make_app(WTF_CSRF_ENABLED=True)
     with application.app_context():
         db.create_all()
     response = application.test_client().post(
@@ -79,14 +76,12 @@ def test_cli_creates_the_first_admin_and_resets_a_password(app, runner):
 
 
 @pytest.mark.browser
-def test_sign_in_in_a_real_browser_with_csrf(app_config, make_operator, new_page, tmp_path):
+def test_sign_in_in_a_real_browser_with_csrf(make_app, make_operator, new_page):
     """Headless Chromium signs in through the real form (CSRF on) and can switch language."""
     from browser import LiveServer
-    from hotline import create_app
 
     make_operator(username="lin", password="correct horse battery", display_name="林坐席")
-    app_config["WTF_CSRF_ENABLED"] = True
-    application = create_app(app_config)
+    application = make_app(WTF_CSRF_ENABLED=True)
     server = LiveServer(application.wsgi_app).start()
     try:
         page = new_page()

@@ -21,6 +21,10 @@ def _upgrade_and_diff(app_config, url):
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, Base.metadata)
     engine.dispose()
+    with app.app_context():
+        from hotline.db import db
+
+        db.engine.dispose()
     return diff
 
 

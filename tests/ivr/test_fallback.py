@@ -9,19 +9,17 @@ from pathlib import Path
 from sqlalchemy import select
 
 from conftest import TwilioCaller
-from hotline import create_app
 from hotline.callbacks.models import CallbackReason, CallbackRequest
 from hotline.db import db
 
 
-def _broken_db_app(app_config, tmp_path):
+def _broken_db_app(make_app, tmp_path):
     """The same app, but its database is unreachable (a path that cannot exist)."""
-    config = {**app_config, "DATABASE_URL": f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"}
-    return create_app(config)
+    return make_app(DATABASE_URL=f"sqlite:///{tmp_path}/missing/dir/db.sqlite3")
 
 
-def test_fallback_url_answers_with_voicemail_without_touching_the_database(app_config, tmp_path):
-    app = _broken_db_app(app_config, tmp_path)
+def test_fallback_url_answers_with_voicemail_without_touching_the_database(make_app, tmp_path):
+    app = _broken_db_app(make_app, tmp_path)
     twilio = TwilioCaller(app.test_client())
     response = twilio.post("/twilio/voice/fallback", twilio.call_params("CA" + "f" * 32))
     assert response.status_code == 200
@@ -30,8 +28,8 @@ def test_fallback_url_answers_with_voicemail_without_touching_the_database(app_c
     assert "非常抱歉" in "".join(root.itertext())
 
 
-def test_database_failure_during_a_call_plays_the_fallback_and_spools(app_config, tmp_path):
-    app = _broken_db_app(app_config, tmp_path)
+def test_database_failure_during_a_call_plays_the_fallback_and_spools(app_config, make_app, tmp_path):
+    app = _broken_db_app(make_app, tmp_path)
     twilio = TwilioCaller(app.test_client())
     params = twilio.call_params("CA" + "e" * 32, from_="+8613123456708")
     response = twilio.post("/twilio/voice", params)
@@ -42,8 +40,8 @@ def test_database_failure_during_a_call_plays_the_fallback_and_spools(app_config
     assert records[-1]["params"]["CallSid"] == "CA" + "e" * 32
 
 
-def test_voicemail_left_during_an_outage_becomes_a_callback_after_replay(app, app_config, tmp_path, runner):
-    broken = _broken_db_app(app_config, tmp_path)
+def test_voicemail_left_during_an_outage_becomes_a_callback_after_replay(app, make_app, tmp_path, runner):
+    broken = _broken_db_app(make_app, tmp_path)
     twilio = TwilioCaller(broken.test_client())
     params = {
         **twilio.call_params("CA" + "d" * 32, from_="+8613123456709"),
@@ -67,9 +65,8 @@ def test_voicemail_left_during_an_outage_becomes_a_callback_after_replay(app, ap
     assert json.loads(again.output) == {"replayed": 0, "still_failing": 0}
 
 
-def test_no_line_configured_still_answers_with_the_fallback(app_config, tmp_path):
-    config = {**app_config, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
-    app = create_app(config)
+def test_no_line_configured_still_answers_with_the_fallback(make_app, tmp_path):
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
     with app.app_context():
         db.create_all()
     twilio = TwilioCaller(app.test_client())

@@ -6,7 +6,6 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from conftest import TwilioCaller
-from hotline import create_app
 from hotline.telephony.signature import is_valid_twilio_request
 
 VECTOR_PARAMS = {
@@ -23,8 +22,8 @@ def test_twilio_test_vector():
     assert RequestValidator("12345").compute_signature(url, VECTOR_PARAMS) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
 
 
-def test_app_accepts_the_test_vector_behind_a_proxy(app_config):
-    app = create_app({**app_config, "TWILIO_AUTH_TOKEN": "12345", "PUBLIC_BASE_URL": "https://mycompany.com"})
+def test_app_accepts_the_test_vector_behind_a_proxy(make_app):
+    app = make_app(TWILIO_AUTH_TOKEN="12345", PUBLIC_BASE_URL="https://mycompany.com")
     headers = {"X-Twilio-Signature": "RSOYDt4T1cUTdK1PDd93/VVr8B8="}
     with app.test_request_context("/myapp.php?foo=1&bar=2", method="POST", data=VECTOR_PARAMS,
                                   headers=headers, base_url="http://10.0.0.5:8000"):
@@ -38,8 +37,8 @@ def test_app_accepts_the_test_vector_behind_a_proxy(app_config):
         assert not is_valid_twilio_request(request)
 
 
-def test_public_base_url_is_what_gets_verified(app, app_config):
-    proxied = create_app({**app_config, "PUBLIC_BASE_URL": "https://hotline.example.org"})
+def test_public_base_url_is_what_gets_verified(app, make_app):
+    proxied = make_app(PUBLIC_BASE_URL="https://hotline.example.org")
     good = TwilioCaller(proxied.test_client(), base_url="https://hotline.example.org")
     wrong = TwilioCaller(proxied.test_client(), base_url="http://localhost")
     params = good.call_params("CA" + "a" * 32)
