@@ -2,7 +2,9 @@
 
 With BENCH_PROFILE_DIR set, each worker profiles every request in every thread (one cProfile
 profiler per thread, enabled around the WSGI call) and writes the merged statistics to
-BENCH_PROFILE_DIR/worker-<pid>.prof when it exits. `bench/run.py --profile DIR` sets it and
+BENCH_PROFILE_DIR/worker-<pid>.prof when it exits. BENCH_PROFILE_CLOCK=cpu (the default)
+counts each thread's CPU time (where the cores go); =wall counts elapsed time (where requests
+wait: database locks, the GIL, the network). `bench/run.py --profile DIR` sets it and
 prints the top functions; `python -m pstats DIR/worker-<pid>.prof` digs further.
 """
 
@@ -12,6 +14,7 @@ import cProfile
 import os
 import pstats
 import threading
+import time
 
 _profilers: list[cProfile.Profile] = []
 _local = threading.local()
@@ -22,7 +25,9 @@ def _profiled(app):
     def wsgi(environ, start_response):
         profiler = getattr(_local, "profiler", None)
         if profiler is None:
-            profiler = _local.profiler = cProfile.Profile()
+            clock = os.environ.get("BENCH_PROFILE_CLOCK", "cpu")
+            timer = time.thread_time if clock == "cpu" else time.perf_counter
+            profiler = _local.profiler = cProfile.Profile(timer)
             with _lock:
                 _profilers.append(profiler)
         profiler.enable()
