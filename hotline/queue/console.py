@@ -240,14 +240,25 @@ def console_state(operator_id: int) -> dict:
     me = presence.heartbeat(session, operator_id)
     assert me is not None
     now = utcnow()
-    waiting = service.waiting_entries(session)[:MAX_ROWS]
-    # Load every caller and call of the page in two queries (entry_json then finds them in the
-    # session instead of asking the database once per row, every second, for every operator).
+    waiting = service.waiting_entries(session, limit=MAX_ROWS)
+    # Load every caller, call and line of the page in three queries (entry_json then finds them
+    # in the session instead of asking the database once per row, every second, for every
+    # operator). The lists are kept until the rows are built: the session only holds weak
+    # references, so objects nobody refers to would be gone again by the time they are needed.
     caller_ids = {e.caller_id for e in waiting if e.caller_id}
-    if caller_ids:
+    page_callers = (
         list(session.scalars(select(Caller).where(Caller.id.in_(caller_ids))))
-    if waiting:
+        if caller_ids
+        else []
+    )
+    page_calls = (
         list(session.scalars(select(Call).where(Call.id.in_([e.call_id for e in waiting]))))
+        if waiting
+        else []
+    )
+    page_lines = list(
+        session.scalars(select(Line).where(Line.id.in_({e.line_id for e in waiting})))
+    )
     cases = _earlier_cases(caller_ids)
     repeat_callers = _repeat_callers(caller_ids, now)
     positions: dict[int, int] = {}
@@ -265,6 +276,7 @@ def console_state(operator_id: int) -> dict:
             session, entry, operator_id, now
         )
         rows.append(data)
+    del page_callers, page_calls, page_lines
     current = connect.active_entry(session, operator_id)
     wrap_up = None
     if me.presence == Presence.WRAP_UP:

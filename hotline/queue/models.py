@@ -44,6 +44,11 @@ class QueueEntry(Base):
     __table_args__ = (
         # The console's and the wait prompt's question: who waits on this line, in which order.
         Index("ix_queue_entries_order", "line_id", "status", "priority", "arrived_at"),
+        # The same order across all lines ("take the next caller", the console, live counts):
+        # without it the database reads every entry ever written, then sorts.
+        Index("ix_queue_entries_waiting", "status", "priority", "arrived_at", "id"),
+        # Answers in the last half hour (the wait estimate, every wait round of every caller).
+        Index("ix_queue_entries_line_connected", "line_id", "connected_at"),
     )
 
     id: Mapped[intpk]
@@ -76,7 +81,9 @@ class QueueEntry(Base):
     conference_sid: Mapped[str | None] = mapped_column(String(64))
     is_on_hold: Mapped[bool] = mapped_column(default=False)
     #: A warm transfer in progress: the operator being rung, their leg, whether they joined.
-    transfer_operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    transfer_operator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("operators.id"), index=True
+    )
     transfer_call_sid: Mapped[str | None] = mapped_column(String(64))
     is_transfer_joined: Mapped[bool] = mapped_column(default=False)
     #: Wait documents served (makes every wait prompt's action URL unique).

@@ -34,7 +34,7 @@ from hotline.operators import presence
 from hotline.operators.models import Operator, Presence
 from hotline.phone import mask, try_normalise
 from hotline.queue.models import LIVE_STATUSES, QueueEntry, QueueStatus
-from hotline.timeutil import utcnow
+from hotline.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -185,12 +185,23 @@ def _clear_operator(entry: QueueEntry) -> None:
 ORDER = (QueueEntry.priority, QueueEntry.arrived_at, QueueEntry.id)
 
 
-def waiting_entries(session: Session, line_id: int | None = None) -> list[QueueEntry]:
-    """Everyone waiting (on one line, or all lines), in the order they will be served."""
+def waiting_entries(
+    session: Session,
+    line_id: int | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[QueueEntry]:
+    """Everyone waiting (on one line, or all lines), in the order they will be served; only
+    `limit` of them (after `offset`) when given: the console and "take the next caller" need the
+    head of the queue, not 10,000 rows."""
     query = select(QueueEntry).where(QueueEntry.status == QueueStatus.WAITING)
     if line_id is not None:
         query = query.where(QueueEntry.line_id == line_id)
-    return list(session.scalars(query.order_by(*ORDER)))
+    query = query.order_by(*ORDER)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return list(session.scalars(query))
 
 
 def ahead_of(entry: QueueEntry):
@@ -281,20 +292,23 @@ def live_snapshot(session: Session, line_id: int | None = None) -> dict:
     oldest_enqueued_at (ISO 8601 or None). Read-only.
     """
     now = utcnow()
-    live = select(QueueEntry.status, QueueEntry.enqueued_at).where(
-        QueueEntry.status.in_((QueueStatus.WAITING, QueueStatus.CONNECTING))
+    # Counted by the database: with thousands waiting, fetching every row each second (for
+    # every console) would cost more than everything else the console shows.
+    live = (
+        select(QueueEntry.status, func.count(), func.min(QueueEntry.enqueued_at))
+        .where(QueueEntry.status.in_((QueueStatus.WAITING, QueueStatus.CONNECTING)))
+        .group_by(QueueEntry.status)
     )
     if line_id is not None:
         live = live.where(QueueEntry.line_id == line_id)
     waiting = connecting = 0
     oldest: datetime | None = None
-    for status, enqueued_at in session.execute(live):
+    for status, count, earliest in session.execute(live):
         if status == QueueStatus.WAITING:
-            waiting += 1
-            if oldest is None or enqueued_at < oldest:
-                oldest = enqueued_at
+            waiting = count
+            oldest = as_utc(earliest)
         else:
-            connecting += 1
+            connecting = count
     cutoff = now - presence.OFFLINE_AFTER
     counts = dict(
         session.execute(
