@@ -70,7 +70,11 @@ class Call(Base):
     """One phone call, inbound or outbound, identified by Twilio's CallSid."""
 
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_line_created", "line_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_calls_line_created", "line_id", "created_at"),
+        # The day's queued calls of a line (daily summary, trend, alerts) in a history of millions.
+        Index("ix_calls_line_queued", "line_id", "queued_at"),
+    )
 
     id: Mapped[intpk]
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
