@@ -49,6 +49,9 @@ class QueueEntry(Base):
         Index("ix_queue_entries_waiting", "status", "priority", "arrived_at", "id"),
         # Answers in the last half hour (the wait estimate, every wait round of every caller).
         Index("ix_queue_entries_line_connected", "line_id", "connected_at"),
+        # An operator's current call and their last finished one (every console poll): an
+        # operator answers tens of thousands of calls a year.
+        Index("ix_queue_entries_operator_status", "operator_id", "status", "ended_at"),
     )
 
     id: Mapped[intpk]
@@ -75,15 +78,13 @@ class QueueEntry(Base):
     #: Operator who should take it (a callback they scheduled); others skip it for a while.
     preferred_operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     #: Operator who took the caller, their phone or browser leg, and the conference joining them.
-    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), index=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     operator_call_sid: Mapped[str | None] = mapped_column(String(64))
     conference_name: Mapped[str | None] = mapped_column(String(64))
     conference_sid: Mapped[str | None] = mapped_column(String(64))
     is_on_hold: Mapped[bool] = mapped_column(default=False)
     #: A warm transfer in progress: the operator being rung, their leg, whether they joined.
-    transfer_operator_id: Mapped[int | None] = mapped_column(
-        ForeignKey("operators.id"), index=True
-    )
+    transfer_operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), index=True)
     transfer_call_sid: Mapped[str | None] = mapped_column(String(64))
     is_transfer_joined: Mapped[bool] = mapped_column(default=False)
     #: Wait documents served (makes every wait prompt's action URL unique).
