@@ -198,6 +198,7 @@ def make_world(
         )
     session.commit()
     line_id, operator_id = line.id, operators[0].id
+    operator_ids = [op.id for op in operators]
     engine = db.engine
     timings = {}
 
@@ -264,7 +265,10 @@ def make_world(
                 "arrived_at": call["queued_at"],
                 "enqueued_at": call["queued_at"],
                 "queue_sid": "QU" + "0" * 32,
-                "operator_id": operator_id if call["answered_at"] else None,
+                # Twenty operators share the history (each has tens of thousands of calls).
+                "operator_id": operator_ids[call["id"] % len(operator_ids)]
+                if call["answered_at"]
+                else None,
                 "is_on_hold": False,
                 "is_transfer_joined": False,
                 "wait_turns": 1,
