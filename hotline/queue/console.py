@@ -247,9 +247,7 @@ def console_state(operator_id: int) -> dict:
     # references, so objects nobody refers to would be gone again by the time they are needed.
     caller_ids = {e.caller_id for e in waiting if e.caller_id}
     page_callers = (
-        list(session.scalars(select(Caller).where(Caller.id.in_(caller_ids))))
-        if caller_ids
-        else []
+        list(session.scalars(select(Caller).where(Caller.id.in_(caller_ids)))) if caller_ids else []
     )
     page_calls = (
         list(session.scalars(select(Call).where(Call.id.in_([e.call_id for e in waiting]))))

@@ -43,7 +43,7 @@ class QueueEntry(Base):
     __tablename__ = "queue_entries"
     __table_args__ = (
         # The console's and the wait prompt's question: who waits on this line, in which order.
-        Index("ix_queue_entries_order", "line_id", "status", "priority", "arrived_at"),
+        Index("ix_queue_entries_order", "line_id", "status", "priority", "arrived_at", "id"),
         # The same order across all lines ("take the next caller", the console, live counts):
         # without it the database reads every entry ever written, then sorts.
         Index("ix_queue_entries_waiting", "status", "priority", "arrived_at", "id"),

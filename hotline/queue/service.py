@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -206,18 +206,16 @@ def waiting_entries(
 
 def ahead_of(entry: QueueEntry):
     """SQL condition: entries served before `entry` (same line, waiting)."""
+    # One row-value comparison (the ORDER, lexicographic) rather than the equivalent ORs: the
+    # database then reads only the index range of those ahead, not every waiting entry.
     return and_(
         QueueEntry.line_id == entry.line_id,
         QueueEntry.status == QueueStatus.WAITING,
-        or_(
-            QueueEntry.priority < entry.priority,
-            and_(
-                QueueEntry.priority == entry.priority,
-                or_(
-                    QueueEntry.arrived_at < entry.arrived_at,
-                    and_(QueueEntry.arrived_at == entry.arrived_at, QueueEntry.id < entry.id),
-                ),
-            ),
+        tuple_(QueueEntry.priority, QueueEntry.arrived_at, QueueEntry.id)
+        < tuple_(
+            literal(entry.priority, QueueEntry.priority.type),
+            literal(entry.arrived_at, QueueEntry.arrived_at.type),
+            literal(entry.id, QueueEntry.id.type),
         ),
     )
 
