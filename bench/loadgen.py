@@ -38,6 +38,7 @@ import contextlib
 import itertools
 import json
 import re
+import secrets
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -177,6 +178,8 @@ class Simulation:
         self._rung: dict[str, asyncio.Future] = {}
         self._conversations: dict[int, Conversation] = {}
         self._sids = itertools.count(1)
+        # CallSids unique across runs against the same database (each run is a new Simulation).
+        self._sid_prefix = secrets.token_hex(4)
         self._calls = itertools.count(1)
         self._tokens: asyncio.Queue[int] | None = None
         self._sessions: list[tuple[OperatorAccount, Session, str]] = []
@@ -455,7 +458,7 @@ class Simulation:
     # ------------------------------------------------------------------ one caller
 
     def new_call_sid(self) -> str:
-        return "CA" + f"{next(self._sids):032x}"
+        return "CA" + self._sid_prefix + f"{next(self._sids):024x}"
 
     async def call(self, number: int | None = None) -> bool:
         """One whole call; True when every step succeeded."""
@@ -520,6 +523,8 @@ class Simulation:
             expect=has_menu,
         )
         dequeued = self._waiter(self._dequeued, sid)
+        exit_url = "/twilio/voice/queue-exit"
+        queue_started = time.time()
         # One operator turn per caller in the queue, given after the caller's polls (or when
         # the caller fails while waiting): every take-next then finds someone waiting.
         token = _Token(self._tokens)
@@ -568,48 +573,82 @@ class Simulation:
                 self._fail(
                     "stub.dequeue", f"no operator took the caller in {self.options.take_timeout} s"
                 )
+        except CallFailed:
+            if token.is_due:
+                # Like a real caller who gives up: hang up, so the queue does not keep them.
+                await self._hang_up_in_queue(params, exit_url, status, queue_started)
+            raise
         finally:
             self._dequeued.pop(sid, None)
             token.give()
-        queue_time = str(int(time.time() - queue_started))
-        await self.webhook(
-            "voice.queue_exit",
-            exit_url,
-            {
-                **params,
-                "QueueResult": "redirected",
-                "QueueSid": "QU" + "0" * 31 + "1",
-                "QueueTime": queue_time,
-            },
-        )
-        root = await self.webhook(
-            "queue.join", join_url, params, expect=lambda r: find_first(r, "Conference") is not None
-        )
-        entry_id = int(re.search(r"[?&]entry=(\d+)", join_url)[1])
-        talk = self._conversations.setdefault(entry_id, Conversation())
-        talk.caller_sid = sid
-        dial = root.find("Dial")
-        conference = find_first(root, "Conference")
-        conference_url = conference.get("statusCallback", "")
-        talk.conference_name = talk.conference_name or (conference.text or "")
-        talk.conference_sid = talk.conference_sid or "CF" + f"{entry_id:032x}"
-        await self.conference_event(talk, conference_url, "participant-join", sid)
-        await self.webhook("queue.conference_wait", conference.get("waitUrl", ""), params)
-        talk.caller_joined.set()
         try:
-            await asyncio.wait_for(talk.operator_hung_up.wait(), timeout=self.options.take_timeout)
-        except TimeoutError:
-            self._fail("queue.conversation", "the operator never hung up")
-        await self.conference_event(talk, conference_url, "participant-leave", sid)
-        await self.webhook(
-            "queue.after_call",
-            dial.get("action", ""),
-            {**params, "DialCallStatus": "completed"},
-            expect=lambda r: r.find("Hangup") is not None,
-        )
-        talk.caller_done.set()
+            queue_time = str(int(time.time() - queue_started))
+            await self.webhook(
+                "voice.queue_exit",
+                exit_url,
+                {
+                    **params,
+                    "QueueResult": "redirected",
+                    "QueueSid": "QU" + "0" * 31 + "1",
+                    "QueueTime": queue_time,
+                },
+            )
+            root = await self.webhook(
+                "queue.join",
+                join_url,
+                params,
+                expect=lambda r: find_first(r, "Conference") is not None,
+            )
+            entry_id = int(re.search(r"[?&]entry=(\d+)", join_url)[1])
+            talk = self._conversations.setdefault(entry_id, Conversation())
+            talk.caller_sid = sid
+            dial = root.find("Dial")
+            conference = find_first(root, "Conference")
+            conference_url = conference.get("statusCallback", "")
+            talk.conference_name = talk.conference_name or (conference.text or "")
+            talk.conference_sid = talk.conference_sid or "CF" + f"{entry_id:032x}"
+            await self.conference_event(talk, conference_url, "participant-join", sid)
+            await self.webhook("queue.conference_wait", conference.get("waitUrl", ""), params)
+            talk.caller_joined.set()
+            try:
+                await asyncio.wait_for(
+                    talk.operator_hung_up.wait(), timeout=self.options.take_timeout
+                )
+            except TimeoutError:
+                self._fail("queue.conversation", "the operator never hung up")
+            await self.conference_event(talk, conference_url, "participant-leave", sid)
+            await self.webhook(
+                "queue.after_call",
+                dial.get("action", ""),
+                {**params, "DialCallStatus": "completed"},
+                expect=lambda r: r.find("Hangup") is not None,
+            )
+            talk.caller_done.set()
+        except CallFailed:
+            # The caller's line drops here: Twilio would still send the final status.
+            with contextlib.suppress(CallFailed):
+                await status("completed", CallDuration="1", Duration="1")
+            raise
         duration = str(max(1, int(time.time() - started)))
         await status("completed", CallDuration=duration, Duration="1")
+
+    async def _hang_up_in_queue(self, params, exit_url, status, queue_started) -> None:
+        """The caller hangs up while waiting: the <Enqueue> action (QueueResult=hangup) and the
+        final status callback, best effort (their own failures are recorded, not raised)."""
+        waited = str(int(time.time() - queue_started))
+        with contextlib.suppress(CallFailed):
+            await self.webhook(
+                "voice.queue_exit",
+                exit_url,
+                {
+                    **params,
+                    "QueueResult": "hangup",
+                    "QueueSid": "QU" + "0" * 31 + "1",
+                    "QueueTime": waited,
+                },
+            )
+        with contextlib.suppress(CallFailed):
+            await status("completed", CallDuration=waited, Duration="1")
 
     # ------------------------------------------------------------------ load modes
 

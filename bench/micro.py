@@ -112,6 +112,8 @@ def bulk_insert(engine, table, rows: Iterable[dict], *, chunk: int = 50_000) -> 
             cursor.executemany(sql, tuples())
         else:
             quoted = ", ".join(f'"{n}"' for n in names)
+            # The app's engine gives up on statements after a few seconds; a bulk load is not one.
+            cursor.execute("SET LOCAL statement_timeout = 0")
             with cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
                 for row in rows:
                     count += 1
@@ -368,7 +370,9 @@ def make_world(
         # What autovacuum does on a live server (statistics, visibility map).
         started = time.perf_counter()
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("SET statement_timeout = 0")
             conn.exec_driver_sql("VACUUM ANALYZE")
+            conn.exec_driver_sql("RESET statement_timeout")
         timings["vacuum analyze"] = round(time.perf_counter() - started, 2)
     return {
         "line_id": line_id,

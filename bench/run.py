@@ -46,6 +46,7 @@ from bench.stats import (  # noqa: E402
     CpuMeter,
     Recorder,
     children_of,
+    pids_named,
     status_kib,
 )
 from bench.stub import TwilioStub  # noqa: E402
@@ -351,6 +352,7 @@ async def run_hotline_load(
     args,
     server_pids,
     number_prefix: str,
+    db_pids=None,
 ) -> tuple[dict, Recorder]:
     """One load mode against the hotline: `capacity` (closed loop) or `sustained` (open loop)."""
     client = HttpClient("127.0.0.1", port, timeout=15)
@@ -380,10 +382,13 @@ async def run_hotline_load(
     await sim.login_all()
     loop = asyncio.get_running_loop()
     meter = CpuMeter(server_pids)
+    db_meter = CpuMeter(db_pids) if db_pids is not None else None
     window = args.duration if mode == "capacity" else args.sustain
     hard_stop = loop.time() + window + 60  # every task ends by then, whatever happens
     client.reset_concurrency()
     meter.start()
+    if db_meter is not None:
+        db_meter.start()
     started = loop.time()
     operator_tasks = [
         asyncio.create_task(sim.operator_loop(i, hard_stop)) for i in range(len(operators))
@@ -414,6 +419,8 @@ async def run_hotline_load(
         await asyncio.wait(calls, timeout=45)
     elapsed = loop.time() - started
     cpu = meter.stop(elapsed)
+    if db_meter is not None:
+        cpu["postgres_cores"] = db_meter.stop(elapsed)["server_cores"]
     concurrency = client.mean_in_flight()
     max_in_flight = client.max_in_flight
     sim.stop()
@@ -501,6 +508,55 @@ async def run_baseline_load(
     }
 
 
+async def run_ladder(server, accounts, stub, args, kind: str) -> list[dict]:
+    """Sustained load at rising rates (`--ladder`), `--ladder-seconds` each: the highest rate
+    with webhook p99 under 100 ms and no errors is what the server carries."""
+    rows = []
+    for step, rate in enumerate(args.ladder):
+        step_args = argparse.Namespace(
+            **{**vars(args), "rate": rate, "sustain": args.ladder_seconds}
+        )
+        load, _ = await run_hotline_load(
+            server.port,
+            accounts,
+            stub,
+            mode="sustained",
+            args=step_args,
+            server_pids=server.workers,
+            number_prefix=f"+86150{step:02d}{1 if kind == 'sqlite' else 2}",
+            db_pids=(lambda: pids_named("postgres")) if kind == "postgres" else None,
+        )
+        row = {
+            "rate": rate,
+            "offered_rate": load["offered_rate"],
+            "completed_calls_per_second": load["completed_calls_per_second"],
+            "webhooks_per_second": load["webhooks_per_second"],
+            "p50_ms": load["all_webhooks"]["p50_ms"],
+            "p95_ms": load["all_webhooks"]["p95_ms"],
+            "p99_ms": load["all_webhooks"]["p99_ms"],
+            "errors": load["errors"],
+            "server_cores": load["cpu"]["server_cores"],
+            "loadgen_cores": load["cpu"]["loadgen_cores"],
+            "machine_busy_pct": load["cpu"]["machine_busy_pct"],
+        }
+        row["met"] = bool(
+            row["p99_ms"] is not None
+            and row["p99_ms"] < TARGET_P99_MS
+            and not row["errors"]
+            and row["offered_rate"] >= 0.98 * rate
+        )
+        rows.append(row)
+        log(
+            f"  ladder {rate:>5} calls/s: {row['completed_calls_per_second']} completed/s, "
+            f"{row['webhooks_per_second']} webhooks/s, p50 {row['p50_ms']} p99 {row['p99_ms']} ms, "
+            f"errors {row['errors']}, server {row['server_cores']} cores, load generator "
+            f"{row['loadgen_cores']}: {'ok' if row['met'] else 'over'}"
+        )
+        if not row["met"] and (row["errors"] or (row["p99_ms"] or 0) > 10 * TARGET_P99_MS):
+            break  # far past what the server carries: the next rungs only add a backlog
+    return rows
+
+
 # --------------------------------------------------------------------------- one database
 
 
@@ -553,10 +609,9 @@ async def bench_database(
                 args=args,
                 server_pids=pids,
                 number_prefix=f"+86{130 + index}{1 if kind == 'sqlite' else 2}",
+                db_pids=(lambda: pids_named("postgres")) if kind == "postgres" else None,
             )
             load["memory"] = server.memory()
-            if kind == "postgres":
-                load["cpu"]["note"] = "server_cores counts gunicorn workers only"
             result[mode] = load
             print_load(kind, load)
             if mode == "capacity":
@@ -575,6 +630,10 @@ async def bench_database(
                 )
                 result["baseline"] = base
                 print_baseline(base, load)
+            if mode == "capacity" and args.ladder:
+                result["ladder"] = await run_ladder(server, accounts, stub, args, kind)
+                ok = [row["rate"] for row in result["ladder"] if row["met"]]
+                result["carried_rate"] = max(ok) if ok else None
         result["spooled_webhooks"] = spooled(workdir / kind)
     finally:
         if server is not None:
@@ -598,9 +657,11 @@ def print_load(kind: str, load: dict) -> None:
         f"{load['requests_per_second']} requests/s; in flight mean {load['mean_in_flight']} "
         f"max {load['max_in_flight']}"
     )
+    postgres = f", PostgreSQL {cpu['postgres_cores']} cores" if "postgres_cores" in cpu else ""
     log(
-        f"  CPU: server {cpu['server_cores']} cores, load generator {cpu['loadgen_cores']} "
-        f"cores, machine busy {cpu['machine_busy_pct']} % of {cpu['cores']} cores"
+        f"  CPU: gunicorn workers {cpu['server_cores']} cores{postgres}, load generator "
+        f"{cpu['loadgen_cores']} cores, machine busy {cpu['machine_busy_pct']} % of "
+        f"{cpu['cores']} cores"
     )
     if load["mode"] == "sustained":
         verdict = "MET" if load["meets_target"] else "MISSED"
@@ -727,6 +788,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--sustain", type=float, default=30, help="sustained: seconds of arrivals (default 30)"
     )
+    parser.add_argument(
+        "--ladder",
+        default="",
+        help="sustained rates to climb after the capacity run, e.g. 5,10,15,20 "
+        "(the highest with p99 < 100 ms and no errors is reported)",
+    )
+    parser.add_argument(
+        "--ladder-seconds",
+        type=float,
+        default=15,
+        help="seconds of arrivals per ladder rate (default 15)",
+    )
     parser.add_argument("--polls", type=int, default=3, help="waitUrl polls per caller")
     parser.add_argument(
         "--poll-interval",
@@ -793,6 +866,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.history = min(args.history, 10_000)
         args.history_days = min(args.history_days, 5)
         args.repeat = min(args.repeat, 3)
+    args.ladder = [float(r) for r in args.ladder.split(",") if r.strip()]
+    if args.quick:
+        args.ladder = args.ladder[:1]
+        args.ladder_seconds = min(args.ladder_seconds, 2)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for mode in args.modes:
         if mode not in ("capacity", "sustained"):
@@ -869,6 +946,9 @@ def count_errors(results: dict) -> list[str]:
         for mode in ("capacity", "sustained"):
             if mode in data and data[mode]["errors"]:
                 problems.append(f"{kind} {mode}: {data[mode]['errors']} errors")
+        for row in data.get("ladder", []):
+            if row["errors"]:
+                problems.append(f"{kind} ladder {row['rate']:g}/s: {row['errors']} errors")
         if data.get("baseline", {}).get("errors"):
             problems.append(f"{kind} baseline: {data['baseline']['errors']} errors")
         if data.get("spooled_webhooks"):
@@ -902,6 +982,12 @@ def print_summary(results: dict) -> None:
                     else ""
                 )
             )
+        if data.get("ladder"):
+            rungs = ", ".join(
+                f"{r['rate']:g}/s p99 {r['p99_ms']} ms{'' if r['met'] else ' (over)'}"
+                for r in data["ladder"]
+            )
+            log(f"{kind:8} ladder: {rungs}; carried: {data.get('carried_rate')} calls/s")
         if sus:
             log(
                 f"{kind:8} sustained {sus['target_rate']}/s: {sus['completed_calls_per_second']} "
