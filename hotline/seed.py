@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
@@ -39,7 +41,11 @@ def seed_demo_data(session) -> dict:
                 name="长者服务热线",
                 phone_number=DEMO_LINE_NUMBER,
                 script_key="main",
+                # Open around the clock so the demo answers whenever someone tries it; a real
+                # line sets its hours (and working days only) in the database.
                 is_open_every_day=True,
+                opens_at=time(0, 0),
+                closes_at=time(0, 0),
             )
         )
         created["lines"] += 1

@@ -67,7 +67,7 @@ def main() -> int:
         _wait_until("the web app answers /healthz",
                     lambda: _request("GET", f"{WEB}/healthz")["ok"], 300, process)
         _wait_until("the local gateway answers",
-                    lambda: "LINES" in json.dumps(_request("GET", f"{GATEWAY}/api/config")), 60,
+                    lambda: "+861012345678" in _request("GET", f"{GATEWAY}/api/config")["lines"], 60,
                     process)
         login = urllib.request.urlopen(f"{WEB}/console/login", timeout=10).read().decode()  # noqa: S310
         assert "坐席登录" in login or "Sign in" in login, "console login page"
@@ -81,18 +81,48 @@ def main() -> int:
             call = _request("GET", f"{GATEWAY}/api/calls/{sid}")
             if call.get("error"):
                 raise SystemExit(f"FAIL: the caller hit an application error: {call['error']}")
-            return call["activity"] == "queued"
+            return bool(call.get("queue")) and call["queue"]["name"] == "line-main"
 
         _wait_until("the dev-phone caller waits in the operator queue", queued, 60)
         transcript = _request("GET", f"{GATEWAY}/api/calls/{sid}")
         said = " ".join(e.get("text") or "" for e in transcript.get("transcript", []))
         assert "王阿姨" in said, f"the known caller is greeted by name: {said[:200]}"
+
+        # The demo operator signs in to the console and takes the caller; the gateway rings the
+        # operator's demo phone (auto-answer) and joins both in a conference.
+        import re
+
+        import requests
+
+        console = requests.Session()
+        console.trust_env = False
+        page = console.get(f"{WEB}/console/login", timeout=10).text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        signed_in = console.post(
+            f"{WEB}/console/login",
+            data={"csrf_token": token, "username": "operator", "password": "operator-demo-pass"},
+            timeout=10,
+        )
+        assert "/console/login" not in signed_in.url, "the demo operator can sign in"
+        token = re.search(r'name="csrf-token" content="([^"]+)"', signed_in.text).group(1)
+        headers = {"X-CSRFToken": token}
+        console.post(f"{WEB}/console/api/presence", data={"presence": "available"},
+                     headers=headers, timeout=10).raise_for_status()
+        taken = console.post(f"{WEB}/console/api/queue/take-next", data={"via": "phone"},
+                             headers=headers, timeout=30)
+        assert taken.status_code == 200, taken.text
+
+        def in_conference() -> bool:
+            return _request("GET", f"{GATEWAY}/api/calls/{sid}")["activity"] == "conference"
+
+        _wait_until("the caller is joined with the operator in a conference", in_conference, 60)
         _request("POST", f"{GATEWAY}/api/calls/{sid}/hangup")
         problems = _request("GET", f"{GATEWAY}/api/problems")
         errors = [p for p in problems.get("problems", problems if isinstance(problems, list) else [])
                   if p.get("level") == "error"]
         assert not errors, f"the gateway saw failures: {errors}"
-        print("quick start: web, clock and gateway up; a dev-phone call reached the queue")
+        print("quick start: web, clock and gateway up; a dev-phone caller reached the queue and "
+              "was joined with the demo operator")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)
