@@ -50,13 +50,18 @@ class Connection:
 class HttpClient:
     """Requests to one host:port, reusing idle keep-alive connections."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = 15.0) -> None:
+    def __init__(
+        self, host: str, port: int, *, timeout: float = 15.0, max_connections: int = 512
+    ) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
         self.base_url = f"http://{host}:{port}"
         self._host_header = f"{host}:{port}"
         self._idle: list[Connection] = []
+        # At most this many requests at once; the others wait for a connection, and that wait is
+        # part of their measured latency (as a request queued in the server's backlog would be).
+        self._slots = asyncio.Semaphore(max_connections)
         self.opened = 0
         # Time-weighted number of requests in flight (the concurrency the server saw).
         self._in_flight = 0
@@ -109,17 +114,20 @@ class HttpClient:
         for name, value in (headers or {}).items():
             lines.append(f"{name}: {value}")
         payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        started = time.perf_counter()
         self._count(1)
         try:
-            return await self._send(payload)
+            async with self._slots:
+                response = await self._send(payload)
         finally:
             self._count(-1)
+        response.seconds = time.perf_counter() - started
+        return response
 
     async def _send(self, payload: bytes) -> Response:
         for attempt in range(2):
             reused = bool(self._idle)
             conn = self._idle.pop() if reused else await self._connect()
-            started = time.perf_counter()
             try:
                 conn.writer.write(payload)
                 response = await asyncio.wait_for(self._read(conn), self.timeout)
@@ -132,7 +140,6 @@ class HttpClient:
             except TimeoutError:
                 conn.close()
                 raise HttpError(f"timeout after {self.timeout} s") from None
-            response.seconds = time.perf_counter() - started
             conn.used += 1
             if response.headers.get("connection", "").lower() == "close":
                 conn.close()
