@@ -441,6 +441,8 @@ def _short(sql: str, limit: int = 400) -> str:
 #: Row counts of the growing tables in the micro database (a scan of a small table is fine:
 #: the planner rightly prefers it).
 TABLE_ROWS: dict[str, int] = {}
+#: Whether `measure` prints each statement's plan (they are in the results either way).
+OUTPUT = {"show_plans": True}
 BIG_ENOUGH = 10_000
 
 
@@ -519,7 +521,7 @@ def measure(
         f"{len(log.statements)} statements; {'no full scan' if not scans else 'FULL SCAN'}"
         + (f"; {detail}" if detail else "")
     )
-    for plan in plans:
+    for plan in plans if OUTPUT["show_plans"] else []:
         echo(f"      {plan['sql'][:150]}")
         for line in plan["plan"]:
             echo(f"        {line}")
@@ -536,8 +538,10 @@ def run_all(
     history_days: int,
     repeat: int,
     echo: Callable[[str], None] = print,
+    show_plans: bool = True,
 ) -> dict:
     """Build the data on `database_url` (an empty database) and measure every growing path."""
+    OUTPUT["show_plans"] = show_plans
     from flask_login import login_user
     from sqlalchemy import func
 
