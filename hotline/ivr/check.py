@@ -235,41 +235,35 @@ def _edges(node: Node) -> list[tuple[str, str]]:
     return out
 
 
-def ends_at_person(script: Script, target: str) -> bool:
-    """True when `target` reaches the operator queue without waiting for more input."""
+def _follow(script: Script, target: str) -> str | None:
+    """Follow `target` through nodes that need no input; the kind of node where it stops.
+
+    `say` and `preference` go on to `next`, `hours` to its open branch (for the closed branch
+    the engine uses the script's closed_route); a loop or a missing node gives None.
+    """
     seen: set[str] = set()
     current: str | None = target
     while current and current not in seen:
         seen.add(current)
         node = script.nodes.get(current)
         if node is None:
-            return False
-        if node.kind == "queue":
-            return True
+            return None
         if node.kind in ("say", "preference"):
             current = node.next
         elif node.kind == "hours":
             current = node.open
         else:
-            return False
-    return False
+            return node.kind
+    return None
+
+
+def ends_at_person(script: Script, target: str) -> bool:
+    """True when `target` reaches the operator queue without waiting for more input."""
+    return _follow(script, target) == "queue"
 
 
 def _ends_at_voicemail(script: Script, target: str) -> bool:
-    seen: set[str] = set()
-    current: str | None = target
-    while current and current not in seen:
-        seen.add(current)
-        node = script.nodes.get(current)
-        if node is None:
-            return False
-        if node.kind == "voicemail":
-            return True
-        if node.kind in ("say", "preference"):
-            current = node.next
-        else:
-            return False
-    return False
+    return _follow(script, target) == "voicemail"
 
 
 def _check_script(script: Script, report: _Reporter) -> None:

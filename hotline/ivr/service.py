@@ -98,10 +98,10 @@ def _language(scripts: ScriptSet, line: Line, caller: Caller | None) -> str:
     return line.default_language
 
 
-def start_inbound_call(
-    session: Session, scripts: ScriptSet, params: VoiceParams, *, region: str
-) -> CallTurn:
-    """Handle the first webhook of an inbound call: recognise, greet, and walk to the menu."""
+def _inbound_call(
+    session: Session, params: VoiceParams, region: str, *, status: CallStatus
+) -> tuple[Line, Caller | None, Call]:
+    """The line dialled, the caller's profile and the Call row (created on first sight)."""
     line = find_line(session, params.to, region)
     caller = find_or_create_caller(session, params.from_, region)
     call = session.scalar(select(Call).where(Call.call_sid == params.call_sid))
@@ -111,12 +111,20 @@ def start_inbound_call(
             line_id=line.id,
             caller_id=caller.id if caller else None,
             direction=CallDirection.INBOUND,
-            status=CallStatus.RINGING,
+            status=status,
             from_number=(caller.phone_number if caller else params.from_)[:64],
             to_number=params.to,
             menu_path=[],
         )
         session.add(call)
+    return line, caller, call
+
+
+def start_inbound_call(
+    session: Session, scripts: ScriptSet, params: VoiceParams, *, region: str
+) -> CallTurn:
+    """Handle the first webhook of an inbound call: recognise, greet, and walk to the menu."""
+    line, caller, call = _inbound_call(session, params, region, status=CallStatus.RINGING)
     language = _language(scripts, line, caller)
     ctx = call_context(session, line, caller)
     straight = bool(caller and caller.is_straight_to_person)
@@ -237,21 +245,7 @@ def fallback_voicemail(
     session: Session, params: VoiceParams, recording: RecordingParams, *, region: str
 ) -> None:
     """A message left through the fallback path: make sure a callback is owed."""
-    line = find_line(session, params.to, region)
-    caller = find_or_create_caller(session, params.from_, region)
-    call = session.scalar(select(Call).where(Call.call_sid == params.call_sid))
-    if call is None:
-        call = Call(
-            call_sid=params.call_sid,
-            line_id=line.id,
-            caller_id=caller.id if caller else None,
-            direction=CallDirection.INBOUND,
-            status=CallStatus.IN_PROGRESS,
-            from_number=(caller.phone_number if caller else params.from_)[:64],
-            to_number=params.to,
-            menu_path=[],
-        )
-        session.add(call)
+    _line, caller, call = _inbound_call(session, params, region, status=CallStatus.IN_PROGRESS)
     call.outcome = CallOutcome.VOICEMAIL
     call.recording_url = recording.recording_url
     call.recording_duration_seconds = recording.duration_seconds
