@@ -127,7 +127,10 @@ class HttpClient:
     async def _send(self, payload: bytes) -> Response:
         for attempt in range(2):
             reused = bool(self._idle)
-            conn = self._idle.pop() if reused else await self._connect()
+            try:
+                conn = self._idle.pop() if reused else await self._connect()
+            except (OSError, TimeoutError) as exc:
+                raise HttpError(f"cannot connect: {exc.__class__.__name__}: {exc}") from None
             try:
                 conn.writer.write(payload)
                 response = await asyncio.wait_for(self._read(conn), self.timeout)

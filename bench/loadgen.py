@@ -324,8 +324,13 @@ class Simulation:
                 await asyncio.wait_for(self._tokens.get(), timeout=0.2)
             except TimeoutError:
                 continue
-            with contextlib.suppress(CallFailed):
+            try:
                 await self._take_and_talk(account, session, csrf)
+            except CallFailed:
+                pass
+            except Exception as exc:  # noqa: BLE001 - a bug here must show, not stop the operator
+                if self.recording:
+                    self.recorder.error("operator.exception", repr(exc))
 
     async def _take_and_talk(self, account: OperatorAccount, session: Session, csrf: str) -> None:
         rung = self._waiter(self._rung, account.phone)
@@ -467,6 +472,10 @@ class Simulation:
         try:
             await self._call(n)
         except CallFailed:
+            self.recorder.failed_calls += 1
+            return False
+        except Exception as exc:  # noqa: BLE001 - a bug in the simulation is an error too
+            self.recorder.error("call.exception", repr(exc))
             self.recorder.failed_calls += 1
             return False
         self.recorder.completed_calls += 1

@@ -343,6 +343,14 @@ def _mib(kib: int | None) -> float | None:
 # --------------------------------------------------------------------------- load runs
 
 
+async def finish(tasks: list[asyncio.Task], *, timeout: float) -> None:
+    """Wait for `tasks` at most `timeout` s; cancel the rest (their calls count as unfinished)."""
+    _done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def run_hotline_load(
     port: int,
     accounts: list[OperatorAccount],
@@ -403,7 +411,7 @@ async def run_hotline_load(
                 await sim.call()
 
         callers = [asyncio.create_task(caller_loop()) for _ in range(args.callers)]
-        await asyncio.wait(callers, timeout=window + 45)
+        await finish(callers, timeout=window + 45)
     else:
         total = min(int(args.rate * window), args.max_calls)
         calls = []
@@ -416,7 +424,7 @@ async def run_hotline_load(
                 lateness = max(lateness, -delay)
             calls.append(asyncio.create_task(sim.call()))
         arrivals_done = loop.time()
-        await asyncio.wait(calls, timeout=45)
+        await finish(calls, timeout=45)
     elapsed = loop.time() - started
     cpu = meter.stop(elapsed)
     if db_meter is not None:
