@@ -117,6 +117,10 @@ class Options:
     console_interval: float = 1.0
     #: How long a caller waits for an operator before the call counts as failed.
     take_timeout: float = 30.0
+    #: Leave out the callbacks the app asks for but does not act on (the operator leg's
+    #: initiated/ringing/in-progress, the conference's start/leave/end): what the load would be
+    #: if the app asked Twilio only for what it uses. Off by default (the app asks for them).
+    only_used_callbacks: bool = False
 
 
 @dataclass
@@ -379,8 +383,10 @@ class Simulation:
                 status=204,
             )
 
-        await leg_status("initiated", 0)
-        await leg_status("ringing", 1)
+        lean = self.options.only_used_callbacks
+        if not lean:
+            await leg_status("initiated", 0)
+            await leg_status("ringing", 1)
         params["CallStatus"] = "in-progress"
         root = await self.webhook(
             "queue.operator",
@@ -392,19 +398,22 @@ class Simulation:
         dial = find_first(root, "Dial")
         conference = find_first(root, "Conference")
         assert dial is not None and conference is not None
-        await leg_status("in-progress", 2)
+        if not lean:
+            await leg_status("in-progress", 2)
         talk.conference_name = conference.text or ""
         talk.conference_sid = "CF" + f"{entry_id:032x}"
         conference_url = conference.get("statusCallback", "")
-        await self.conference_event(talk, conference_url, "conference-start", None)
+        if not lean:
+            await self.conference_event(talk, conference_url, "conference-start", None)
         await self.conference_event(talk, conference_url, "participant-join", call_sid)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(talk.caller_joined.wait(), timeout=10)
         if self.options.talk_seconds:
             await asyncio.sleep(self.options.talk_seconds)
         # The operator hangs up: their leg leaves, the conference ends (endConferenceOnExit).
-        await self.conference_event(talk, conference_url, "participant-leave", call_sid)
-        await self.conference_event(talk, conference_url, "conference-end", None)
+        if not lean:
+            await self.conference_event(talk, conference_url, "participant-leave", call_sid)
+            await self.conference_event(talk, conference_url, "conference-end", None)
         talk.operator_hung_up.set()
         await self.webhook(
             "queue.operator_done",
@@ -625,7 +634,8 @@ class Simulation:
                 )
             except TimeoutError:
                 self._fail("queue.conversation", "the operator never hung up")
-            await self.conference_event(talk, conference_url, "participant-leave", sid)
+            if not self.options.only_used_callbacks:
+                await self.conference_event(talk, conference_url, "participant-leave", sid)
             await self.webhook(
                 "queue.after_call",
                 dial.get("action", ""),

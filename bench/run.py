@@ -371,6 +371,7 @@ async def run_hotline_load(
         talk_seconds=args.talk if mode == "sustained" else 0.0,
         console_interval=1.0,
         take_timeout=30.0,
+        only_used_callbacks=args.only_used_callbacks,
     )
     operators = accounts[: args.callers + 4] if mode == "capacity" else accounts
     consoles = min(args.consoles, len(operators))
@@ -816,6 +817,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="seconds of arrivals per ladder rate (default 15)",
     )
     parser.add_argument("--polls", type=int, default=3, help="waitUrl polls per caller")
+    parser.add_argument(
+        "--only-used-callbacks",
+        action="store_true",
+        help="what-if: leave out the status callbacks the app asks for but ignores "
+        "(operator leg initiated/ringing/in-progress; conference start/leave/end)",
+    )
     parser.add_argument(
         "--poll-interval",
         type=float,

@@ -175,6 +175,10 @@ class CpuMeter:
 
     def stop(self, elapsed: float) -> dict:
         own = self_cpu_seconds() - self._self
+        # Processes that appeared meanwhile (a PostgreSQL backend for a new pool connection)
+        # count from zero: all their CPU was spent during the run.
+        for pid in self.pids_fn():
+            self._others.setdefault(pid, 0.0)
         others = sum(process_cpu_seconds(pid) - before for pid, before in self._others.items())
         busy0, total0 = self._machine
         busy1, total1 = machine_cpu_ticks()
