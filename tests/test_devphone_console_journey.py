@@ -95,9 +95,8 @@ def test_dev_phone_caller_is_answered_in_the_console_and_a_case_exists(hotline_a
     transcript.get_by_text("李先生,您好").first.wait_for()
     transcript.get_by_text("找人工服务,请按0", exact=False).first.wait_for(timeout=15_000)
     phone.locator("body").press("0")
-    phone.wait_for_function(
-        "document.getElementById('status-main').textContent.includes('排队等候中')", timeout=15_000
-    )
+    # In the queue the caller hears where they stand (the status line changes with each prompt).
+    transcript.get_by_text("马上为您接通人工服务", exact=False).first.wait_for(timeout=15_000)
 
     row = console.locator("#queue-body tr[data-entry]").first
     row.wait_for(timeout=3_000)  # the console shows a new caller within 3 s
