@@ -694,6 +694,8 @@ def print_load(kind: str, load: dict) -> None:
             f"{_f(row['p99_ms'])} {_f(row['max_ms'])}"
         )
     log(f"  errors: {load['errors']} {load['errors_by_kind'] or ''}")
+    if load.get("observations"):
+        log(f"  observations (not errors): {load['observations']}")
     for sample in load["error_samples"][:5]:
         log(f"    {sample}")
     memory = load["memory"]

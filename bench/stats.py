@@ -50,6 +50,8 @@ class Recorder:
     samples: list[str] = field(default_factory=list)
     #: Kinds that are Twilio webhooks (the rest: console API, baseline, ...).
     webhook_kinds: set[str] = field(default_factory=set)
+    #: Things worth knowing that are not errors (e.g. a take-next that found nobody).
+    observations: Counter = field(default_factory=Counter)
     completed_calls: int = 0
     failed_calls: int = 0
     started_calls: int = 0
@@ -83,6 +85,7 @@ class Recorder:
             "errors": sum(self.errors.values()),
             "errors_by_kind": dict(self.errors),
             "error_samples": list(self.samples),
+            "observations": dict(self.observations),
             "all_webhooks": summarize(self.webhook_latencies()),
             "by_kind": kinds,
         }
