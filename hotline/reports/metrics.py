@@ -142,12 +142,19 @@ class CallFigures:
 
 def call_figures(calls: Iterable[Call], *, threshold_seconds: int, short_abandon_seconds: int):
     """Figures of `calls` (all queued calls of the window; pure, no database)."""
+    return _figures(
+        [classify(call, short_abandon_seconds) for call in calls],
+        threshold_seconds=threshold_seconds,
+    )
+
+
+def _figures(classified: Iterable[tuple[QueueResult, float | None]], *, threshold_seconds: int):
+    """call_figures from calls already classified (the day report classifies each call once)."""
     counts: Counter[QueueResult] = Counter()
     within = 0
     wait_total, wait_count = 0.0, 0
     longest: float | None = None
-    for call in calls:
-        result, wait = classify(call, short_abandon_seconds)
+    for result, wait in classified:
         counts[result] += 1
         if result in (QueueResult.WAITING, QueueResult.SHORT_ABANDON) or wait is None:
             continue
@@ -180,8 +187,9 @@ def queued_calls(session: Session, line_id: int, start: datetime, end: datetime)
 
     Rows with only the columns the figures read (queued_at, answered_at, ended_at, outcome,
     scenario), read like a Call: a busy day has tens of thousands of calls, and building a full
-    ORM object for each was most of the daily summary's time."""
-    rows = session.execute(
+    ORM object for each was most of the daily summary's time. Read through the session's
+    connection (Core): the ORM's result handling is not needed for plain rows."""
+    rows = session.connection().execute(
         select(Call.queued_at, Call.answered_at, Call.ended_at, Call.outcome, Call.scenario).where(
             Call.line_id == line_id,
             Call.direction == CallDirection.INBOUND,
@@ -304,9 +312,15 @@ def case_figures(session: Session, line_id: int, start: datetime, end: datetime,
 
 
 def scenario_rows(
-    session: Session, line: Line, start: datetime, end: datetime, calls: list[Call]
+    session: Session,
+    line: Line,
+    start: datetime,
+    end: datetime,
+    calls: list[Call],
+    classified: list[tuple[QueueResult, float | None]] | None = None,
 ) -> list[ScenarioRow]:
-    """Per scenario: cases opened in the window and queued calls by the menu's scenario."""
+    """Per scenario: cases opened in the window and queued calls by the menu's scenario
+    (`classified`: the calls' `classify` results, when the caller has them already)."""
     cases = dict(
         session.execute(
             select(Case.scenario, func.count())
@@ -316,8 +330,9 @@ def scenario_rows(
     )
     offered: Counter[str] = Counter()
     answered: Counter[str] = Counter()
-    for call in calls:
-        result, _wait = classify(call, line.abandon_callback_after_seconds)
+    if classified is None:
+        classified = [classify(call, line.abandon_callback_after_seconds) for call in calls]
+    for call, (result, _wait) in zip(calls, classified, strict=True):
         code = call.scenario or "other"
         if result in (QueueResult.ANSWERED, QueueResult.ABANDONED, QueueResult.OTHER_EXIT):
             offered[code] += 1
@@ -332,18 +347,15 @@ def day_report(session: Session, line: Line, day: date, *, now: datetime | None 
     now = now or utcnow()
     start, end = local_day_bounds(day, line.timezone)
     calls = queued_calls(session, line.id, start, end)
+    classified = [classify(call, line.abandon_callback_after_seconds) for call in calls]
     return DayReport(
         line_id=line.id,
         local_day=day,
         timezone=line.timezone,
-        calls=call_figures(
-            calls,
-            threshold_seconds=line.service_level_seconds,
-            short_abandon_seconds=line.abandon_callback_after_seconds,
-        ),
+        calls=_figures(classified, threshold_seconds=line.service_level_seconds),
         callbacks=callback_figures(session, line.id, start, end),
         cases=case_figures(session, line.id, start, end, now),
-        scenarios=scenario_rows(session, line, start, end, calls),
+        scenarios=scenario_rows(session, line, start, end, calls, classified),
     )
 
 
