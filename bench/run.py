@@ -871,8 +871,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--results",
-        default=str(RESULTS / "latest.json"),
-        help="where to write the JSON results (bench/results/ is not in git)",
+        default=None,
+        help="where to write the JSON results (default bench/results/latest.json, or quick.json "
+        "with --quick; bench/results/ is not in git)",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -890,6 +891,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.history = min(args.history, 10_000)
         args.history_days = min(args.history_days, 5)
         args.repeat = min(args.repeat, 3)
+    if args.results is None:
+        # A quick run (CI) must not replace the latest full figures.
+        args.results = str(RESULTS / ("quick.json" if args.quick else "latest.json"))
     args.ladder = [float(r) for r in args.ladder.split(",") if r.strip()]
     if args.quick:
         args.ladder = args.ladder[:1]
