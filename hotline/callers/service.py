@@ -330,6 +330,22 @@ def update_profile(
             session, caller, requested_by_family_id, "may_change_profile"
         )
         actor = f"operator for family_contact:{contact.id}"
+    _apply_audited(
+        session, caller, values, action="profile_updated", operator_id=operator_id, actor=actor
+    )
+    return caller
+
+
+def _apply_audited(
+    session: Session,
+    caller: Caller,
+    values: dict,
+    *,
+    action: str,
+    operator_id: int | None,
+    actor: str,
+) -> None:
+    """Set `values` on the caller; audit what actually changed and resync aliases. Flushes."""
     before = audit.snapshot(caller, list(values))
     for name, value in values.items():
         setattr(caller, name, value)
@@ -340,7 +356,7 @@ def update_profile(
             session,
             entity="caller",
             entity_id=caller.id,
-            action="profile_updated",
+            action=action,
             operator_id=operator_id,
             actor=actor,
             before=changed_before,
@@ -348,7 +364,6 @@ def update_profile(
         )
         _sync_aliases(session, caller)
     session.flush()
-    return caller
 
 
 def set_preferences(
@@ -389,24 +404,9 @@ def set_preferences(
         if operator_id is None:
             raise ValueError("an operator change needs operator_id")
         actor = "operator"
-    before = audit.snapshot(caller, list(values))
-    for name, value in values.items():
-        setattr(caller, name, value)
-    after = audit.snapshot(caller, list(values))
-    changed_before, changed_after = audit.changes(before, after)
-    if changed_after:
-        audit.record(
-            session,
-            entity="caller",
-            entity_id=caller.id,
-            action="preferences_set",
-            operator_id=operator_id,
-            actor=actor,
-            before=changed_before,
-            after=changed_after,
-        )
-        _sync_aliases(session, caller)
-    session.flush()
+    _apply_audited(
+        session, caller, values, action="preferences_set", operator_id=operator_id, actor=actor
+    )
     return caller
 
 
