@@ -89,9 +89,16 @@ def run(argv: list[str]) -> int:
     flask("ivr", "check", env=env)
     flask("seed-demo", env=env)
     from_seed = subprocess.run(
-        [str(PY), "-c", "from hotline.seed import DEMO_OPERATORS as d; "
-         "print(','.join(p for *_, p in d if p))"],
-        capture_output=True, text=True, check=True, cwd=ROOT, env=env,
+        [
+            str(PY),
+            "-c",
+            "from hotline.seed import DEMO_OPERATORS as d; print(','.join(p for *_, p in d if p))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env=env,
     ).stdout.strip()
     gateway_env = _env(
         HOTLINE_URL=web_url,
@@ -100,18 +107,45 @@ def run(argv: list[str]) -> int:
     )
     processes = {
         "web": subprocess.Popen(
-            [str(BIN / "gunicorn"), "hotline:create_app()", "--bind", f"127.0.0.1:{args.port}",
-             "--workers", "2", "--threads", "4", "--timeout", "20", "--access-logfile", "-"],
-            env=env, cwd=ROOT, start_new_session=True,
+            [
+                str(BIN / "gunicorn"),
+                "hotline:create_app()",
+                "--bind",
+                f"127.0.0.1:{args.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--timeout",
+                "20",
+                "--access-logfile",
+                "-",
+            ],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
         ),
         "clock": subprocess.Popen(
-            [str(BIN / "flask"), "--app", "hotline", "clock"], env=env, cwd=ROOT,
+            [str(BIN / "flask"), "--app", "hotline", "clock"],
+            env=env,
+            cwd=ROOT,
             start_new_session=True,
         ),
         "gateway": subprocess.Popen(
-            [str(BIN / "flask"), "--app", "hotline.devgateway:create_gateway_app()", "run",
-             "--host", "127.0.0.1", "--port", str(args.gateway_port), "--with-threads"],
-            env=gateway_env, cwd=ROOT, start_new_session=True,
+            [
+                str(BIN / "flask"),
+                "--app",
+                "hotline.devgateway:create_gateway_app()",
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(args.gateway_port),
+                "--with-threads",
+            ],
+            env=gateway_env,
+            cwd=ROOT,
+            start_new_session=True,
         ),
     }
 
@@ -135,9 +169,11 @@ def run(argv: list[str]) -> int:
             return 1
         from_seed_logins = "\n".join(
             f"    {user:<11} / {password}"
-            for user, password in (("operator", "operator-demo-pass"),
-                                   ("supervisor", "supervisor-demo-pass"),
-                                   ("admin", "admin-demo-pass"))
+            for user, password in (
+                ("operator", "operator-demo-pass"),
+                ("supervisor", "supervisor-demo-pass"),
+                ("admin", "admin-demo-pass"),
+            )
         )
         print(
             f"""
@@ -176,8 +212,9 @@ def test(argv: list[str]) -> int:
 def bench(argv: list[str]) -> int:
     """Run the benchmark script."""
     ensure_installed()
-    return subprocess.run([str(PY), str(ROOT / "bench" / "run.py"), *argv], cwd=ROOT,
-                          env=_env()).returncode
+    return subprocess.run(
+        [str(PY), str(ROOT / "bench" / "run.py"), *argv], cwd=ROOT, env=_env()
+    ).returncode
 
 
 COMMANDS = {"run": run, "test": test, "bench": bench}

@@ -114,8 +114,10 @@ class PostgresDatabases:
         name = url.rsplit("/", 1)[1]
         with self.admin.connect() as conn:
             conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = :name AND pid <> pg_backend_pid()"),
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
                 {"name": name},
             )
         engine = create_engine(url, isolation_level="AUTOCOMMIT")

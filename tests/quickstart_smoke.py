@@ -26,8 +26,9 @@ GATEWAY = f"http://127.0.0.1:{GATEWAY_PORT}"
 
 def _request(method: str, url: str, payload: dict | None = None, timeout: float = 15) -> dict:
     data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback
         body = response.read()
         return json.loads(body) if body else {}
@@ -59,22 +60,39 @@ def main() -> int:
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL"):
         env.pop(name, None)
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "dev.py"), "run", "--port", str(WEB_PORT),
-         "--gateway-port", str(GATEWAY_PORT)],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            sys.executable,
+            str(ROOT / "dev.py"),
+            "run",
+            "--port",
+            str(WEB_PORT),
+            "--gateway-port",
+            str(GATEWAY_PORT),
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     try:
-        _wait_until("the web app answers /healthz",
-                    lambda: _request("GET", f"{WEB}/healthz")["ok"], 300, process)
-        _wait_until("the local gateway answers",
-                    lambda: "+861012345678" in _request("GET", f"{GATEWAY}/api/config")["lines"], 60,
-                    process)
+        _wait_until(
+            "the web app answers /healthz",
+            lambda: _request("GET", f"{WEB}/healthz")["ok"],
+            300,
+            process,
+        )
+        _wait_until(
+            "the local gateway answers",
+            lambda: "+861012345678" in _request("GET", f"{GATEWAY}/api/config")["lines"],
+            60,
+            process,
+        )
         login = urllib.request.urlopen(f"{WEB}/console/login", timeout=10).read().decode()  # noqa: S310
         assert "坐席登录" in login or "Sign in" in login, "console login page"
 
         # 王阿姨 (demo older caller, straight to a person) calls the demo line from the dev phone.
-        placed = _request("POST", f"{GATEWAY}/api/phones/+8613123456701/calls",
-                          {"to": "+861012345678"})
+        placed = _request(
+            "POST", f"{GATEWAY}/api/phones/+8613123456701/calls", {"to": "+861012345678"}
+        )
         sid = placed["call"]["sid"]
 
         def queued() -> bool:
@@ -106,10 +124,15 @@ def main() -> int:
         assert "/console/login" not in signed_in.url, "the demo operator can sign in"
         token = re.search(r'name="csrf-token" content="([^"]+)"', signed_in.text).group(1)
         headers = {"X-CSRFToken": token}
-        console.post(f"{WEB}/console/api/presence", data={"presence": "available"},
-                     headers=headers, timeout=10).raise_for_status()
-        taken = console.post(f"{WEB}/console/api/queue/take-next", data={"via": "phone"},
-                             headers=headers, timeout=30)
+        console.post(
+            f"{WEB}/console/api/presence",
+            data={"presence": "available"},
+            headers=headers,
+            timeout=10,
+        ).raise_for_status()
+        taken = console.post(
+            f"{WEB}/console/api/queue/take-next", data={"via": "phone"}, headers=headers, timeout=30
+        )
         assert taken.status_code == 200, taken.text
 
         def in_conference() -> bool:
@@ -118,11 +141,16 @@ def main() -> int:
         _wait_until("the caller is joined with the operator in a conference", in_conference, 60)
         _request("POST", f"{GATEWAY}/api/calls/{sid}/hangup")
         problems = _request("GET", f"{GATEWAY}/api/problems")
-        errors = [p for p in problems.get("problems", problems if isinstance(problems, list) else [])
-                  if p.get("level") == "error"]
+        errors = [
+            p
+            for p in problems.get("problems", problems if isinstance(problems, list) else [])
+            if p.get("level") == "error"
+        ]
         assert not errors, f"the gateway saw failures: {errors}"
-        print("quick start: web, clock and gateway up; a dev-phone caller reached the queue and "
-              "was joined with the demo operator")
+        print(
+            "quick start: web, clock and gateway up; a dev-phone caller reached the queue and "
+            "was joined with the demo operator"
+        )
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)

@@ -20,6 +20,8 @@ def assert_snapshot(path: Path, actual: str) -> None:
     expected = path.read_text(encoding="utf-8")
     if actual != expected:
         diff = "\n".join(
-            difflib.unified_diff(expected.splitlines(), actual.splitlines(), "snapshot", "now", lineterm="")
+            difflib.unified_diff(
+                expected.splitlines(), actual.splitlines(), "snapshot", "now", lineterm=""
+            )
         )
         raise AssertionError(f"{path.name} changed (UPDATE_SNAPSHOTS=1 to accept):\n{diff}")

@@ -13,8 +13,13 @@ from hotline.operators.models import Operator, Role
 def make_operator(app):
     def _make(username="op1", role=Role.OPERATOR, password="correct horse battery", **kw):
         with app.app_context():
-            op = Operator(username=username, display_name=kw.pop("display_name", username),
-                          role=role, password_hash=generate_password_hash(password), **kw)
+            op = Operator(
+                username=username,
+                display_name=kw.pop("display_name", username),
+                role=role,
+                password_hash=generate_password_hash(password),
+                **kw,
+            )
             db.session.add(op)
             db.session.commit()
             return op.id
@@ -64,12 +69,15 @@ def test_login_form_requires_csrf_token_when_csrf_is_on(make_app, make_operator)
 
 
 def test_cli_creates_the_first_admin_and_resets_a_password(app, runner):
-    result = runner.invoke(args=["operators", "create", "boss", "--role", "admin",
-                                 "--password", "a long enough pw"])
+    result = runner.invoke(
+        args=["operators", "create", "boss", "--role", "admin", "--password", "a long enough pw"]
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(args=["operators", "create", "short", "--password", "short"])
     assert result.exit_code != 0 and "at least 10" in result.output
-    result = runner.invoke(args=["operators", "reset-password", "boss", "--password", "another long pw"])
+    result = runner.invoke(
+        args=["operators", "reset-password", "boss", "--password", "another long pw"]
+    )
     assert result.exit_code == 0, result.output
     client = app.test_client()
     assert _login(client, "boss", "another long pw").status_code == 302

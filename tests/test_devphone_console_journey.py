@@ -47,27 +47,45 @@ def hotline_and_gateway(app_config):
 
         from hotline.lines.models import Line
 
-        db.session.add(Line(key="main", name="长者服务热线", phone_number=LINE, script_key="main",
-                            is_open_every_day=True, opens_at=time(0, 0), closes_at=time(0, 0)))
+        db.session.add(
+            Line(
+                key="main",
+                name="长者服务热线",
+                phone_number=LINE,
+                script_key="main",
+                is_open_every_day=True,
+                opens_at=time(0, 0),
+                closes_at=time(0, 0),
+            )
+        )
         db.session.add(Caller(phone_number=CALLER, name="李建国", display_name="李先生"))
-        db.session.add(Operator(username="lin", display_name="林坐席", role=Role.OPERATOR,
-                                password_hash=generate_password_hash(PASSWORD),
-                                phone_number=OPERATOR_PHONE, presence=Presence.AVAILABLE))
+        db.session.add(
+            Operator(
+                username="lin",
+                display_name="林坐席",
+                role=Role.OPERATOR,
+                password_hash=generate_password_hash(PASSWORD),
+                phone_number=OPERATOR_PHONE,
+                presence=Presence.AVAILABLE,
+            )
+        )
         db.session.commit()
     hotline = LiveServer(app.wsgi_app).start()
     holder: dict = {}
     gateway = LiveServer(lambda environ, start: holder["app"](environ, start)).start()
-    holder["app"] = create_gateway_app({
-        "HOTLINE_URL": hotline.url,
-        "TWILIO_ACCOUNT_SID": DEV_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": DEV_AUTH_TOKEN,
-        "GATEWAY_PUBLIC_URL": gateway.url,
-        "LINES": LINE,
-        "AUTO_ANSWER_NUMBERS": OPERATOR_PHONE,
-        "GATEWAY_CLOCK": "real",
-        "GATEWAY_TIME_SCALE": 20,
-        "TESTING": True,
-    })
+    holder["app"] = create_gateway_app(
+        {
+            "HOTLINE_URL": hotline.url,
+            "TWILIO_ACCOUNT_SID": DEV_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": DEV_AUTH_TOKEN,
+            "GATEWAY_PUBLIC_URL": gateway.url,
+            "LINES": LINE,
+            "AUTO_ANSWER_NUMBERS": OPERATOR_PHONE,
+            "GATEWAY_CLOCK": "real",
+            "GATEWAY_TIME_SCALE": 20,
+            "TESTING": True,
+        }
+    )
     app.config.update(TWILIO_API_BASE_URL=gateway.url, PUBLIC_BASE_URL=hotline.url)
     yield app, hotline.url, gateway.url
     holder["app"].extensions["devgateway"].shutdown()
@@ -77,7 +95,9 @@ def hotline_and_gateway(app_config):
         db.engine.dispose()
 
 
-def test_dev_phone_caller_is_answered_in_the_console_and_a_case_exists(hotline_and_gateway, new_page):
+def test_dev_phone_caller_is_answered_in_the_console_and_a_case_exists(
+    hotline_and_gateway, new_page
+):
     app, hotline_url, gateway_url = hotline_and_gateway
     phone = new_page()
     console = new_page()

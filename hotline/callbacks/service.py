@@ -640,9 +640,9 @@ def record_attempt_on_case(
     cases = cases_of(session, callback)
     if not cases:
         return
-    from hotline.cases.errors import CaseIsClosed
     from hotline.cases.models import ContactKind
     from hotline.cases.service import record_contact
+    from hotline.errors import CaseIsClosed
 
     call = (
         session.scalar(select(Call).where(Call.call_sid == attempt.call_sid))

@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from hotline import audit
 from hotline.callers.models import (
     FAMILY_PERMISSIONS,
     AgeBand,
@@ -25,8 +26,7 @@ from hotline.callers.models import (
     FamilyContact,
 )
 from hotline.calls.models import Call, CallDirection
-from hotline.cases import audit
-from hotline.cases.errors import ActionRefused, ConsentRequired, InvalidInput
+from hotline.errors import ActionRefused, ConsentRequired, InvalidInput
 from hotline.phone import mask, try_normalise
 from hotline.timeutil import utcnow
 

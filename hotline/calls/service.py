@@ -17,6 +17,7 @@ from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
+
 def add_call_ended_hook(app: Flask, hook: Callable[[Session, Call], None]) -> None:
     """Call `hook(session, call)` whenever a call reaches a terminal status (it must not commit).
 

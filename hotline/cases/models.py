@@ -271,7 +271,7 @@ class Referral(Base):
 class AuditEntry(Base):
     """One change: who, when, which entity, what, before and after. Append-only.
 
-    Nothing updates or deletes these rows: `hotline.cases.audit` refuses it in the session, and
+    Nothing updates or deletes these rows: `hotline.audit` refuses it in the session, and
     the table carries triggers that refuse it in the database. Personal values (names, numbers,
     free text) are stored redacted, because retention must be able to erase a person while the
     trail itself can never be edited.

@@ -4,7 +4,7 @@ exporting or erasing one caller's data on request, and masking phone numbers in 
 Anonymising keeps what the statistics need (cases with their scenario, status, dates and
 outcome; the caller's age band, language and preference flags) and removes what identifies the
 person: names, numbers, free text, family contacts, recordings. The audit trail never held
-personal values in the first place (see `hotline.cases.audit`).
+personal values in the first place (see `hotline.audit`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
+from hotline import audit
 from hotline.callbacks.models import ACTIVE_STATUSES, CallbackRequest, CallbackStatus
 from hotline.callers.models import Caller, FamilyContact
 from hotline.callers.service import caller_group_ids
 from hotline.calls.models import Call
-from hotline.cases import audit
-from hotline.cases.errors import ActionRefused
 from hotline.cases.models import (
     ACTIVE_CASE_STATUSES,
     Case,
@@ -30,6 +29,7 @@ from hotline.cases.models import (
     CaseNote,
     Referral,
 )
+from hotline.errors import ActionRefused
 from hotline.phone import mask
 from hotline.sms.models import SmsMessage, SmsStatus
 from hotline.timeutil import utcnow

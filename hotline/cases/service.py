@@ -7,7 +7,7 @@ transactions (a voice webhook, an SMS, a callback attempt), and a console reques
 after its action. The exception is scheduling a callback, which goes through
 `hotline.callbacks.service.request_callback` and commits (its merge rule needs that).
 
-Every change is written to the audit trail (`hotline.cases.audit`).
+Every change is written to the audit trail (`hotline.audit`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from hotline import audit
 from hotline.callbacks.models import CallbackReason, CallbackRequest
 from hotline.callers import service as callers_service
 from hotline.callers.models import Caller
@@ -34,8 +35,6 @@ from hotline.callers.service import (  # noqa: F401  (part of this module's inte
     is_repeat_caller,
 )
 from hotline.calls.models import Call, CallDirection, CallOutcome
-from hotline.cases import audit
-from hotline.cases.errors import ActionRefused, CaseIsClosed, InvalidInput, TransitionRefused
 from hotline.cases.models import (
     ACTIVE_CASE_STATUSES,
     OUTCOMES,
@@ -53,6 +52,7 @@ from hotline.cases.models import (
     ReferralTarget,
     WaitingOn,
 )
+from hotline.errors import ActionRefused, CaseIsClosed, InvalidInput, TransitionRefused
 from hotline.lines.models import Line
 from hotline.operators.models import Operator
 from hotline.phone import mask, try_normalise

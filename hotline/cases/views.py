@@ -30,7 +30,6 @@ from hotline.callers import service as callers_service
 from hotline.callers.models import Caller, FamilyContact
 from hotline.calls.models import Call
 from hotline.cases import forms, privacy, service
-from hotline.cases.errors import ActionRefused
 from hotline.cases.models import (
     OUTCOMES,
     SCENARIOS,
@@ -42,6 +41,7 @@ from hotline.cases.models import (
     Referral,
 )
 from hotline.db import db
+from hotline.errors import ActionRefused
 from hotline.i18n import t
 from hotline.operators.auth import role_required
 from hotline.operators.models import Operator, Role

@@ -17,7 +17,9 @@ operators_cli = AppGroup("operators", help="Console accounts.")
 def _password(value: str | None) -> str:
     password = value or click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise click.BadParameter(f"needs at least {MIN_PASSWORD_LENGTH} characters", param_hint="password")
+        raise click.BadParameter(
+            f"needs at least {MIN_PASSWORD_LENGTH} characters", param_hint="password"
+        )
     return password
 
 
@@ -27,7 +29,9 @@ def _password(value: str | None) -> str:
 @click.option("--name", "display_name", default="", help="Name shown in the console.")
 @click.option("--phone", default=None, help="The operator's phone, rung to join callers.")
 @click.option("--password", default=None, help="Prompted for when not given.")
-def create(username: str, role: str, display_name: str, phone: str | None, password: str | None) -> None:
+def create(
+    username: str, role: str, display_name: str, phone: str | None, password: str | None
+) -> None:
     """Create a console account (e.g. the first admin: --role admin)."""
     if db.session.scalar(select(Operator).where(Operator.username == username)):
         raise click.ClickException(f"an account named {username!r} already exists")

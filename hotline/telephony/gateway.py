@@ -25,7 +25,9 @@ def build_client(config: dict[str, Any]) -> Client:
 
         # A stalled Twilio must not hold a clock job or a console click for ever.
         http_client = TwilioHttpClient(timeout=config.get("TWILIO_HTTP_TIMEOUT_SECONDS") or 10)
-    client = Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=http_client)
+    client = Client(
+        config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"], http_client=http_client
+    )
     base = config.get("TWILIO_API_BASE_URL")
     if base:
         client.api.base_url = base.rstrip("/")

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import delete, text, update
 from sqlalchemy.exc import DatabaseError
 
+from hotline.audit import AuditTrailIsAppendOnly
 from hotline.callers import service as callers_service
 from hotline.cases import service
-from hotline.cases.audit import AuditTrailIsAppendOnly
 from hotline.cases.models import AuditEntry
 from hotline.timeutil import utcnow
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from hotline.callers import service as callers
 from hotline.callers.models import Caller, CallerRestriction, FamilyContact
 from hotline.cases import service
-from hotline.cases.errors import ActionRefused, ConsentRequired, InvalidInput
 from hotline.cases.models import Case
+from hotline.errors import ActionRefused, ConsentRequired, InvalidInput
 from hotline.timeutil import utcnow
 
 # --------------------------------------------------------------------------- consent

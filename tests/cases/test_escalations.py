@@ -8,9 +8,9 @@ import pytest
 import time_machine
 
 from hotline.cases import service
-from hotline.cases.errors import InvalidInput, TransitionRefused
 from hotline.cases.models import Case, CaseStatus
 from hotline.db import db
+from hotline.errors import InvalidInput, TransitionRefused
 from hotline.operators.models import Role
 from hotline.timeutil import utcnow
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from hotline.cases import service
-from hotline.cases.errors import CaseIsClosed, InvalidInput, TransitionRefused
 from hotline.cases.models import CaseOutcome, CaseStatus, ContactKind, WaitingOn
+from hotline.errors import CaseIsClosed, InvalidInput, TransitionRefused
 from hotline.timeutil import utcnow
 
 ALL = list(CaseStatus)

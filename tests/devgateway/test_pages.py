@@ -12,6 +12,8 @@ from hotline.devgateway import create_gateway_app
 from .harness import ELDER, LINE, StandIn, twiml
 
 STATIC = Path(__file__).resolve().parents[2] / "hotline" / "devgateway" / "static" / "devgateway"
+
+
 @pytest.fixture
 def client():
     """A Flask test client of a gateway that never calls anybody."""

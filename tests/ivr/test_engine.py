@@ -24,7 +24,9 @@ caller_input = st.one_of(
     st.none(),
     st.sampled_from(list("0123456789*#")).map(lambda d: ("digits", d)),
     st.text(max_size=12).map(lambda s: ("speech", s)),
-    st.sampled_from(["看病", "人工", "重复", "hello", "粤语", "English"]).map(lambda s: ("speech", s)),
+    st.sampled_from(["看病", "人工", "重复", "hello", "粤语", "English"]).map(
+        lambda s: ("speech", s)
+    ),
 )
 
 
@@ -37,8 +39,14 @@ def _walk(language, inputs, ctx):
         digits = item[1] if item and item[0] == "digits" else None
         speech = item[1] if item and item[0] == "speech" else None
         step = engine.handle_input(
-            SCRIPTS, "main", step.state, ctx, node_id=gather.node_id,
-            digits=digits, speech=speech, confidence=None,
+            SCRIPTS,
+            "main",
+            step.state,
+            ctx,
+            node_id=gather.node_id,
+            digits=digits,
+            speech=speech,
+            confidence=None,
         )
     return step
 
@@ -67,16 +75,32 @@ def test_silence_at_the_language_offer_keeps_mandarin_and_plays_the_menu():
     gather = step.actions[0]
     assert isinstance(gather, GatherAction) and gather.node_id == "language"
     assert gather.timeout_seconds == 3, "silence is the usual answer at the language offer"
-    step = engine.handle_input(SCRIPTS, "main", step.state, ctx, node_id="language",
-                               digits=None, speech=None, confidence=None)
+    step = engine.handle_input(
+        SCRIPTS,
+        "main",
+        step.state,
+        ctx,
+        node_id="language",
+        digits=None,
+        speech=None,
+        confidence=None,
+    )
     assert step.state.language == "zh-CN" and step.state.node == "main_menu"
 
 
 def test_hard_of_hearing_callers_get_slower_speech_and_more_time():
     ctx = CallContext(is_open=True, rate_percent=75, timeout_seconds=12)
     step = engine.begin(SCRIPTS, "main", "zh-CN", ctx)
-    step = engine.handle_input(SCRIPTS, "main", step.state, ctx, node_id="language",
-                               digits=None, speech=None, confidence=None)
+    step = engine.handle_input(
+        SCRIPTS,
+        "main",
+        step.state,
+        ctx,
+        node_id="language",
+        digits=None,
+        speech=None,
+        confidence=None,
+    )
     gather = step.actions[0]
     assert gather.timeout_seconds == 12
     assert all(p.rate_percent == 75 for p in gather.prompts)
@@ -85,10 +109,26 @@ def test_hard_of_hearing_callers_get_slower_speech_and_more_time():
 def test_low_confidence_speech_is_not_guessed_at():
     ctx = CallContext(is_open=True)
     step = engine.begin(SCRIPTS, "main", "zh-CN", ctx)
-    step = engine.handle_input(SCRIPTS, "main", step.state, ctx, node_id="language",
-                               digits=None, speech=None, confidence=None)
-    step = engine.handle_input(SCRIPTS, "main", step.state, ctx, node_id="main_menu",
-                               digits=None, speech="看病", confidence=0.1)
+    step = engine.handle_input(
+        SCRIPTS,
+        "main",
+        step.state,
+        ctx,
+        node_id="language",
+        digits=None,
+        speech=None,
+        confidence=None,
+    )
+    step = engine.handle_input(
+        SCRIPTS,
+        "main",
+        step.state,
+        ctx,
+        node_id="main_menu",
+        digits=None,
+        speech="看病",
+        confidence=0.1,
+    )
     assert step.state.failures == 1
     assert isinstance(step.actions[0].prompts[0], SayAction)
     assert "没有听清楚" in step.actions[0].prompts[0].text
@@ -97,6 +137,14 @@ def test_low_confidence_speech_is_not_guessed_at():
 def test_stale_node_from_an_old_prompt_reaches_a_person():
     ctx = CallContext(is_open=True)
     step = engine.begin(SCRIPTS, "main", "zh-CN", ctx)
-    step = engine.handle_input(SCRIPTS, "main", step.state, ctx, node_id="removed_menu",
-                               digits="1", speech=None, confidence=None)
+    step = engine.handle_input(
+        SCRIPTS,
+        "main",
+        step.state,
+        ctx,
+        node_id="removed_menu",
+        digits="1",
+        speech=None,
+        confidence=None,
+    )
     assert any(isinstance(a, EnqueueAction) for a in step.actions)

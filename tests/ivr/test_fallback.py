@@ -28,7 +28,9 @@ def test_fallback_url_answers_with_voicemail_without_touching_the_database(make_
     assert "非常抱歉" in "".join(root.itertext())
 
 
-def test_database_failure_during_a_call_plays_the_fallback_and_spools(app_config, make_app, tmp_path):
+def test_database_failure_during_a_call_plays_the_fallback_and_spools(
+    app_config, make_app, tmp_path
+):
     app = _broken_db_app(make_app, tmp_path)
     twilio = TwilioCaller(app.test_client())
     params = twilio.call_params("CA" + "e" * 32, from_="+8613123456708")
@@ -40,7 +42,9 @@ def test_database_failure_during_a_call_plays_the_fallback_and_spools(app_config
     assert records[-1]["params"]["CallSid"] == "CA" + "e" * 32
 
 
-def test_voicemail_left_during_an_outage_becomes_a_callback_after_replay(app, make_app, tmp_path, runner):
+def test_voicemail_left_during_an_outage_becomes_a_callback_after_replay(
+    app, make_app, tmp_path, runner
+):
     broken = _broken_db_app(make_app, tmp_path)
     twilio = TwilioCaller(broken.test_client())
     params = {

@@ -72,24 +72,36 @@ def test_ordinary_sunday_is_closed(twilio, office_hours_line):
 
 def test_local_override_closes_a_weekday_and_opens_a_sunday(app, twilio, office_hours_line):
     with app.app_context():
-        db.session.add_all([
-            CalendarOverride(line_id=office_hours_line, day=date(2026, 3, 4), is_working_day=False,
-                             note="local holiday"),
-            CalendarOverride(line_id=None, day=date(2026, 3, 8), is_working_day=True,
-                             note="community day"),
-        ])
+        db.session.add_all(
+            [
+                CalendarOverride(
+                    line_id=office_hours_line,
+                    day=date(2026, 3, 4),
+                    is_working_day=False,
+                    note="local holiday",
+                ),
+                CalendarOverride(
+                    line_id=None, day=date(2026, 3, 8), is_working_day=True, note="community day"
+                ),
+            ]
+        )
         db.session.commit()
-    assert _is_voicemail(_after_language_offer(twilio, datetime(2026, 3, 4, 10, 0, tzinfo=SHANGHAI)))
+    assert _is_voicemail(
+        _after_language_offer(twilio, datetime(2026, 3, 4, 10, 0, tzinfo=SHANGHAI))
+    )
     assert _is_menu(_after_language_offer(twilio, datetime(2026, 3, 8, 10, 0, tzinfo=SHANGHAI)))
 
 
-def test_silence_twice_when_closed_reaches_the_voicemail_not_a_hang_up(app, twilio, office_hours_line):
+def test_silence_twice_when_closed_reaches_the_voicemail_not_a_hang_up(
+    app, twilio, office_hours_line
+):
     from hotline.ivr import engine
     from hotline.ivr.engine import CallContext, CallState, RecordAction
 
     scripts = app.extensions["hotline.ivr_scripts"]
     ctx = CallContext(is_open=False)
     state = CallState(language="zh-CN", node="main_menu", failures=1, steps=2)
-    step = engine.handle_input(scripts, "main", state, ctx, node_id="main_menu",
-                               digits=None, speech=None, confidence=None)
+    step = engine.handle_input(
+        scripts, "main", state, ctx, node_id="main_menu", digits=None, speech=None, confidence=None
+    )
     assert any(isinstance(a, RecordAction) for a in step.actions)

@@ -33,5 +33,7 @@ def test_menu_and_person_prompts_per_language(twilio, language):
 
 @pytest.mark.parametrize("language", ["zh-CN", "yue-HK", "en-US"])
 def test_fallback_prompt_per_language(twilio, language):
-    response = twilio.post(f"/twilio/voice/fallback?lang={language}", twilio.call_params("CA" + "0" * 32))
+    response = twilio.post(
+        f"/twilio/voice/fallback?lang={language}", twilio.call_params("CA" + "0" * 32)
+    )
     assert_snapshot(SNAPSHOTS / f"fallback.{language}.xml", _pretty(response))

@@ -19,19 +19,28 @@ VECTOR_PARAMS = {
 
 def test_twilio_test_vector():
     url = "https://mycompany.com/myapp.php?foo=1&bar=2"
-    assert RequestValidator("12345").compute_signature(url, VECTOR_PARAMS) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    assert (
+        RequestValidator("12345").compute_signature(url, VECTOR_PARAMS)
+        == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    )
 
 
 def test_app_accepts_the_test_vector_behind_a_proxy(make_app):
     app = make_app(TWILIO_AUTH_TOKEN="12345", PUBLIC_BASE_URL="https://mycompany.com")
     headers = {"X-Twilio-Signature": "RSOYDt4T1cUTdK1PDd93/VVr8B8="}
-    with app.test_request_context("/myapp.php?foo=1&bar=2", method="POST", data=VECTOR_PARAMS,
-                                  headers=headers, base_url="http://10.0.0.5:8000"):
+    with app.test_request_context(
+        "/myapp.php?foo=1&bar=2",
+        method="POST",
+        data=VECTOR_PARAMS,
+        headers=headers,
+        base_url="http://10.0.0.5:8000",
+    ):
         from flask import request
 
         assert is_valid_twilio_request(request)
-    with app.test_request_context("/myapp.php?foo=1&bar=3", method="POST", data=VECTOR_PARAMS,
-                                  headers=headers):
+    with app.test_request_context(
+        "/myapp.php?foo=1&bar=3", method="POST", data=VECTOR_PARAMS, headers=headers
+    ):
         from flask import request
 
         assert not is_valid_twilio_request(request)
@@ -48,8 +57,13 @@ def test_public_base_url_is_what_gets_verified(app, make_app):
 
 def test_repeated_parameters_are_signed_like_twilio_signs_them(app, client):
     twilio = TwilioCaller(client)
-    params = {"MessageSid": "SM" + "1" * 32, "From": "+8613123456701", "To": "+861012345678",
-              "Body": "回电", "MediaUrl0": ["https://a.example/1", "https://a.example/2"]}
+    params = {
+        "MessageSid": "SM" + "1" * 32,
+        "From": "+8613123456701",
+        "To": "+861012345678",
+        "Body": "回电",
+        "MediaUrl0": ["https://a.example/1", "https://a.example/2"],
+    }
     url = "http://localhost/twilio/sms"
     from werkzeug.datastructures import MultiDict
 
@@ -58,7 +72,16 @@ def test_repeated_parameters_are_signed_like_twilio_signs_them(app, client):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/twilio/voice", "/twilio/voice/status", "/twilio/voice/fallback",
-                                  "/twilio/sms", "/twilio/sms/status", "/twilio/voice/input?node=main_menu"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/twilio/voice",
+        "/twilio/voice/status",
+        "/twilio/voice/fallback",
+        "/twilio/sms",
+        "/twilio/sms/status",
+        "/twilio/voice/input?node=main_menu",
+    ],
+)
 def test_every_twilio_url_refuses_a_missing_signature(client, path):
     assert client.post(path, data={"CallSid": "CA1"}).status_code == 403

@@ -28,17 +28,19 @@ param_sets = st.fixed_dictionaries(
         "Unexpected": text,
     },
 ).map(lambda d: {k: v for k, v in d.items() if v is not None})
-paths = st.sampled_from([
-    "/twilio/voice",
-    "/twilio/voice/input?node=main_menu&lang=zh-CN&turn=1",
-    "/twilio/voice/input?node=language&lang=yue-HK&turn=0",
-    "/twilio/voice/input?node=nowhere&lang=xx",
-    "/twilio/voice/wait?lang=en-US",
-    "/twilio/voice/queue-exit",
-    "/twilio/voice/recorded",
-    "/twilio/voice/status",
-    "/twilio/voice/fallback",
-])
+paths = st.sampled_from(
+    [
+        "/twilio/voice",
+        "/twilio/voice/input?node=main_menu&lang=zh-CN&turn=1",
+        "/twilio/voice/input?node=language&lang=yue-HK&turn=0",
+        "/twilio/voice/input?node=nowhere&lang=xx",
+        "/twilio/voice/wait?lang=en-US",
+        "/twilio/voice/queue-exit",
+        "/twilio/voice/recorded",
+        "/twilio/voice/status",
+        "/twilio/voice/fallback",
+    ]
+)
 
 
 def _leads_to_a_person(root: ET.Element) -> bool:
@@ -48,7 +50,9 @@ def _leads_to_a_person(root: ET.Element) -> bool:
     return bool(tags & {"Enqueue", "Record", "Hangup", "Pause"})
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(path=paths, params=param_sets)
 def test_generated_webhooks_never_500_and_always_lead_to_a_person(app, path, params):
     twilio = TwilioCaller(app.test_client())
@@ -56,4 +60,6 @@ def test_generated_webhooks_never_500_and_always_lead_to_a_person(app, path, par
     assert response.status_code in (200, 204, 400), response.get_data(as_text=True)
     if response.status_code == 200:
         assert response.mimetype == "text/xml"
-        assert _leads_to_a_person(ET.fromstring(response.get_data())), response.get_data(as_text=True)
+        assert _leads_to_a_person(ET.fromstring(response.get_data())), response.get_data(
+            as_text=True
+        )

@@ -1,4 +1,4 @@
-"""Refusals the console shows to the operator, in both languages."""
+"""Refusals a domain rule gives, in both languages (kernel: any layer may raise them)."""
 
 from __future__ import annotations
 
