@@ -773,3 +773,19 @@ def merge_callers(session: Session, *, keep_id: int, merge_id: int, operator_id:
     )
     log.info("caller %s merged into %s", merge.id, keep.id)
     return keep
+
+
+def find_or_create_caller(session: Session, from_number: str, region: str) -> Caller | None:
+    """The caller's profile by number; created at the first contact. Withheld numbers: None.
+
+    The one caller lookup for calls and texts; flushes, never commits.
+    """
+    number = try_normalise(from_number, region)
+    if number is None:
+        return None
+    caller = session.scalar(select(Caller).where(Caller.phone_number == number))
+    if caller is None:
+        caller = Caller(phone_number=number)
+        session.add(caller)
+        session.flush()
+    return caller

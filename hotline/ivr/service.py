@@ -11,13 +11,15 @@ from sqlalchemy.orm import Session
 from hotline.callbacks.models import CallbackReason
 from hotline.callbacks.service import request_callback
 from hotline.callers.models import Caller
+from hotline.callers.service import find_or_create_caller
 from hotline.calls.models import Call, CallDirection, CallOutcome, CallStatus
 from hotline.ivr import engine
 from hotline.ivr.engine import CallContext, CallState, Step
 from hotline.ivr.schema import ScriptSet
 from hotline.lines.calendar import LineCalendar
 from hotline.lines.models import Line
-from hotline.phone import mask, try_normalise
+from hotline.lines.service import NoLineConfigured, find_line  # noqa: F401 (re-used by views)
+from hotline.phone import try_normalise
 from hotline.queue import service as queue_service
 from hotline.telephony.params import GatherParams, RecordingParams, VoiceParams
 from hotline.timeutil import utcnow
@@ -31,10 +33,6 @@ HARD_OF_HEARING_TIMEOUT = 12
 MAX_PATH_ENTRIES = 50
 
 
-class NoLineConfigured(LookupError):
-    """No active line exists: the deployment has not been set up (`flask seed-demo`, admin)."""
-
-
 @dataclass
 class CallTurn:
     """What a view needs to answer: the step to render, on which line."""
@@ -42,34 +40,6 @@ class CallTurn:
     step: Step
     line: Line
     call: Call
-
-
-def find_line(session: Session, to_number: str, region: str) -> Line:
-    """The line a caller dialled; a number we do not know still reaches the first active line."""
-    number = try_normalise(to_number, region)
-    line = None
-    if number:
-        line = session.scalar(select(Line).where(Line.phone_number == number, Line.is_active))
-    if line is None:
-        line = session.scalar(select(Line).where(Line.is_active).order_by(Line.id))
-        if line is not None and to_number:
-            log.warning("call to unknown number %s served by line %s", mask(to_number), line.key)
-    if line is None:
-        raise NoLineConfigured("no active line is configured")
-    return line
-
-
-def find_or_create_caller(session: Session, from_number: str, region: str) -> Caller | None:
-    """The caller's profile by number; created at the first contact. Withheld numbers: None."""
-    number = try_normalise(from_number, region)
-    if number is None:
-        return None
-    caller = session.scalar(select(Caller).where(Caller.phone_number == number))
-    if caller is None:
-        caller = Caller(phone_number=number)
-        session.add(caller)
-        session.flush()
-    return caller
 
 
 def call_context(session: Session, line: Line, caller: Caller | None) -> CallContext:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from hotline.callers.models import Caller
 from hotline.cases.models import ContactKind
 from hotline.lines.models import Line
+from hotline.lines.service import NoLineConfigured, find_line
 from hotline.operators.models import Operator
 from hotline.phone import mask, try_normalise
 from hotline.reports import metrics, sources
@@ -104,15 +105,6 @@ def _detect_language(body: str, line: Line) -> str:
     return texts.caller_language(line.default_language)
 
 
-def find_line(session: Session, to_number: str, region: str) -> Line | None:
-    """The line whose number was texted (else the first active line)."""
-    number = try_normalise(to_number, region)
-    line = None
-    if number:
-        line = session.scalar(select(Line).where(Line.phone_number == number, Line.is_active))
-    return line or session.scalar(select(Line).where(Line.is_active).order_by(Line.id))
-
-
 def receive_sms(session: Session, params: IncomingSms, *, region: str) -> SmsMessage | None:
     """Handle one incoming text exactly once (commits). Returns the inbound row, or None when
     this MessageSid was already handled (or is being handled by a concurrent request)."""
@@ -139,7 +131,10 @@ def receive_sms(session: Session, params: IncomingSms, *, region: str) -> SmsMes
 
 def _claim_inbound(session: Session, params: IncomingSms, region: str) -> SmsMessage | None:
     now = utcnow()
-    line = find_line(session, params.to, region)
+    try:
+        line = find_line(session, params.to, region)
+    except NoLineConfigured:
+        line = None
     row = SmsMessage(
         direction=SmsDirection.INBOUND,
         status=SmsStatus.RECEIVED,
