@@ -27,6 +27,16 @@ HEARTBEAT_EVERY = timedelta(seconds=10)
 CHOOSABLE = (Presence.AVAILABLE, Presence.AWAY)
 
 
+#: How the console names each presence: (中文, English).
+PRESENCE_LABELS = {
+    Presence.AVAILABLE: ("空闲", "Available"),
+    Presence.BUSY: ("通话中", "On a call"),
+    Presence.WRAP_UP: ("整理中", "Wrap-up"),
+    Presence.AWAY: ("暂离", "Away"),
+    Presence.OFFLINE: ("离线", "Offline"),
+}
+
+
 def mark(operator: Operator, presence: Presence, *, now: datetime | None = None) -> None:
     """Set `presence` (no commit); the time of the change is kept for the console."""
     if operator.presence != presence:

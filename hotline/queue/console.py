@@ -1,11 +1,9 @@
-"""The operators' live queue console and the operator administration page.
+"""The operators' live queue console (blueprint `queue_console`).
 
-Blueprint `queue_console`:
 - `queue_console.queue_page` (GET /console/queue): the live queue; its script polls
   GET /console/api/queue every second and posts the operator's actions to /console/api/...
-  (JSON; the CSRF token travels in the X-CSRFToken header).
-- `queue_console.operators_page` (GET /console/admin/operators, admins only): accounts, roles,
-  phones, password resets.
+  (JSON; the CSRF token travels in the X-CSRFToken header). The account administration page
+  lives in hotline.operators.admin.
 
 Everything callers said or typed and every name is sent as JSON data and written into the page
 with textContent, never as HTML.
@@ -19,16 +17,13 @@ from datetime import datetime
 from flask import (
     Blueprint,
     current_app,
-    flash,
     jsonify,
-    redirect,
     render_template,
     request,
     url_for,
 )
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from hotline.callers.models import Caller
 from hotline.calls.models import Call
@@ -36,12 +31,12 @@ from hotline.db import db
 from hotline.i18n import t
 from hotline.lines.models import Line
 from hotline.operators import presence
-from hotline.operators.auth import hash_password, password_problem, role_required
+from hotline.operators.auth import role_required
 from hotline.operators.models import Operator, Presence, Role
-from hotline.phone import InvalidNumber, mask, normalise
+from hotline.operators.presence import PRESENCE_LABELS
+from hotline.phone import mask
 from hotline.queue import connect, service
 from hotline.queue.connect import QueueActionError
-from hotline.queue.forms import OperatorCreateForm, OperatorUpdateForm, PasswordResetForm
 from hotline.queue.models import QueueEntry, QueueStatus
 from hotline.timeutil import utcnow
 
@@ -94,13 +89,6 @@ SCENARIO_LABELS = {
     "affairs": ("办事", "Public services"),
     "smart_devices": ("智能设备", "Smart devices"),
     "other": ("其他", "Other"),
-}
-PRESENCE_LABELS = {
-    Presence.AVAILABLE: ("空闲", "Available"),
-    Presence.BUSY: ("通话中", "On a call"),
-    Presence.WRAP_UP: ("整理中", "Wrap-up"),
-    Presence.AWAY: ("暂离", "Away"),
-    Presence.OFFLINE: ("离线", "Offline"),
 }
 KEYS_ONLY = re.compile(r"^[0-9*#\s]*$")
 
@@ -500,124 +488,3 @@ def api_voice_token():
         token=connect.voice_access_token(current_user.id),
         identity=connect.operator_identity(current_user.id),
     )
-
-
-# --------------------------------------------------------------------------- administration
-
-
-def _admin_redirect():
-    return redirect(url_for("queue_console.operators_page"))
-
-
-@bp.get("/admin/operators")
-@role_required(Role.ADMIN)
-def operators_page():
-    """Console accounts: roles, phones, sign-in, passwords."""
-    operators = list(
-        db.session.scalars(select(Operator).order_by(Operator.role, Operator.username))
-    )
-    return render_template(
-        "queue/operators.html",
-        operators=operators,
-        create_form=OperatorCreateForm(),
-        update_form=OperatorUpdateForm,
-        reset_form=PasswordResetForm(),
-        presence_label=lambda p: _label(PRESENCE_LABELS, p),
-    )
-
-
-def _phone(raw: str | None) -> str | None:
-    if not raw or not raw.strip():
-        return None
-    return normalise(raw)
-
-
-@bp.post("/admin/operators")
-@role_required(Role.ADMIN)
-def create_operator():
-    """Create an account."""
-    form = OperatorCreateForm()
-    if not form.validate_on_submit():
-        flash(
-            t("请检查表格:", "Please check the form: ")
-            + "; ".join(f"{name}: {', '.join(errors)}" for name, errors in form.errors.items()),
-            "error",
-        )
-        return _admin_redirect()
-    problem = password_problem(form.password.data)
-    if problem:
-        flash(problem, "error")
-        return _admin_redirect()
-    try:
-        phone = _phone(form.phone_number.data)
-    except InvalidNumber:
-        flash(t("电话号码不对。", "That phone number is not valid."), "error")
-        return _admin_redirect()
-    db.session.add(
-        Operator(
-            username=form.username.data.strip(),
-            display_name=(form.display_name.data or form.username.data).strip(),
-            role=Role(form.role.data),
-            phone_number=phone,
-            console_language=form.console_language.data,
-            password_hash=hash_password(form.password.data),
-        )
-    )
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        flash(t("这个用户名已经有人用了。", "That username is taken."), "error")
-        return _admin_redirect()
-    flash(t("账号已创建。", "Account created."), "success")
-    return _admin_redirect()
-
-
-@bp.post("/admin/operators/<int:operator_id>")
-@role_required(Role.ADMIN)
-def update_operator(operator_id: int):
-    """Change name, role, phone, or whether the account may sign in."""
-    operator = db.session.get(Operator, operator_id)
-    form = OperatorUpdateForm()
-    if operator is None or not form.validate_on_submit():
-        flash(t("没有保存:请检查表格。", "Not saved: please check the form."), "error")
-        return _admin_redirect()
-    role = Role(form.role.data)
-    if operator.id == current_user.id and (role != Role.ADMIN or not form.is_active.data):
-        flash(
-            t("不能取消自己的管理员权限或停用自己。", "You cannot demote or disable yourself."),
-            "error",
-        )
-        return _admin_redirect()
-    try:
-        operator.phone_number = _phone(form.phone_number.data)
-    except InvalidNumber:
-        flash(t("电话号码不对。", "That phone number is not valid."), "error")
-        return _admin_redirect()
-    operator.display_name = (form.display_name.data or operator.username).strip()
-    operator.role = role
-    operator.is_active = bool(form.is_active.data)
-    if not operator.is_active:
-        presence.mark(operator, Presence.OFFLINE)
-    db.session.commit()
-    flash(t("已保存。", "Saved."), "success")
-    return _admin_redirect()
-
-
-@bp.post("/admin/operators/<int:operator_id>/password")
-@role_required(Role.ADMIN)
-def reset_password(operator_id: int):
-    """Set a new password for an account."""
-    operator = db.session.get(Operator, operator_id)
-    form = PasswordResetForm()
-    if operator is None or not form.validate_on_submit():
-        flash(t("没有保存:请检查表格。", "Not saved: please check the form."), "error")
-        return _admin_redirect()
-    problem = password_problem(form.password.data)
-    if problem:
-        flash(problem, "error")
-        return _admin_redirect()
-    operator.password_hash = hash_password(form.password.data)
-    db.session.commit()
-    flash(t("密码已重置。", "Password reset."), "success")
-    return _admin_redirect()
