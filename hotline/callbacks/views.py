@@ -18,7 +18,6 @@ from sqlalchemy import select
 from hotline.callbacks import service, texts
 from hotline.callbacks.forms import CallNowForm, CancelForm, RescheduleForm, ScheduleForm
 from hotline.callbacks.models import CallbackReason, CallbackRequest, CallbackStatus
-from hotline.callbacks.settings import load_environment
 from hotline.callers.models import Caller
 from hotline.db import db
 from hotline.i18n import current_language, t
@@ -30,11 +29,6 @@ from hotline.schedule import is_stale, last_heartbeat
 from hotline.timeutil import utcnow
 
 bp = Blueprint("callbacks", __name__, template_folder="templates")
-
-
-def init_app(app) -> None:
-    """Read the callback settings from the environment."""
-    load_environment(app.config)
 
 
 # --------------------------------------------------------------------------- console
