@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from hotline.db import db
 from hotline.operators.models import Operator, Presence
 from hotline.timeutil import utcnow
 
@@ -57,7 +56,7 @@ def heartbeat(session: Session, operator_id: int) -> Operator | None:
     """The console polled: the operator is here. An offline operator comes back available
     (opening the queue console is how a shift starts); operators whose console went quiet go
     offline. Writes at most every HEARTBEAT_EVERY per operator, so polling every second or two
-    costs one write in several. Commits when it writes."""
+    costs one write in several. Flushes; the console view commits."""
     operator = session.get(Operator, operator_id)
     if operator is None:
         return None
@@ -69,7 +68,7 @@ def heartbeat(session: Session, operator_id: int) -> Operator | None:
     if operator.presence == Presence.OFFLINE:
         mark(operator, Presence.AVAILABLE, now=now)
     sweep_offline(session)
-    session.commit()
+    session.flush()
     return operator
 
 
@@ -96,7 +95,8 @@ def is_reachable(operator: Operator, *, offline_after: timedelta = OFFLINE_AFTER
 
 
 def choose(session: Session, operator_id: int, presence: Presence, *, on_call: bool) -> bool:
-    """The operator picked available or away by hand. Refused while on a call. Commits."""
+    """The operator picked available or away by hand. Refused while on a call. Flushes; the
+    console view commits."""
     if presence not in CHOOSABLE or on_call:
         return False
     operator = session.get(Operator, operator_id)
@@ -104,13 +104,13 @@ def choose(session: Session, operator_id: int, presence: Presence, *, on_call: b
         return False
     mark(operator, presence)
     operator.last_seen_at = utcnow()
-    session.commit()
+    session.flush()
     return True
 
 
-def signed_out(operator_id: int) -> None:
-    """An operator signed out: offline at once."""
-    operator = db.session.get(Operator, operator_id)
+def signed_out(session: Session, operator_id: int) -> None:
+    """An operator signed out: offline at once (flushes; the sign-out view commits)."""
+    operator = session.get(Operator, operator_id)
     if operator is not None:
         mark(operator, Presence.OFFLINE)
-        db.session.commit()
+        session.flush()
