@@ -227,6 +227,8 @@ def claim(session: Session, entry_id: int, operator_id: int) -> QueueEntry | Non
     if taken.rowcount != 1:
         session.rollback()
         return None
+    # Exception to "entry points commit once": the claim must be durable before the operator's
+    # phone is rung (a REST call), so a concurrent claimer sees it and a crash leaves a trace.
     session.commit()
     entry = session.get(QueueEntry, entry_id)
     assert entry is not None
@@ -353,6 +355,8 @@ def _connect(
         raise QueueActionError("telephony") from None
     entry.operator_call_sid = operator_call_sid
     entry.queue_sid = queue_sid
+    # Exception to "entry points commit once": the operator's call sid must be durable before
+    # the caller is dequeued (a REST call), or its status callbacks would find no owner.
     session.commit()
     try:
         gateway.dequeue(queue_sid, call.call_sid, url=base + join_url(entry.id, entry.language))
@@ -401,12 +405,13 @@ class OperatorTurn:
 def operator_answered(
     session: Session, *, entry_id: int, operator_id: int, call_sid: str
 ) -> OperatorTurn:
-    """The operator picked up: mark the caller answered and let the operator in. Commits."""
+    """The operator picked up: mark the caller answered and let the operator in. Flushes; the
+    webhook guard commits."""
     entry = session.get(QueueEntry, entry_id)
     operator = session.get(Operator, operator_id)
     language = operator.console_language if operator is not None else "zh"
     if entry is None or operator is None:
-        session.commit()
+        session.flush()
         return OperatorTurn("gone", language)
     name = caller_label(session, entry, language)
     if entry.transfer_operator_id == operator_id and entry.status == QueueStatus.CONNECTED:
@@ -414,7 +419,7 @@ def operator_answered(
         entry.transfer_call_sid = entry.transfer_call_sid or call_sid
         first = session.get(Operator, entry.operator_id) if entry.operator_id else None
         by = (first.display_name or first.username) if first is not None else "-"
-        session.commit()
+        session.flush()
         whisper = operator_text("whisper_transfer", language, name=name, by=by)
         return OperatorTurn("join", language, whisper, entry, is_transfer=True)
     if entry.operator_id == operator_id:
@@ -429,14 +434,14 @@ def operator_answered(
             entry.operator_call_sid = entry.operator_call_sid or call_sid
             presence.mark(operator, Presence.BUSY, now=now)
         if entry.status == QueueStatus.CONNECTED:
-            session.commit()
+            session.flush()
             return OperatorTurn(
                 "join", language, operator_text("whisper", language, name=name), entry
             )
     # The caller hung up while the phone rang (or the claim was undone).
     if operator.presence == Presence.BUSY and active_entry(session, operator_id) is None:
         presence.mark(operator, Presence.AVAILABLE)
-    session.commit()
+    session.flush()
     return OperatorTurn("gone", language, entry=entry)
 
 
@@ -445,7 +450,8 @@ def operator_leg_status(
 ) -> bool:
     """A status callback of an operator's leg. True when the caller, already dequeued into the
     conference, must be put back into the queue (the operator's phone did not answer).
-    Commits."""
+    Flushes; the webhook guard commits (before the requeue's REST call, made after the
+    response)."""
     if call_status not in FAILED_LEG_STATUSES and call_status != "completed":
         return False
     entry = session.get(QueueEntry, entry_id)
@@ -459,10 +465,10 @@ def operator_leg_status(
         entry.is_transfer_joined = False
         if operator is not None and operator.presence == Presence.BUSY:
             presence.mark(operator, Presence.AWAY if missed else Presence.AVAILABLE)
-        session.commit()
+        session.flush()
         return False
     if entry.operator_id != operator_id or entry.operator_call_sid != call_sid:
-        session.commit()
+        session.flush()
         return False
     if entry.status == QueueStatus.CONNECTING:
         requeued = service.transition(
@@ -480,7 +486,7 @@ def operator_leg_status(
         if operator is not None and operator.presence == Presence.BUSY:
             # Not at their phone: do not offer them the next caller until they say so.
             presence.mark(operator, Presence.AWAY)
-        session.commit()
+        session.flush()
         log.warning(
             "operator %s did not answer (%s); entry %s back in the queue",
             operator_id,
@@ -494,7 +500,7 @@ def operator_leg_status(
         and operator.presence == Presence.BUSY
     ):
         presence.mark(operator, Presence.WRAP_UP)
-    session.commit()
+    session.flush()
     return False
 
 
@@ -512,7 +518,8 @@ def conference_event(
     session: Session, *, entry_id: int, conference_sid: str | None, event: str, call_sid: str | None
 ) -> None:
     """A conference status callback: keep the ConferenceSid (hold and transfer need it) and the
-    caller's hold state. Commits."""
+    caller's hold state. Flushes; the
+    webhook guard commits."""
     entry = session.get(QueueEntry, entry_id)
     if entry is None:
         return
@@ -522,18 +529,19 @@ def conference_event(
         call = session.get(Call, entry.call_id)
         if call is not None and call.call_sid == call_sid:
             entry.is_on_hold = event == "participant-hold"
-    session.commit()
+    session.flush()
 
 
 def caller_after_conference(session: Session, *, entry_id: int) -> str:
     """The caller's conference ended. "goodbye" after a conversation; "requeue" when nobody
-    joined them (the caller goes back to the queue, keeping the place). Commits."""
+    joined them (the caller goes back to the queue, keeping the place). Flushes; the
+    webhook guard commits."""
     entry = session.get(QueueEntry, entry_id)
     if entry is None:
         return "goodbye"
     if entry.status == QueueStatus.CONNECTED:
         service.conversation_over(session, entry)
-        session.commit()
+        session.flush()
         return "goodbye"
     if entry.status == QueueStatus.CONNECTING:
         operator_id = entry.operator_id
@@ -553,14 +561,15 @@ def caller_after_conference(session: Session, *, entry_id: int) -> str:
             operator = session.get(Operator, operator_id)
             if operator is not None and operator.presence == Presence.BUSY:
                 presence.mark(operator, Presence.AVAILABLE)
-        session.commit()
+        session.flush()
         return "requeue"
-    session.commit()
+    session.flush()
     return "requeue" if entry.status == QueueStatus.WAITING else "goodbye"
 
 
 def operator_after_conference(session: Session, *, entry_id: int, operator_id: int) -> str:
-    """The operator's conference ended: wrap-up time. Returns their console language. Commits."""
+    """The operator's conference ended: wrap-up time. Returns their console language.
+    Flushes; the webhook guard commits."""
     operator = session.get(Operator, operator_id)
     entry = session.get(QueueEntry, entry_id)
     if operator is None:
@@ -572,7 +581,7 @@ def operator_after_conference(session: Session, *, entry_id: int, operator_id: i
         and active_entry(session, operator_id) in (None, entry)
     ):
         presence.mark(operator, Presence.WRAP_UP)
-    session.commit()
+    session.flush()
     return operator.console_language
 
 

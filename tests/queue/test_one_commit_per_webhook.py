@@ -119,11 +119,26 @@ def test_a_failing_view_commits_nothing_and_still_answers(app, twilio, monkeypat
 
 def test_take_next_commits_only_its_documented_claims(app, twilio, http_client, operator_client):
     """The console's "take next" commits twice, both before an external call: the claim
-    (before ringing the operator) and the operator's call sid (before dequeuing the caller)."""
-    client, _operator_id = operator_client
-    reach_queue(twilio, app, from_="+8613123456705")
+    (before ringing the operator) and the operator's call sid (before dequeuing the caller).
+    The operator's answer webhook then commits once."""
+    client, operator_id = operator_client
+    queued = reach_queue(twilio, app, from_="+8613123456705")
     with counted_commits() as commits:
         response = client.post("/console/api/queue/take-next", data={"via": "phone"})
     assert response.status_code == 200, response.get_json()
     assert len(commits) == 2
     assert [r.method for r in http_client.requests[-2:]] == ["POST", "POST"]
+
+    entry = entry_of(app, queued.entry_id)
+    with counted_commits() as commits:
+        answered = twilio.post(
+            f"/twilio/queue/operator?entry={entry.id}&op={operator_id}",
+            twilio.call_params(
+                entry.operator_call_sid,
+                from_="+861012345678",
+                to="+8613123456781",
+                CallStatus="in-progress",
+                Direction="outbound-api",
+            ),
+        )
+    assert xml(answered).find("Dial") is not None and len(commits) == 1
