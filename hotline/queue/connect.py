@@ -240,7 +240,8 @@ def release(
     session: Session, entry: QueueEntry, operator_id: int, *, operator_presence: Presence
 ) -> None:
     """Undo a claim: the caller waits again (same place), the operator is no longer busy.
-    Commits."""
+    Commits: the claim was committed before a REST call (see `claim`), so its undoing is too,
+    before the next REST call (hanging up the operator's leg, sending the caller back)."""
     service.transition(
         session,
         entry,
@@ -610,7 +611,8 @@ def _conference_sid(entry: QueueEntry) -> str:
 
 
 def set_hold(session: Session, entry_id: int, operator_id: int, *, on_hold: bool) -> QueueEntry:
-    """Hold (the caller hears that their helper will be right back) or resume. Commits."""
+    """Hold (the caller hears that their helper will be right back) or resume. Flushes; the
+    console view commits."""
     entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
     call = session.get(Call, entry.call_id)
     assert call is not None
@@ -625,13 +627,14 @@ def set_hold(session: Session, entry_id: int, operator_id: int, *, on_hold: bool
         log.exception("hold=%s failed for entry %s", on_hold, entry.id)
         raise QueueActionError("telephony") from None
     entry.is_on_hold = on_hold
-    session.commit()
+    session.flush()
     return entry
 
 
 def hang_up(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
     """End the conversation (the caller hears the end of the call); the operator wraps up.
-    While still connecting, cancel instead: the caller goes back to the queue. Commits."""
+    While still connecting, cancel instead: the caller goes back to the queue. Commits, as
+    the durable-before-a-REST-call exception (see the comments)."""
     entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTING, QueueStatus.CONNECTED)
     gateway = get_gateway()
     call = session.get(Call, entry.call_id)
@@ -653,6 +656,8 @@ def hang_up(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
         raise QueueActionError("telephony") from None
     transfer_leg = entry.transfer_call_sid
     service.conversation_over(session, entry)
+    # Durable before the colleague's leg is hung up (a REST call): its status callback must
+    # find the conversation over, not a connected entry.
     session.commit()
     if transfer_leg:
         _quietly(gateway.hang_up, transfer_leg)  # the colleague being rung is not needed now
@@ -662,7 +667,8 @@ def hang_up(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
 def transfer(
     session: Session, entry_id: int, operator_id: int, *, to_operator_id: int
 ) -> QueueEntry:
-    """Warm transfer: ring another available operator into the conversation. Commits."""
+    """Warm transfer: ring another available operator into the conversation. Commits, as the
+    durable-before-a-REST-call exception (see the comments)."""
     entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
     if entry.transfer_operator_id is not None:
         raise QueueActionError("transfer_busy")
@@ -685,6 +691,8 @@ def transfer(
     if reserved.rowcount != 1:
         session.rollback()
         raise QueueActionError("target_unavailable")
+    # The colleague's reservation is durable before their phone rings (a REST call), so no
+    # one else can take them meanwhile.
     session.commit()
     line = session.get(Line, entry.line_id)
     assert line is not None
@@ -701,17 +709,18 @@ def transfer(
         log.exception("could not ring operator %s for a transfer", target.id)
         session.refresh(target)
         presence.mark(target, Presence.AVAILABLE)
-        session.commit()
+        session.commit()  # undo the reservation: the view answers with an error
         raise QueueActionError("telephony") from None
     entry.transfer_operator_id = target.id
     entry.transfer_call_sid = call_sid
     entry.is_transfer_joined = False
-    session.commit()
+    session.flush()
     return entry
 
 
 def hand_over(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
-    """The second operator is in the conversation: the first leaves it to them. Commits."""
+    """The second operator is in the conversation: the first leaves it to them. Flushes; the
+    console view commits."""
     entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
     if entry.transfer_operator_id is None:
         raise QueueActionError("no_transfer")
@@ -736,12 +745,13 @@ def hand_over(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
     entry.transfer_call_sid = None
     entry.is_transfer_joined = False
     presence.mark_by_id(session, operator_id, Presence.WRAP_UP)
-    session.commit()
+    session.flush()
     return entry
 
 
 def cancel_transfer(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
-    """Stop ringing (or drop) the second operator; the conversation goes on as before. Commits."""
+    """Stop ringing (or drop) the second operator; the conversation goes on as before. Commits
+    before hanging up their leg (a REST call), so its status callback finds no transfer."""
     entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
     if entry.transfer_operator_id is None:
         raise QueueActionError("no_transfer")
@@ -759,12 +769,12 @@ def cancel_transfer(session: Session, entry_id: int, operator_id: int) -> QueueE
 
 
 def finish_wrap_up(session: Session, operator_id: int) -> bool:
-    """The operator is ready for the next caller. Commits."""
+    """The operator is ready for the next caller. Flushes; the console view commits."""
     operator = session.get(Operator, operator_id)
     if operator is None or operator.presence != Presence.WRAP_UP:
         return False
     presence.mark(operator, Presence.AVAILABLE)
-    session.commit()
+    session.flush()
     return True
 
 

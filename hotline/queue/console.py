@@ -184,6 +184,7 @@ def api_call_action(entry_id: int, action: str):
             return jsonify(ok=False, error="unknown action"), 404
     except QueueActionError as error:
         return _refused(error)
+    db.session.commit()
     return _ok()
 
 
@@ -211,6 +212,7 @@ def api_presence():
 def api_wrap_up_done():
     """Wrap-up finished: ready for the next caller."""
     connect.finish_wrap_up(db.session, current_user.id)
+    db.session.commit()
     return _ok()
 
 
