@@ -21,6 +21,12 @@ One run (`Dispatcher.run_once`, every few seconds from the clock):
 A ringing cap keeps the callbacks ringing at once to the available operators plus a margin; the
 count and the claim happen under the account row's lock so concurrent dispatchers cannot
 overshoot it together.
+
+Transactions: the dispatcher is a clock job (an entry point) and the documented exception to
+"commit once": its claims, leases, pacing slots and recorded CallSids are each committed before
+the REST call they guard (placing a call), so another dispatcher, a status callback or a
+restarted clock sees them. The services it calls (`finish_attempt`, `record_call_status`) only
+flush; the dispatcher commits after them.
 """
 
 from __future__ import annotations
