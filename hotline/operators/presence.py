@@ -4,8 +4,8 @@ Operators choose only between available and away. The rest is automatic: busy fr
 they take a caller until the call ends, then wrap_up until they say they are ready (or take the
 next caller), and offline when their console has stopped polling for `offline_after`.
 
-Functions named `mark_*` change the row without committing (they run inside a queue service's
-transaction); the others are small services of their own and commit.
+Nothing here commits: functions named `mark_*` change the row inside a queue service's
+transaction, the others flush, and the console view (the entry point) commits.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ def login():
             status = 429
         else:
             operator = auth.authenticate(username, form.password.data, address)
+            db.session.commit()  # the attempt is kept, failed or not (the rate limit counts it)
             if operator is not None:
                 login_user(auth.ConsoleUser(operator))
                 session.pop("lang", None)
