@@ -10,6 +10,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from hotline.operators.cli import operators_cli
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations in migrations/).")
@@ -135,16 +137,9 @@ def spool_replay() -> None:
 
 
 def register(app: Flask) -> None:
-    """Attach the command groups to `app.cli`."""
+    """Attach the command groups to `app.cli` (`hotline.create_app` adds `seed-demo` and
+    `clock`, which live in sibling wiring modules)."""
     app.cli.add_command(db_cli)
     app.cli.add_command(ivr_cli)
     app.cli.add_command(spool_cli)
-    from hotline import seed
-    from hotline.operators.cli import operators_cli
-
     app.cli.add_command(operators_cli)
-
-    app.cli.add_command(seed.seed_demo)
-    from hotline import clock
-
-    app.cli.add_command(clock.clock_command)

@@ -8,118 +8,31 @@ the rows do not also say).
 
 Running two clocks by mistake is safe: the callback dispatcher claims rows with a lease.
 The clock writes a heartbeat row every 30 s; the console shows "clock last seen" from it.
+The heartbeat rows, `ClockJob` and `clock_id` live in the kernel (`hotline.schedule`) so that
+features never import this wiring module. Every job is an entry point: it commits its own work.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
-import os
-import pkgutil
-import socket
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import String, delete, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from hotline.db import Base, db
+from hotline.callbacks.jobs import JOBS as CALLBACK_JOBS
+from hotline.cases.jobs import JOBS as CASE_JOBS
+from hotline.db import db
+from hotline.reports.jobs import JOBS as REPORT_JOBS
+from hotline.schedule import HEARTBEAT_SECONDS, ClockJob, clock_id, record_heartbeat
+from hotline.sms.jobs import JOBS as SMS_JOBS
 from hotline.timeutil import utcnow
 
 log = logging.getLogger("hotline.clock")
 
-#: Seconds between heartbeats; the console calls the clock stale after a few missed ones.
-HEARTBEAT_SECONDS = 30
-#: A clock not seen for this long is shown as stopped.
-STALE_AFTER = timedelta(seconds=3 * HEARTBEAT_SECONDS)
-#: Heartbeat rows of clocks gone for this long are removed.
-FORGET_AFTER = timedelta(days=7)
 #: A run that could not start on time may still start this late (a busy or paused clock);
 #: later than that it is skipped, and the next run sweeps the same rows anyway.
 MISFIRE_GRACE_SECONDS = 60
-
-
-class ClockHeartbeat(Base):
-    """One row per clock process: when it started and when it was last alive."""
-
-    __tablename__ = "clock_heartbeats"
-
-    #: "hostname:pid" of the clock process.
-    clock_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    started_at: Mapped[datetime]
-    last_seen_at: Mapped[datetime]
-    #: The ids of the jobs this clock runs.
-    job_ids: Mapped[list[Any]] = mapped_column(default=list)
-
-
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-@dataclass(frozen=True)
-class ClockJob:
-    """One periodic job: `func(app)` runs every `seconds` inside an app context."""
-
-    id: str
-    func: Callable[[Flask], None]
-    seconds: int
-
-
-_CLOCK_ID: dict[int, str] = {}
-
-
-def clock_id() -> str:
-    """Identifies this clock process in leases and heartbeats ("hostname:pid")."""
-    pid = os.getpid()
-    if pid not in _CLOCK_ID:
-        _CLOCK_ID[pid] = f"{socket.gethostname()}:{pid}"[:80]
-    return _CLOCK_ID[pid]
-
-
-def record_heartbeat(
-    session: Session, *, clock: str, job_ids: list[str], started_at: datetime | None = None
-) -> ClockHeartbeat:
-    """Store that `clock` is alive now (commits); forgets clocks gone for a week."""
-    now = utcnow()
-    row = session.get(ClockHeartbeat, clock)
-    if row is None:
-        row = ClockHeartbeat(
-            clock_id=clock, started_at=started_at or now, last_seen_at=now, job_ids=job_ids
-        )
-        session.add(row)
-    else:
-        row.last_seen_at = now
-        row.job_ids = job_ids
-    session.execute(delete(ClockHeartbeat).where(ClockHeartbeat.last_seen_at < now - FORGET_AFTER))
-    try:
-        session.commit()
-    except IntegrityError:  # the same clock id raced in twice (a restart with a reused pid)
-        session.rollback()
-    return row
-
-
-def last_heartbeat(session: Session) -> ClockHeartbeat | None:
-    """The most recently seen clock, for the console's "clock last seen"."""
-    return session.scalars(
-        select(ClockHeartbeat).order_by(ClockHeartbeat.last_seen_at.desc()).limit(1)
-    ).first()
-
-
-def is_stale(heartbeat: ClockHeartbeat | None, now: datetime | None = None) -> bool:
-    """True when no clock has been seen recently (nothing is being dispatched)."""
-    if heartbeat is None:
-        return True
-    return (now or utcnow()) - heartbeat.last_seen_at > STALE_AFTER
 
 
 def heartbeat(app: Flask) -> None:
@@ -127,20 +40,19 @@ def heartbeat(app: Flask) -> None:
     started = app.extensions.get("hotline.clock_started_at")
     job_ids = [job.id for job in registered_jobs()]
     record_heartbeat(db.session, clock=clock_id(), job_ids=job_ids, started_at=started)
+    db.session.commit()  # a clock job is an entry point: it commits its own work, once
     log.info("clock heartbeat from %s", clock_id())
 
 
 def registered_jobs() -> list[ClockJob]:
-    """Every feature's periodic jobs: `JOBS` of each `hotline/<feature>/jobs.py`, found by name,
-    so a new feature's jobs need no change here."""
-    import hotline
-
-    jobs = [ClockJob("heartbeat", heartbeat, HEARTBEAT_SECONDS)]
-    for module in sorted(pkgutil.iter_modules(hotline.__path__), key=lambda m: m.name):
-        module_name = f"hotline.{module.name}.jobs"
-        if not module.ispkg or not _module_exists(module_name):
-            continue
-        jobs.extend(getattr(importlib.import_module(module_name), "JOBS", []))
+    """Every periodic job, listed explicitly: a new feature's jobs are added here."""
+    jobs = [
+        ClockJob("heartbeat", heartbeat, HEARTBEAT_SECONDS),
+        *CALLBACK_JOBS,
+        *CASE_JOBS,
+        *SMS_JOBS,
+        *REPORT_JOBS,
+    ]
     ids = [job.id for job in jobs]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:

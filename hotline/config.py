@@ -28,7 +28,8 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
 
 
 #: Optional tuning read from the environment when set (SMS rules, alerts, summaries, Twilio).
-#: Types: int, float, a comma-separated list of ints, or text. Defaults live with each feature.
+#: Types: int, float, a comma-separated list of ints, an int or "off"/"none" (None), or text.
+#: Defaults live with each feature's frozen settings dataclass.
 TUNING_VARIABLES: dict[str, str] = {
     "SMS_ALLOWED_COUNTRY_CODES": "ints",
     "SMS_DAILY_CAP_PER_NUMBER": "int",
@@ -42,6 +43,12 @@ TUNING_VARIABLES: dict[str, str] = {
     "ALERT_CLOCK_SILENT_SECONDS": "int",
     "REPORTS_SUMMARY_AT": "text",
     "TWILIO_HTTP_TIMEOUT_SECONDS": "float",
+    "CALLBACK_CALLS_PER_SECOND": "float",
+    "CALLBACK_RINGING_MARGIN": "int_or_off",
+    "CALLBACK_LEASE_SECONDS": "int",
+    "CALLBACK_BATCH_SIZE": "int",
+    "CALLBACK_RING_TIMEOUT_SECONDS": "int",
+    "CALLBACK_RECONCILE_MINUTES": "int",
 }
 #: Environment names that differ from the configuration key they set.
 RENAMED_VARIABLES = {
@@ -61,6 +68,8 @@ def _tuning(env: dict[str, str]) -> dict:
         try:
             if kind == "int":
                 values[key] = int(raw)
+            elif kind == "int_or_off":
+                values[key] = None if raw.lower() in ("off", "none") else int(raw)
             elif kind == "float":
                 values[key] = float(raw)
             elif kind == "ints":

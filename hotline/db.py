@@ -151,9 +151,9 @@ class Database:
         return session
 
     def create_all(self) -> None:
-        """Create every table (tests only; real databases use `flask db upgrade`)."""
-        import hotline.models  # noqa: F401  (registers every model on Base.metadata)
-
+        """Create every table registered on `Base.metadata` (tests only; real databases use
+        `flask db upgrade`). `hotline.create_app` imports the registry (`hotline.models`), so
+        every table is known once an app exists; the kernel itself imports no model module."""
         Base.metadata.create_all(self.engine)
 
 

@@ -65,7 +65,9 @@ class EventBus:
 
 
 def _refuse_commit_inside_subscriber(session: Session) -> None:
-    if session.info.get(_IN_EVENT):
+    # Releasing a savepoint (`begin_nested()`) also fires before_commit; it commits nothing of
+    # the publisher's, and the rules allow it.
+    if session.info.get(_IN_EVENT) and not session.in_nested_transaction():
         raise SubscriberCommitted(
             "an event subscriber must not commit or roll back the publisher's transaction"
         )

@@ -291,6 +291,25 @@ def app_config(tmp_path, _suite_pg_url, http_client) -> dict:
     }
 
 
+def add_main_line() -> None:
+    """The test line, open 24/7 ('main', +861012345678), in the current app's database."""
+    from hotline.lines.models import Line
+    from hotline.seed import DEMO_LINE_NUMBER
+
+    db.session.add(
+        Line(
+            key="main",
+            name="长者服务热线",
+            phone_number=DEMO_LINE_NUMBER,
+            script_key="main",
+            is_open_every_day=True,
+            opens_at=time(0, 0),
+            closes_at=time(0, 0),
+        )
+    )
+    db.session.commit()
+
+
 @pytest.fixture
 def app(app_config, _suite_pg_url):
     """A hotline app with an empty schema and one line open 24/7 ('main', +861012345678)."""
@@ -298,21 +317,7 @@ def app(app_config, _suite_pg_url):
     with application.app_context():
         if _suite_pg_url is None:
             db.create_all()
-        from hotline.lines.models import Line
-        from hotline.seed import DEMO_LINE_NUMBER
-
-        db.session.add(
-            Line(
-                key="main",
-                name="长者服务热线",
-                phone_number=DEMO_LINE_NUMBER,
-                script_key="main",
-                is_open_every_day=True,
-                opens_at=time(0, 0),
-                closes_at=time(0, 0),
-            )
-        )
-        db.session.commit()
+        add_main_line()
     yield application
     with application.app_context():
         db.session.close()

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.callbacks import texts
-from hotline.callbacks.models import AttemptOutcome, CallbackRequest
+from hotline.callbacks.models import AttemptOutcome, CallbackAttempt, CallbackRequest
 from hotline.callers.models import Caller
+from hotline.calls.models import Call
 from hotline.lines.models import Line
+from hotline.operators.models import Operator, Role
 from hotline.phone import mask
 from hotline.sms.models import SmsPurpose
 from hotline.sms.service import queue_sms
@@ -24,8 +27,6 @@ log = logging.getLogger(__name__)
 
 def _case(session: Session, callback: CallbackRequest):
     """The callback's first case, if any (its number goes first in every text)."""
-    from hotline.callbacks.service import cases_of
-
     cases = cases_of(session, callback)
     return cases[0] if cases else None
 
@@ -34,8 +35,6 @@ def alert_final_failure(
     session: Session, callback: CallbackRequest, last_outcome: AttemptOutcome
 ) -> None:
     """Queue the caller's SMS, the supervisors' alerts and the family message (does not commit)."""
-    from hotline.callbacks.service import supervisors_to_alert
-
     line = session.get(Line, callback.line_id)
     assert line is not None
     caller = session.get(Caller, callback.caller_id) if callback.caller_id else None
@@ -120,3 +119,93 @@ def family_contacts_to_alert(session: Session, caller_id: int | None) -> list:
         for contact in consented_family_contacts(session, caller_id, "may_receive_alerts")
         if contact.phone_number
     ]
+
+
+# ----------------------------------------------------------------------------------------------
+# INTERIM (architecture branch arch-voice): callbacks/service.py no longer knows cases or
+# supervisors; it publishes CallbackAttemptEnded and CallbackGaveUp. Until the cases/alerts
+# branch merges (which moves this file into alerts/ and re-creates these as subscribers there),
+# the subscribers below keep the behaviour, wired in hotline.app.SUBSCRIPTIONS. Delete at merge.
+
+
+def cases_of(session: Session, callback: CallbackRequest) -> list:
+    """The cases a callback belongs to: its own `case_id`, and the cases that scheduled it
+    (linked by the cases feature with `CaseCallback`)."""
+    from hotline.cases.models import Case, CaseCallback
+
+    case_ids = {callback.case_id} if callback.case_id else set()
+    case_ids |= set(
+        session.scalars(
+            select(CaseCallback.case_id).where(CaseCallback.callback_id == callback.id)
+        ).all()
+    )
+    found = [session.get(Case, case_id) for case_id in sorted(case_ids)]
+    return [row for row in found if row is not None]
+
+
+def record_attempt_on_case(
+    session: Session, callback: CallbackRequest, attempt: CallbackAttempt
+) -> None:
+    """Record one ended attempt on each of the callback's cases (the case log shows them all).
+
+    A closed case is read-only and is skipped. Must not commit (runs inside finish_attempt).
+    """
+    cases = cases_of(session, callback)
+    if not cases:
+        return
+    from hotline.cases.models import ContactKind
+    from hotline.cases.service import record_contact
+    from hotline.errors import CaseIsClosed
+
+    call = (
+        session.scalar(select(Call).where(Call.call_sid == attempt.call_sid))
+        if attempt.call_sid
+        else None
+    )
+    outcome = attempt.outcome.value if attempt.outcome else ""
+    note = f"回电第{attempt.number}次:{texts.outcome_label(outcome)} ({outcome})"
+    for linked in cases:
+        try:
+            record_contact(
+                session,
+                linked,
+                kind=ContactKind.CALLBACK_ATTEMPT,
+                call_id=call.id if call else None,
+                callback_id=callback.id,
+                note=note,
+            )
+        except CaseIsClosed:
+            log.info(
+                "case %s is closed; callback attempt %s not recorded on it", linked.id, attempt.id
+            )
+
+
+def supervisors_to_alert(session: Session) -> list[Operator]:
+    """Active supervisors with a phone number (they get SMS alerts)."""
+    return list(
+        session.scalars(
+            select(Operator)
+            .where(
+                Operator.role == Role.SUPERVISOR,
+                Operator.is_active.is_(True),
+                Operator.phone_number.is_not(None),
+                Operator.phone_number != "",
+            )
+            .order_by(Operator.id)
+        ).all()
+    )
+
+
+def on_attempt_ended(session: Session, event) -> None:
+    """INTERIM CallbackAttemptEnded subscriber: the ended attempt on each of its cases."""
+    attempt = session.get(CallbackAttempt, event.attempt_id)
+    callback = session.get(CallbackRequest, event.callback_id)
+    assert attempt is not None and callback is not None
+    record_attempt_on_case(session, callback, attempt)
+
+
+def on_gave_up(session: Session, event) -> None:
+    """INTERIM CallbackGaveUp subscriber: the texts and alerts of a final failure."""
+    callback = session.get(CallbackRequest, event.callback_id)
+    assert callback is not None
+    alert_final_failure(session, callback, AttemptOutcome(event.last_outcome))

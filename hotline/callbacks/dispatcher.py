@@ -21,6 +21,12 @@ One run (`Dispatcher.run_once`, every few seconds from the clock):
 A ringing cap keeps the callbacks ringing at once to the available operators plus a margin; the
 count and the claim happen under the account row's lock so concurrent dispatchers cannot
 overshoot it together.
+
+Transactions: the dispatcher is a clock job (an entry point) and the documented exception to
+"commit once": its claims, leases, pacing slots and recorded CallSids are each committed before
+the REST call they guard (placing a call), so another dispatcher, a status callback or a
+restarted clock sees them. The services it calls (`finish_attempt`, `record_call_status`) only
+flush; the dispatcher commits after them.
 """
 
 from __future__ import annotations
@@ -393,7 +399,7 @@ class Dispatcher:
         settings: CallbackSettings | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        from hotline.clock import clock_id
+        from hotline.schedule import clock_id
 
         self.app = app
         self.owner = (owner or clock_id())[:80]
@@ -616,6 +622,7 @@ class Dispatcher:
                 exc.msg,
             )
             service.finish_attempt(session, attempt, AttemptOutcome.REJECTED, error_code=exc.code)
+            session.commit()  # the dispatcher is a clock job: it commits its own work
             return
         # Throttled (429) or our own configuration (From number, credentials): nothing was
         # placed and it is not the caller's fault, so the same attempt is tried again later
@@ -689,6 +696,7 @@ def reconcile_stale_attempts(app: Flask, *, settings: CallbackSettings | None = 
             service.record_call_status(
                 session, attempt_id, params, answered_by=getattr(call, "answered_by", None)
             )
+            session.commit()  # a clock job's entry point: one commit per reconciled attempt
             updated += 1
     finally:
         session.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from hotline.callbacks.dispatcher import Dispatcher, reconcile_stale_attempts
-from hotline.clock import ClockJob
+from hotline.schedule import ClockJob
 
 #: Seconds between dispatcher runs: "call now" in the console rings within about this long.
 DISPATCH_SECONDS = 5

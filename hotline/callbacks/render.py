@@ -7,19 +7,14 @@ from twilio.twiml.voice_response import VoiceResponse
 from hotline.callbacks import texts
 from hotline.callbacks.service import AnswerResult
 from hotline.ivr.engine import SayAction
-from hotline.ivr.render import add_say
 from hotline.ivr.schema import ScriptSet
-from hotline.queue.service import add_enqueue
-
-#: Voices when a line has no script in the caller's language (the fallback's voices).
-DEFAULT_VOICE = {"zh-CN": "Polly.Zhiyu", "yue-HK": "Polly.Hiujin", "en-US": "Polly.Joanna"}
-#: Slow and clear, like every prompt (mission rule 5).
-DEFAULT_RATE = 85
+from hotline.telephony.speech import DEFAULT_RATE, add_say, voice_for
+from hotline.telephony.twiml import add_enqueue
 
 
 def _say(result: AnswerResult, scripts: ScriptSet, text: str) -> SayAction:
     script = scripts.get(result.line.script_key, result.language)
-    voice = script.voice if script else DEFAULT_VOICE.get(result.language, "")
+    voice = script.voice if script else voice_for(result.language)
     rate = result.rate_percent or (script.rate_percent if script else DEFAULT_RATE)
     return SayAction(text=text, language=result.language, voice=voice, rate_percent=rate)
 
@@ -32,7 +27,7 @@ def answer_twiml(result: AnswerResult, scripts: ScriptSet) -> VoiceResponse:
             response,
             _say(result, scripts, texts.person_greeting(result.language, result.line.name)),
         )
-        add_enqueue(response, result.line, result.language)
+        add_enqueue(response, result.line.queue_name, result.language)
         return response
     if result.kind == "machine":
         message = texts.machine_message(result.language, result.line.name, result.line.phone_number)

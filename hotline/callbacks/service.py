@@ -23,7 +23,7 @@ from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline.callbacks import texts
+from hotline.callbacks.events import CallbackAttemptEnded, CallbackGaveUp
 from hotline.callbacks.models import (
     ACTIVE_STATUSES,
     AttemptOutcome,
@@ -34,12 +34,14 @@ from hotline.callbacks.models import (
 )
 from hotline.callbacks.policy import next_attempt_at
 from hotline.callers.models import Caller
+from hotline.calls.events import CallEnded
 from hotline.calls.models import Call, CallDirection, CallStatus
+from hotline.events import publish
 from hotline.lines.calendar import LineCalendar
 from hotline.lines.models import Line
-from hotline.operators.models import Operator, Role
 from hotline.phone import mask
 from hotline.telephony.params import StatusParams, VoiceParams
+from hotline.telephony.speech import rate_for
 from hotline.telephony.webhooks import BadWebhook
 from hotline.timeutil import utcnow
 
@@ -90,9 +92,9 @@ def request_callback(
 
     The due time is moved into the line's calling window on a working day. Merging keeps the
     earliest original arrival (the caller's place), the earliest due time (the sooner promise)
-    and notes both reasons, so the same person is never dialled twice. Commits; safe against a
-    concurrent request for the same person (the partial unique index decides, and the loser
-    merges).
+    and notes both reasons, so the same person is never dialled twice. Flushes, never commits;
+    safe against a concurrent request for the same person (the partial unique index decides,
+    and the loser merges inside a savepoint).
     """
     line = session.get(Line, line_id)
     if line is None:
@@ -120,12 +122,10 @@ def request_callback(
                 language=language,
                 requested_by_operator_id=requested_by_operator_id,
             ):
-                session.commit()
                 session.refresh(existing)
                 log.info("callback merged for %s (request %s)", mask(phone_number), existing.id)
                 return existing
-            session.rollback()
-            continue  # it stopped being active meanwhile: look again
+            continue  # it stopped being active meanwhile: look again (the UPDATE changed nothing)
         row = CallbackRequest(
             line_id=line_id,
             phone_number=phone_number,
@@ -141,11 +141,13 @@ def request_callback(
             language=language,
             note=note,
         )
-        session.add(row)
         try:
-            session.commit()
+            # A concurrent request for the same person may win the partial unique index: the
+            # savepoint takes back only this INSERT, never the caller's transaction, and the
+            # next round merges into the winner's row.
+            with session.begin_nested():
+                session.add(row)
         except IntegrityError:
-            session.rollback()
             continue
         log.info("callback requested for %s (%s)", mask(phone_number), reason.value)
         return row
@@ -224,9 +226,7 @@ def _change_pending(session: Session, callback_id: int, **values) -> CallbackReq
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        session.rollback()
-        raise NotPending(callback_id)
-    session.commit()
+        raise NotPending(callback_id)  # the UPDATE changed nothing: nothing to take back
     row = session.get(CallbackRequest, callback_id, populate_existing=True)
     assert row is not None
     return row
@@ -281,13 +281,16 @@ def call_now(session: Session, callback_id: int, *, operator_id: int | None) -> 
 
 @dataclass(frozen=True)
 class AnswerResult:
-    """What the answer webhook should play."""
+    """What the answer webhook should play, and for a person who to put in the queue."""
 
     #: "person" (greeting, then the queue), "machine" (a brief message) or "fax" (hang up).
     kind: str
     line: Line
     language: str
     rate_percent: int | None
+    call: Call | None = None
+    caller: Caller | None = None
+    callback: CallbackRequest | None = None
 
 
 def classify_answer(answered_by: str | None) -> str:
@@ -308,10 +311,10 @@ def _rate_for(caller: Caller | None) -> int | None:
     """The caller's own speaking rate, or the slower one for hard-of-hearing callers."""
     if caller is None:
         return None
-    from hotline.ivr.service import HARD_OF_HEARING_RATE
-
-    return caller.speech_rate_percent or (
-        HARD_OF_HEARING_RATE if caller.is_hard_of_hearing else None
+    return rate_for(
+        speech_rate_percent=caller.speech_rate_percent,
+        is_hard_of_hearing=caller.is_hard_of_hearing,
+        default=None,
     )
 
 
@@ -408,11 +411,9 @@ def ensure_call_row(session: Session, callback: CallbackRequest, line: Line, cal
 def answer_attempt(
     session: Session, attempt_id: int, params: VoiceParams, *, answered_by: str | None
 ) -> AnswerResult:
-    """A callback call was picked up: a person joins the operator queue; a machine gets a note.
-
-    The person keeps their place: they join at callback priority with the original arrival
-    time, and go to the operator who scheduled the callback when one was named.
-    """
+    """A callback call was picked up: by a person (the request is now connected), a machine or
+    a fax. Flushes; the voice orchestration (`hotline.voice.flow.answer_callback`) puts a person
+    into the operator queue."""
     attempt, callback, line = _load(session, attempt_id)
     if not adopt_call_sid(session, attempt, callback, params.call_sid):
         raise BadWebhook("this call does not belong to the callback attempt")
@@ -433,29 +434,17 @@ def answer_attempt(
             .execution_options(synchronize_session=False)
         )
         call.language = language
-        _join_operator_queue(session, call, caller, callback)
-    session.commit()
+    session.flush()
     log.info("callback attempt %s answered by %s", attempt.id, attempt.answered_by)
-    return AnswerResult(kind=kind, line=line, language=language, rate_percent=_rate_for(caller))
-
-
-def _join_operator_queue(
-    session: Session, call: Call, caller: Caller | None, callback: CallbackRequest
-) -> None:
-    """Put the answered caller in the queue at callback priority with their original arrival
-    time (so they keep their place), for the operator who scheduled it when one was named."""
-    from hotline.queue import service as queue_service
-
-    entry = queue_service.enqueue(
-        session,
-        call,
-        caller,
-        reason="callback",
-        priority=queue_service.Priority.CALLBACK,
-        arrived_at=callback.original_arrival_at,
-        preferred_operator_id=callback.requested_by_operator_id,
+    return AnswerResult(
+        kind=kind,
+        line=line,
+        language=language,
+        rate_percent=_rate_for(caller),
+        call=call,
+        caller=caller,
+        callback=callback,
     )
-    entry.callback_request_id = callback.id
 
 
 # --------------------------------------------------------------------------- call status
@@ -507,11 +496,9 @@ def record_call_status(
     line = session.get(Line, callback.line_id) if callback else None
     assert callback is not None and line is not None
     if not adopt_call_sid(session, attempt, callback, params.call_sid):
-        session.commit()
         return
     ensure_call_row(session, callback, line, params.call_sid)
-    session.commit()
-    apply_status(session, params)  # the Call row, for reports and other features (commits)
+    apply_status(session, params)  # the Call row, for reports and other features
 
     attempt = session.get(CallbackAttempt, attempt_id, populate_existing=True)
     assert attempt is not None
@@ -530,7 +517,7 @@ def record_call_status(
             outcome_for(status, attempt, callback),
             duration_seconds=params.duration_seconds,
         )
-    session.commit()
+    session.flush()
 
 
 def finish_attempt(
@@ -542,7 +529,8 @@ def finish_attempt(
     error_code: int | None = None,
     ended_at: datetime | None = None,
 ) -> bool:
-    """End an attempt once, then move its request on (done, retry, or failed). Commits.
+    """End an attempt once, then move its request on (done, retry, or failed). Flushes; the
+    entry point (status webhook, dispatcher) commits.
 
     Returns False, changing nothing, when the attempt had already ended (a duplicate event).
     """
@@ -559,7 +547,6 @@ def finish_attempt(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        session.commit()
         return False
     session.refresh(attempt)
     callback = session.get(CallbackRequest, attempt.callback_id, populate_existing=True)
@@ -572,8 +559,8 @@ def finish_attempt(
     )
     if is_current:
         _move_on(session, callback, outcome, now)
-    record_attempt_on_case(session, callback, attempt)
-    session.commit()
+    publish(session, CallbackAttemptEnded(callback.id, attempt.id))
+    session.flush()
     log.info(
         "callback %s attempt %s ended: %s -> %s",
         callback.id,
@@ -599,9 +586,7 @@ def _move_on(
         callback.status = CallbackStatus.FAILED
         callback.completed_at = now
         callback.attempt_call_sid = None
-        from hotline.callbacks.alerts import alert_final_failure
-
-        alert_final_failure(session, callback, outcome)
+        publish(session, CallbackGaveUp(callback.id, outcome.value))
         return
     line = session.get(Line, callback.line_id)
     assert line is not None
@@ -612,70 +597,19 @@ def _move_on(
     )
 
 
-# --------------------------------------------------------------------------- cases
-
-
-def cases_of(session: Session, callback: CallbackRequest) -> list:
-    """The cases a callback belongs to: its own `case_id`, and the cases that scheduled it
-    (linked by the cases feature with `CaseCallback`)."""
-    from hotline.cases.models import Case, CaseCallback
-
-    case_ids = {callback.case_id} if callback.case_id else set()
-    case_ids |= set(
-        session.scalars(
-            select(CaseCallback.case_id).where(CaseCallback.callback_id == callback.id)
-        ).all()
-    )
-    found = [session.get(Case, case_id) for case_id in sorted(case_ids)]
-    return [row for row in found if row is not None]
-
-
-def record_attempt_on_case(
-    session: Session, callback: CallbackRequest, attempt: CallbackAttempt
-) -> None:
-    """Record one ended attempt on each of the callback's cases (the case log shows them all).
-
-    A closed case is read-only and is skipped. Must not commit (runs inside finish_attempt).
-    """
-    cases = cases_of(session, callback)
-    if not cases:
-        return
-    from hotline.cases.models import ContactKind
-    from hotline.cases.service import record_contact
-    from hotline.errors import CaseIsClosed
-
-    call = (
-        session.scalar(select(Call).where(Call.call_sid == attempt.call_sid))
-        if attempt.call_sid
-        else None
-    )
-    outcome = attempt.outcome.value if attempt.outcome else ""
-    note = f"回电第{attempt.number}次:{texts.outcome_label(outcome)} ({outcome})"
-    for linked in cases:
-        try:
-            record_contact(
-                session,
-                linked,
-                kind=ContactKind.CALLBACK_ATTEMPT,
-                call_id=call.id if call else None,
-                callback_id=callback.id,
-                note=note,
-            )
-        except CaseIsClosed:
-            log.info(
-                "case %s is closed; callback attempt %s not recorded on it", linked.id, attempt.id
-            )
-
-
 # --------------------------------------------------------------------------- the caller calls in
 
 
-def caller_reached_a_person(session: Session, call: Call) -> None:
-    """Call-ended hook: an inbound caller who talked to an operator no longer needs a callback.
+def caller_reached_a_person(session: Session, event: CallEnded) -> None:
+    """CallEnded subscriber: an inbound caller who talked to an operator no longer needs a
+    callback.
 
     Only "please call me back" promises are closed (not follow-ups or check-ins), and only
     while pending: a callback already ringing is left to finish. Does not commit.
     """
+    call = session.get(Call, event.call_id)
+    if call is None:
+        return
     if call.direction != CallDirection.INBOUND or call.answered_at is None:
         return
     if call.line_id is None or not call.from_number:
@@ -725,21 +659,5 @@ def recently_failed(session: Session, *, limit: int = 50) -> list[CallbackReques
             .where(CallbackRequest.status == CallbackStatus.FAILED)
             .order_by(CallbackRequest.completed_at.desc())
             .limit(limit)
-        ).all()
-    )
-
-
-def supervisors_to_alert(session: Session) -> list[Operator]:
-    """Active supervisors with a phone number (they get SMS alerts)."""
-    return list(
-        session.scalars(
-            select(Operator)
-            .where(
-                Operator.role == Role.SUPERVISOR,
-                Operator.is_active.is_(True),
-                Operator.phone_number.is_not(None),
-                Operator.phone_number != "",
-            )
-            .order_by(Operator.id)
         ).all()
     )

@@ -1,12 +1,9 @@
-"""Callback settings: read once from the app config (filled from the environment in init_app)."""
+"""Callback settings: read once from the app config (hotline.config reads the environment)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
-
-from hotline.config import ConfigError
 
 
 @dataclass(frozen=True)
@@ -47,27 +44,3 @@ class CallbackSettings:
                 config.get("CALLBACK_RECONCILE_MINUTES", defaults.reconcile_after_minutes)
             ),
         )
-
-
-#: Environment variable -> parser; the names are the config keys.
-_ENVIRONMENT = {
-    "CALLBACK_CALLS_PER_SECOND": float,
-    "CALLBACK_RINGING_MARGIN": lambda raw: None if raw.lower() in ("off", "none") else int(raw),
-    "CALLBACK_LEASE_SECONDS": int,
-    "CALLBACK_BATCH_SIZE": int,
-    "CALLBACK_RING_TIMEOUT_SECONDS": int,
-    "CALLBACK_RECONCILE_MINUTES": int,
-}
-
-
-def load_environment(config: Any, env: dict[str, str] | None = None) -> None:
-    """Fill the callback keys from the environment unless the app config already has them."""
-    env = dict(os.environ if env is None else env)
-    for name, parse in _ENVIRONMENT.items():
-        raw = env.get(name, "").strip()
-        if not raw or name in config:
-            continue
-        try:
-            config[name] = parse(raw)
-        except ValueError as exc:
-            raise ConfigError(f"{name} has an unreadable value {raw!r}") from exc

@@ -1,10 +1,8 @@
-"""Callbacks over HTTP: the console page (blueprint `callbacks`) and Twilio's callback-call
-webhooks (answer with answering-machine detection, and status), all thin.
+"""Callbacks over HTTP: the console page (blueprint `callbacks`), thin. Twilio's callback-call
+webhooks live with the voice orchestration (hotline.voice.callback_views).
 
 Console: GET /console/callbacks (`callbacks.list_page`) lists pending callbacks; an operator can
 call one now, reschedule it, cancel it with a reason, or schedule a new one.
-Twilio: POST /twilio/callbacks/answer?attempt=N and /twilio/callbacks/status?attempt=N, signed
-(checked for every /twilio/ URL before any view runs) and idempotent (`twilio_webhook`).
 """
 
 from __future__ import annotations
@@ -20,67 +18,17 @@ from sqlalchemy import select
 from hotline.callbacks import service, texts
 from hotline.callbacks.forms import CallNowForm, CancelForm, RescheduleForm, ScheduleForm
 from hotline.callbacks.models import CallbackReason, CallbackRequest, CallbackStatus
-from hotline.callbacks.render import answer_twiml
-from hotline.callbacks.settings import load_environment
 from hotline.callers.models import Caller
-from hotline.clock import is_stale, last_heartbeat
 from hotline.db import db
 from hotline.i18n import current_language, t
-from hotline.ivr.fallback import fallback_twiml
 from hotline.lines.models import Line
 from hotline.operators.auth import role_required
 from hotline.operators.models import Role
 from hotline.phone import try_normalise
-from hotline.telephony.params import StatusParams, VoiceParams
-from hotline.telephony.twiml import empty_status_response, twiml_response
-from hotline.telephony.webhooks import BadWebhook, twilio_webhook
+from hotline.schedule import is_stale, last_heartbeat
 from hotline.timeutil import utcnow
 
 bp = Blueprint("callbacks", __name__, template_folder="templates")
-
-
-def init_app(app) -> None:
-    """Read the callback settings from the environment; close callbacks when a caller gets
-    through to a person by ringing us themselves."""
-    from hotline.calls.service import add_call_ended_hook
-
-    load_environment(app.config)
-    add_call_ended_hook(app, service.caller_reached_a_person)
-
-
-# --------------------------------------------------------------------------- Twilio
-
-
-def _attempt_id() -> int:
-    raw = request.args.get("attempt", "").strip()
-    if not raw.isdigit():
-        raise BadWebhook("attempt is missing")
-    return int(raw)
-
-
-def _answer_failed():
-    """Our answer webhook failed: the fallback still takes a message (and owes a callback)."""
-    return twiml_response(fallback_twiml("zh-CN"))
-
-
-@bp.post("/twilio/callbacks/answer")
-@twilio_webhook("callback_answer", on_failure=_answer_failed)
-def answer():
-    """A callback call was picked up; AnsweredBy says by whom (person, machine, fax)."""
-    params = VoiceParams.parse(request.form)
-    answered_by = request.form.get("AnsweredBy", "").strip()[:32] or None
-    result = service.answer_attempt(db.session, _attempt_id(), params, answered_by=answered_by)
-    return twiml_response(answer_twiml(result, current_app.extensions["hotline.ivr_scripts"]))
-
-
-@bp.post("/twilio/callbacks/status")
-@twilio_webhook("callback_status", on_failure=empty_status_response)
-def status():
-    """Progress of a callback call (Twilio ignores the body: 204)."""
-    params = StatusParams.parse(request.form)
-    answered_by = request.form.get("AnsweredBy", "").strip()[:32] or None
-    service.record_call_status(db.session, _attempt_id(), params, answered_by=answered_by)
-    return empty_status_response()
 
 
 # --------------------------------------------------------------------------- console
@@ -219,6 +167,7 @@ def call_now(callback_id: int):
         return _back()
     try:
         row = service.call_now(db.session, callback_id, operator_id=current_user.id)
+        db.session.commit()
     except service.NotPending:
         return _not_pending()
     flash(_when_message(row), "success")
@@ -238,6 +187,7 @@ def reschedule(callback_id: int):
         row = service.reschedule_callback(
             db.session, callback_id, due_at=due_at, operator_id=current_user.id
         )
+        db.session.commit()
     except service.NotPending:
         return _not_pending()
     flash(_when_message(row), "success")
@@ -256,6 +206,7 @@ def cancel(callback_id: int):
         service.cancel_callback(
             db.session, callback_id, reason=form.reason.data, operator_id=current_user.id
         )
+        db.session.commit()
     except service.NotPending:
         return _not_pending()
     flash(t("回电已取消。", "Callback canceled."), "success")
@@ -291,5 +242,6 @@ def schedule():
         language=caller.language if caller else None,
         note=(form.note.data or "").strip(),
     )
+    db.session.commit()
     flash(_when_message(row), "success")
     return _back()

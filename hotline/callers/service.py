@@ -376,8 +376,10 @@ def set_preferences(
     is_older_caller: bool | None = None,
     is_straight_to_person: bool | None = None,
     is_hard_of_hearing: bool | None = None,
+    language: str | None = None,
 ) -> Caller:
-    """Switch older-caller / straight-to-person / hard-of-hearing on or off.
+    """Switch older-caller / straight-to-person / hard-of-hearing on or off, or change the
+    language the caller chose (e.g. in the voice menu).
 
     Settable by an operator, by the caller themself (e.g. the voice menu: "press 1 to always
     reach a person directly"), or by a family contact whom the elder consented to
@@ -392,9 +394,11 @@ def set_preferences(
             ("is_older_caller", is_older_caller),
             ("is_straight_to_person", is_straight_to_person),
             ("is_hard_of_hearing", is_hard_of_hearing),
+            ("language", language),
         )
         if value is not None
     }
+    _check_profile_values(values)
     if source == ChangeSource.FAMILY:
         contact = _family_contact_allowed(session, caller, family_contact_id, "may_change_profile")
         actor = f"family_contact:{contact.id}"

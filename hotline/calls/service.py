@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hotline.calls.events import CallEnded
 from hotline.calls.models import Call, CallDirection, CallStatus
+from hotline.events import publish
 from hotline.telephony.params import StatusParams
 from hotline.telephony.webhooks import BadWebhook
 from hotline.timeutil import utcnow
@@ -18,23 +18,13 @@ from hotline.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 
-def add_call_ended_hook(app: Flask, hook: Callable[[Session, Call], None]) -> None:
-    """Call `hook(session, call)` whenever a call reaches a terminal status (it must not commit).
-
-    Features register here from their blueprint module's `init_app(app)`, e.g. the queue to
-    notice an abandoned caller and the callbacks to count a failed attempt.
-    """
-    hooks = app.extensions.setdefault("hotline.call_ended_hooks", [])
-    if hook not in hooks:
-        hooks.append(hook)
-
-
 def apply_status(session: Session, params: StatusParams) -> Call | None:
     """Move the call forward to `params.call_status`; stale and duplicate events change nothing.
 
     Events may arrive twice or out of order: a status of lower rank than the stored one is
     ignored, and so is an event with a SequenceNumber we have already passed. The first terminal
-    event wins; terminal events that follow only fill in a missing duration.
+    event wins (and publishes CallEnded); terminal events that follow only fill in a missing
+    duration. Flushes, never commits: the webhook guard commits once.
     """
     try:
         status = CallStatus(params.call_status)
@@ -54,13 +44,11 @@ def apply_status(session: Session, params: StatusParams) -> Call | None:
     elif call.status.is_terminal:
         if call.duration_seconds is None and params.duration_seconds is not None:
             call.duration_seconds = params.duration_seconds
-        session.commit()
         return call
     elif status.rank < call.status.rank or (
         params.sequence_number is not None and params.sequence_number <= call.status_sequence
     ):
         log.info("stale status %s for %s ignored", status, call.call_sid)
-        session.commit()
         return call
     call.status = status
     if params.sequence_number is not None:
@@ -72,7 +60,9 @@ def apply_status(session: Session, params: StatusParams) -> Call | None:
             call.duration_seconds = params.duration_seconds
         elif call.created_at is not None:
             call.duration_seconds = int((now - call.created_at) / timedelta(seconds=1))
-        for hook in current_app.extensions.get("hotline.call_ended_hooks", []):
-            hook(session, call)
-    session.commit()
+        session.flush()
+        # The queue notices an abandoned caller, callbacks close promises kept, cases link the
+        # call: every subscriber runs here, in this transaction (hotline.app.SUBSCRIPTIONS).
+        publish(session, CallEnded(call.id))
+    session.flush()
     return call

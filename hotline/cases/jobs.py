@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from flask import Flask
 
-from hotline.clock import ClockJob
 from hotline.db import db
+from hotline.schedule import ClockJob
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)

@@ -71,10 +71,8 @@ def init_app(app) -> None:
         app.config["CASE_AUTO_CLOSE_DAYS"] = 30
     if not app.config.get("TESTING"):
         privacy.install_log_masking()
-    from hotline.calls.service import add_call_ended_hook
-
-    # Every inbound call that carried a request ends up on a case, even if nobody opened one.
-    add_call_ended_hook(app, service.link_ended_call)
+    # Every inbound call that carried a request ends up on a case, even if nobody opened one:
+    # subscribed to CallEnded in hotline.app.SUBSCRIPTIONS.
 
 
 @bp.context_processor

@@ -10,7 +10,7 @@ from __future__ import annotations
 from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.ivr.engine import SayAction
-from hotline.ivr.render import add_say
+from hotline.telephony.speech import DEFAULT_RATE, add_say, voice_for
 
 FALLBACK_TEXT = {
     "zh-CN": (
@@ -29,16 +29,15 @@ FALLBACK_TEXT = {
         "Thank you. We will call you back soon. Goodbye.",
     ),
 }
-FALLBACK_VOICE = {"zh-CN": "Polly.Zhiyu", "yue-HK": "Polly.Hiujin-Neural", "en-US": "Polly.Joanna"}
 
 
 def fallback_twiml(language: str = "zh-CN") -> VoiceResponse:
     """Apology, a voicemail, thanks, hang up."""
     language = language if language in FALLBACK_TEXT else "zh-CN"
     apology, thanks = FALLBACK_TEXT[language]
-    voice = FALLBACK_VOICE[language]
+    voice = voice_for(language)
     response = VoiceResponse()
-    add_say(response, SayAction(apology, language, voice, 85))
+    add_say(response, SayAction(apology, language, voice, DEFAULT_RATE))
     response.record(
         action=f"/twilio/voice/fallback/recorded?lang={language}",
         method="POST",
@@ -47,7 +46,7 @@ def fallback_twiml(language: str = "zh-CN") -> VoiceResponse:
         finish_on_key="#",
         play_beep=True,
     )
-    add_say(response, SayAction(thanks, language, voice, 85))
+    add_say(response, SayAction(thanks, language, voice, DEFAULT_RATE))
     response.hangup()
     return response
 
@@ -56,6 +55,8 @@ def thanks_twiml(language: str = "zh-CN") -> VoiceResponse:
     """Thanks and hang up, after a fallback recording."""
     language = language if language in FALLBACK_TEXT else "zh-CN"
     response = VoiceResponse()
-    add_say(response, SayAction(FALLBACK_TEXT[language][1], language, FALLBACK_VOICE[language], 85))
+    add_say(
+        response, SayAction(FALLBACK_TEXT[language][1], language, voice_for(language), DEFAULT_RATE)
+    )
     response.hangup()
     return response

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlencode
 
-from twilio.twiml.voice_response import Gather, Say, VoiceResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.ivr.engine import (
     EnqueueAction,
@@ -15,13 +14,8 @@ from hotline.ivr.engine import (
     SayAction,
     Step,
 )
-from hotline.queue.service import add_enqueue, wait_url  # noqa: F401 (the <Enqueue> lives there)
-
-#: Twilio's language codes per script language: for <Say>, and for speech recognition.
-SAY_LANGUAGE = {"zh-CN": "cmn-CN", "yue-HK": "yue-CN", "en-US": "en-US"}
-SPEECH_LANGUAGE = {"zh-CN": "zh-CN", "yue-HK": "zh-HK", "en-US": "en-US"}
-#: Runs of this many digits or more are read digit by digit ("12345" -> 一二三四五).
-DIGIT_RUN = re.compile(r"\d{3,}")
+from hotline.telephony.speech import SPEECH_LANGUAGE, add_say
+from hotline.telephony.twiml import add_enqueue
 
 
 def input_url(node_id: str, language: str, turn: int) -> str:
@@ -32,25 +26,6 @@ def input_url(node_id: str, language: str, turn: int) -> str:
     retry of the first.
     """
     return "/twilio/voice/input?" + urlencode({"node": node_id, "lang": language, "turn": turn})
-
-
-def add_say(parent: VoiceResponse | Gather, action: SayAction) -> None:
-    """Speak slowly and clearly: SSML prosody at the script's rate, numbers digit by digit."""
-    if action.audio_url:
-        parent.play(action.audio_url)
-        return
-    say: Say = parent.say(
-        language=SAY_LANGUAGE.get(action.language, action.language), voice=action.voice or None
-    )
-    prosody = say.prosody(rate=f"{action.rate_percent}%")
-    position = 0
-    for match in DIGIT_RUN.finditer(action.text):
-        if match.start() > position:
-            prosody.append(action.text[position : match.start()])
-        prosody.say_as(match.group(), interpret_as="digits")
-        position = match.end()
-    if position < len(action.text):
-        prosody.append(action.text[position:])
 
 
 def render_step(step: Step, *, queue_name: str) -> VoiceResponse:

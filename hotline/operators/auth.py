@@ -120,7 +120,7 @@ def is_rate_limited(username: str, address: str) -> bool:
 
 
 def authenticate(username: str, password: str, address: str) -> Operator | None:
-    """Check the credentials and record the attempt (commits)."""
+    """Check the credentials and record the attempt (flushes; the sign-in view commits)."""
     operator = db.session.scalar(select(Operator).where(Operator.username == username))
     ok = (
         operator is not None
@@ -129,5 +129,5 @@ def authenticate(username: str, password: str, address: str) -> Operator | None:
         and check_password_hash(operator.password_hash, password)
     )
     db.session.add(LoginAttempt(username=username[:60], address=address[:64], is_success=ok))
-    db.session.commit()
+    db.session.flush()
     return operator if ok else None

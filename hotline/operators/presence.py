@@ -4,8 +4,8 @@ Operators choose only between available and away. The rest is automatic: busy fr
 they take a caller until the call ends, then wrap_up until they say they are ready (or take the
 next caller), and offline when their console has stopped polling for `offline_after`.
 
-Functions named `mark_*` change the row without committing (they run inside a queue service's
-transaction); the others are small services of their own and commit.
+Nothing here commits: functions named `mark_*` change the row inside a queue service's
+transaction, the others flush, and the console view (the entry point) commits.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from hotline.db import db
 from hotline.operators.models import Operator, Presence
 from hotline.timeutil import utcnow
 
@@ -25,6 +24,16 @@ OFFLINE_AFTER = timedelta(seconds=60)
 HEARTBEAT_EVERY = timedelta(seconds=10)
 #: What an operator may choose by hand.
 CHOOSABLE = (Presence.AVAILABLE, Presence.AWAY)
+
+
+#: How the console names each presence: (中文, English).
+PRESENCE_LABELS = {
+    Presence.AVAILABLE: ("空闲", "Available"),
+    Presence.BUSY: ("通话中", "On a call"),
+    Presence.WRAP_UP: ("整理中", "Wrap-up"),
+    Presence.AWAY: ("暂离", "Away"),
+    Presence.OFFLINE: ("离线", "Offline"),
+}
 
 
 def mark(operator: Operator, presence: Presence, *, now: datetime | None = None) -> None:
@@ -47,7 +56,7 @@ def heartbeat(session: Session, operator_id: int) -> Operator | None:
     """The console polled: the operator is here. An offline operator comes back available
     (opening the queue console is how a shift starts); operators whose console went quiet go
     offline. Writes at most every HEARTBEAT_EVERY per operator, so polling every second or two
-    costs one write in several. Commits when it writes."""
+    costs one write in several. Flushes; the console view commits."""
     operator = session.get(Operator, operator_id)
     if operator is None:
         return None
@@ -59,7 +68,7 @@ def heartbeat(session: Session, operator_id: int) -> Operator | None:
     if operator.presence == Presence.OFFLINE:
         mark(operator, Presence.AVAILABLE, now=now)
     sweep_offline(session)
-    session.commit()
+    session.flush()
     return operator
 
 
@@ -86,7 +95,8 @@ def is_reachable(operator: Operator, *, offline_after: timedelta = OFFLINE_AFTER
 
 
 def choose(session: Session, operator_id: int, presence: Presence, *, on_call: bool) -> bool:
-    """The operator picked available or away by hand. Refused while on a call. Commits."""
+    """The operator picked available or away by hand. Refused while on a call. Flushes; the
+    console view commits."""
     if presence not in CHOOSABLE or on_call:
         return False
     operator = session.get(Operator, operator_id)
@@ -94,13 +104,13 @@ def choose(session: Session, operator_id: int, presence: Presence, *, on_call: b
         return False
     mark(operator, presence)
     operator.last_seen_at = utcnow()
-    session.commit()
+    session.flush()
     return True
 
 
-def signed_out(operator_id: int) -> None:
-    """An operator signed out: offline at once."""
-    operator = db.session.get(Operator, operator_id)
+def signed_out(session: Session, operator_id: int) -> None:
+    """An operator signed out: offline at once (flushes; the sign-out view commits)."""
+    operator = session.get(Operator, operator_id)
     if operator is not None:
         mark(operator, Presence.OFFLINE)
-        db.session.commit()
+        session.flush()

@@ -7,8 +7,9 @@ from urllib.parse import urlparse
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from hotline.db import db
 from hotline.i18n import LANGUAGES, t
-from hotline.operators import auth
+from hotline.operators import auth, presence
 from hotline.operators.forms import LoginForm
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -51,6 +52,7 @@ def login():
             status = 429
         else:
             operator = auth.authenticate(username, form.password.data, address)
+            db.session.commit()  # the attempt is kept, failed or not (the rate limit counts it)
             if operator is not None:
                 login_user(auth.ConsoleUser(operator))
                 session.pop("lang", None)
@@ -67,9 +69,8 @@ def login():
 @login_required
 def logout():
     """Sign out (a POST with the CSRF token, so a link elsewhere cannot sign you out)."""
-    from hotline.operators import presence
-
-    presence.signed_out(current_user.id)
+    presence.signed_out(db.session, current_user.id)
+    db.session.commit()
     logout_user()
     flash(t("已退出。", "Signed out."), "info")
     return redirect(url_for("console.login"))

@@ -227,6 +227,8 @@ def claim(session: Session, entry_id: int, operator_id: int) -> QueueEntry | Non
     if taken.rowcount != 1:
         session.rollback()
         return None
+    # Exception to "entry points commit once": the claim must be durable before the operator's
+    # phone is rung (a REST call), so a concurrent claimer sees it and a crash leaves a trace.
     session.commit()
     entry = session.get(QueueEntry, entry_id)
     assert entry is not None
@@ -238,7 +240,8 @@ def release(
     session: Session, entry: QueueEntry, operator_id: int, *, operator_presence: Presence
 ) -> None:
     """Undo a claim: the caller waits again (same place), the operator is no longer busy.
-    Commits."""
+    Commits: the claim was committed before a REST call (see `claim`), so its undoing is too,
+    before the next REST call (hanging up the operator's leg, sending the caller back)."""
     service.transition(
         session,
         entry,
@@ -353,6 +356,8 @@ def _connect(
         raise QueueActionError("telephony") from None
     entry.operator_call_sid = operator_call_sid
     entry.queue_sid = queue_sid
+    # Exception to "entry points commit once": the operator's call sid must be durable before
+    # the caller is dequeued (a REST call), or its status callbacks would find no owner.
     session.commit()
     try:
         gateway.dequeue(queue_sid, call.call_sid, url=base + join_url(entry.id, entry.language))
@@ -401,12 +406,13 @@ class OperatorTurn:
 def operator_answered(
     session: Session, *, entry_id: int, operator_id: int, call_sid: str
 ) -> OperatorTurn:
-    """The operator picked up: mark the caller answered and let the operator in. Commits."""
+    """The operator picked up: mark the caller answered and let the operator in. Flushes; the
+    webhook guard commits."""
     entry = session.get(QueueEntry, entry_id)
     operator = session.get(Operator, operator_id)
     language = operator.console_language if operator is not None else "zh"
     if entry is None or operator is None:
-        session.commit()
+        session.flush()
         return OperatorTurn("gone", language)
     name = caller_label(session, entry, language)
     if entry.transfer_operator_id == operator_id and entry.status == QueueStatus.CONNECTED:
@@ -414,7 +420,7 @@ def operator_answered(
         entry.transfer_call_sid = entry.transfer_call_sid or call_sid
         first = session.get(Operator, entry.operator_id) if entry.operator_id else None
         by = (first.display_name or first.username) if first is not None else "-"
-        session.commit()
+        session.flush()
         whisper = operator_text("whisper_transfer", language, name=name, by=by)
         return OperatorTurn("join", language, whisper, entry, is_transfer=True)
     if entry.operator_id == operator_id:
@@ -429,14 +435,14 @@ def operator_answered(
             entry.operator_call_sid = entry.operator_call_sid or call_sid
             presence.mark(operator, Presence.BUSY, now=now)
         if entry.status == QueueStatus.CONNECTED:
-            session.commit()
+            session.flush()
             return OperatorTurn(
                 "join", language, operator_text("whisper", language, name=name), entry
             )
     # The caller hung up while the phone rang (or the claim was undone).
     if operator.presence == Presence.BUSY and active_entry(session, operator_id) is None:
         presence.mark(operator, Presence.AVAILABLE)
-    session.commit()
+    session.flush()
     return OperatorTurn("gone", language, entry=entry)
 
 
@@ -445,7 +451,8 @@ def operator_leg_status(
 ) -> bool:
     """A status callback of an operator's leg. True when the caller, already dequeued into the
     conference, must be put back into the queue (the operator's phone did not answer).
-    Commits."""
+    Flushes; the webhook guard commits (before the requeue's REST call, made after the
+    response)."""
     if call_status not in FAILED_LEG_STATUSES and call_status != "completed":
         return False
     entry = session.get(QueueEntry, entry_id)
@@ -459,10 +466,10 @@ def operator_leg_status(
         entry.is_transfer_joined = False
         if operator is not None and operator.presence == Presence.BUSY:
             presence.mark(operator, Presence.AWAY if missed else Presence.AVAILABLE)
-        session.commit()
+        session.flush()
         return False
     if entry.operator_id != operator_id or entry.operator_call_sid != call_sid:
-        session.commit()
+        session.flush()
         return False
     if entry.status == QueueStatus.CONNECTING:
         requeued = service.transition(
@@ -480,7 +487,7 @@ def operator_leg_status(
         if operator is not None and operator.presence == Presence.BUSY:
             # Not at their phone: do not offer them the next caller until they say so.
             presence.mark(operator, Presence.AWAY)
-        session.commit()
+        session.flush()
         log.warning(
             "operator %s did not answer (%s); entry %s back in the queue",
             operator_id,
@@ -494,7 +501,7 @@ def operator_leg_status(
         and operator.presence == Presence.BUSY
     ):
         presence.mark(operator, Presence.WRAP_UP)
-    session.commit()
+    session.flush()
     return False
 
 
@@ -512,7 +519,8 @@ def conference_event(
     session: Session, *, entry_id: int, conference_sid: str | None, event: str, call_sid: str | None
 ) -> None:
     """A conference status callback: keep the ConferenceSid (hold and transfer need it) and the
-    caller's hold state. Commits."""
+    caller's hold state. Flushes; the
+    webhook guard commits."""
     entry = session.get(QueueEntry, entry_id)
     if entry is None:
         return
@@ -522,18 +530,19 @@ def conference_event(
         call = session.get(Call, entry.call_id)
         if call is not None and call.call_sid == call_sid:
             entry.is_on_hold = event == "participant-hold"
-    session.commit()
+    session.flush()
 
 
 def caller_after_conference(session: Session, *, entry_id: int) -> str:
     """The caller's conference ended. "goodbye" after a conversation; "requeue" when nobody
-    joined them (the caller goes back to the queue, keeping the place). Commits."""
+    joined them (the caller goes back to the queue, keeping the place). Flushes; the
+    webhook guard commits."""
     entry = session.get(QueueEntry, entry_id)
     if entry is None:
         return "goodbye"
     if entry.status == QueueStatus.CONNECTED:
         service.conversation_over(session, entry)
-        session.commit()
+        session.flush()
         return "goodbye"
     if entry.status == QueueStatus.CONNECTING:
         operator_id = entry.operator_id
@@ -553,14 +562,15 @@ def caller_after_conference(session: Session, *, entry_id: int) -> str:
             operator = session.get(Operator, operator_id)
             if operator is not None and operator.presence == Presence.BUSY:
                 presence.mark(operator, Presence.AVAILABLE)
-        session.commit()
+        session.flush()
         return "requeue"
-    session.commit()
+    session.flush()
     return "requeue" if entry.status == QueueStatus.WAITING else "goodbye"
 
 
 def operator_after_conference(session: Session, *, entry_id: int, operator_id: int) -> str:
-    """The operator's conference ended: wrap-up time. Returns their console language. Commits."""
+    """The operator's conference ended: wrap-up time. Returns their console language.
+    Flushes; the webhook guard commits."""
     operator = session.get(Operator, operator_id)
     entry = session.get(QueueEntry, entry_id)
     if operator is None:
@@ -572,7 +582,7 @@ def operator_after_conference(session: Session, *, entry_id: int, operator_id: i
         and active_entry(session, operator_id) in (None, entry)
     ):
         presence.mark(operator, Presence.WRAP_UP)
-    session.commit()
+    session.flush()
     return operator.console_language
 
 
@@ -601,7 +611,8 @@ def _conference_sid(entry: QueueEntry) -> str:
 
 
 def set_hold(session: Session, entry_id: int, operator_id: int, *, on_hold: bool) -> QueueEntry:
-    """Hold (the caller hears that their helper will be right back) or resume. Commits."""
+    """Hold (the caller hears that their helper will be right back) or resume. Flushes; the
+    console view commits."""
     entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
     call = session.get(Call, entry.call_id)
     assert call is not None
@@ -616,13 +627,14 @@ def set_hold(session: Session, entry_id: int, operator_id: int, *, on_hold: bool
         log.exception("hold=%s failed for entry %s", on_hold, entry.id)
         raise QueueActionError("telephony") from None
     entry.is_on_hold = on_hold
-    session.commit()
+    session.flush()
     return entry
 
 
 def hang_up(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
     """End the conversation (the caller hears the end of the call); the operator wraps up.
-    While still connecting, cancel instead: the caller goes back to the queue. Commits."""
+    While still connecting, cancel instead: the caller goes back to the queue. Commits, as
+    the durable-before-a-REST-call exception (see the comments)."""
     entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTING, QueueStatus.CONNECTED)
     gateway = get_gateway()
     call = session.get(Call, entry.call_id)
@@ -644,6 +656,8 @@ def hang_up(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
         raise QueueActionError("telephony") from None
     transfer_leg = entry.transfer_call_sid
     service.conversation_over(session, entry)
+    # Durable before the colleague's leg is hung up (a REST call): its status callback must
+    # find the conversation over, not a connected entry.
     session.commit()
     if transfer_leg:
         _quietly(gateway.hang_up, transfer_leg)  # the colleague being rung is not needed now
@@ -653,7 +667,8 @@ def hang_up(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
 def transfer(
     session: Session, entry_id: int, operator_id: int, *, to_operator_id: int
 ) -> QueueEntry:
-    """Warm transfer: ring another available operator into the conversation. Commits."""
+    """Warm transfer: ring another available operator into the conversation. Commits, as the
+    durable-before-a-REST-call exception (see the comments)."""
     entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
     if entry.transfer_operator_id is not None:
         raise QueueActionError("transfer_busy")
@@ -676,6 +691,8 @@ def transfer(
     if reserved.rowcount != 1:
         session.rollback()
         raise QueueActionError("target_unavailable")
+    # The colleague's reservation is durable before their phone rings (a REST call), so no
+    # one else can take them meanwhile.
     session.commit()
     line = session.get(Line, entry.line_id)
     assert line is not None
@@ -692,17 +709,18 @@ def transfer(
         log.exception("could not ring operator %s for a transfer", target.id)
         session.refresh(target)
         presence.mark(target, Presence.AVAILABLE)
-        session.commit()
+        session.commit()  # undo the reservation: the view answers with an error
         raise QueueActionError("telephony") from None
     entry.transfer_operator_id = target.id
     entry.transfer_call_sid = call_sid
     entry.is_transfer_joined = False
-    session.commit()
+    session.flush()
     return entry
 
 
 def hand_over(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
-    """The second operator is in the conversation: the first leaves it to them. Commits."""
+    """The second operator is in the conversation: the first leaves it to them. Flushes; the
+    console view commits."""
     entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
     if entry.transfer_operator_id is None:
         raise QueueActionError("no_transfer")
@@ -727,12 +745,13 @@ def hand_over(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
     entry.transfer_call_sid = None
     entry.is_transfer_joined = False
     presence.mark_by_id(session, operator_id, Presence.WRAP_UP)
-    session.commit()
+    session.flush()
     return entry
 
 
 def cancel_transfer(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
-    """Stop ringing (or drop) the second operator; the conversation goes on as before. Commits."""
+    """Stop ringing (or drop) the second operator; the conversation goes on as before. Commits
+    before hanging up their leg (a REST call), so its status callback finds no transfer."""
     entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
     if entry.transfer_operator_id is None:
         raise QueueActionError("no_transfer")
@@ -750,12 +769,12 @@ def cancel_transfer(session: Session, entry_id: int, operator_id: int) -> QueueE
 
 
 def finish_wrap_up(session: Session, operator_id: int) -> bool:
-    """The operator is ready for the next caller. Commits."""
+    """The operator is ready for the next caller. Flushes; the console view commits."""
     operator = session.get(Operator, operator_id)
     if operator is None or operator.presence != Presence.WRAP_UP:
         return False
     presence.mark(operator, Presence.AVAILABLE)
-    session.commit()
+    session.flush()
     return True
 
 

@@ -21,26 +21,24 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import Flask
 from sqlalchemy import and_, func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
-from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.callbacks.models import CallbackReason
 from hotline.callers.models import Caller
+from hotline.calls.events import CallEnded
 from hotline.calls.models import Call, CallDirection, CallOutcome
+from hotline.events import publish
 from hotline.lines.models import Line
 from hotline.operators import presence
 from hotline.operators.models import Operator, Presence
-from hotline.phone import mask, try_normalise
+from hotline.phone import try_normalise
+from hotline.queue.events import CallbackOwed
 from hotline.queue.models import LIVE_STATUSES, QueueEntry, QueueStatus
 from hotline.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
-#: The <Enqueue> URLs (served by hotline.ivr.views, which hand over to hotline.queue.views).
-WAIT_PATH = "/twilio/voice/wait"
-EXIT_PATH = "/twilio/voice/queue-exit"
 #: Recent answers estimate the wait: how far back to look, and how many answers make a rate.
 ANSWER_RATE_WINDOW = timedelta(minutes=30)
 MIN_ANSWERS_FOR_RATE = 3
@@ -81,29 +79,6 @@ def priority_for(
 
 
 # --------------------------------------------------------------------------- entering
-
-
-def wait_url(language: str, turn: int | None = None) -> str:
-    """The <Enqueue> waitUrl (and, with `turn`, the next round of the wait)."""
-    from hotline.queue.twiml import with_query
-
-    return with_query(WAIT_PATH, lang=language, turn=turn)
-
-
-def add_enqueue(response: VoiceResponse, line: Line | str, language: str) -> None:
-    """Append the <Enqueue> that puts the caller into `line`'s Twilio queue (or a queue name).
-
-    Twilio holds the caller there (a restart of our web processes drops nobody), asks WAIT_PATH
-    what to play, and EXIT_PATH when the caller leaves it for any reason.
-    """
-    queue_name = line if isinstance(line, str) else line.queue_name
-    response.enqueue(
-        queue_name,
-        wait_url=wait_url(language),
-        wait_url_method="POST",
-        action=EXIT_PATH,
-        method="POST",
-    )
 
 
 def enqueue(
@@ -376,49 +351,15 @@ def callback_number(call: Call, caller: Caller | None) -> str | None:
 
 
 def _owe_callback(
-    session: Session,
-    entry: QueueEntry,
-    call: Call,
-    *,
-    reason: CallbackReason,
-    note: str,
-    in_outer_transaction: bool = False,
+    session: Session, entry: QueueEntry, *, reason: CallbackReason, note: str
 ) -> None:
-    """Record the callback owed for `entry` (ordered by the entry's original arrival).
+    """Say that `entry`'s caller is owed a callback (ordered by the entry's original arrival).
 
-    `request_callback` commits. Inside another service's transaction (the call-ended hook,
-    which must not commit) it runs in a session joined to that transaction through a SAVEPOINT,
-    so its commit only releases the savepoint and the caller's transaction stays whole.
+    The queue decides that a callback is owed; recording it is not the queue's business: the
+    CallbackOwed subscriber (the voice orchestration) does it in this same transaction.
     """
-    from hotline.callbacks.service import request_callback
-
-    caller = session.get(Caller, entry.caller_id) if entry.caller_id else None
-    number = callback_number(call, caller)
-    if number is None:
-        log.warning("no number to call back for call %s (%s)", call.call_sid, reason.value)
-        return
-    kwargs = dict(
-        line_id=entry.line_id,
-        phone_number=number,
-        reason=reason,
-        original_arrival_at=entry.arrived_at,
-        caller_id=caller.id if caller else None,
-        origin_call_id=call.id,
-        language=entry.language,
-        note=note,
-    )
-    if in_outer_transaction:
-        session.flush()
-        inner = Session(bind=session.connection(), join_transaction_mode="create_savepoint")
-        try:
-            callback = request_callback(inner, **kwargs)
-            callback_id = callback.id
-        finally:
-            inner.close()
-    else:
-        callback_id = request_callback(session, **kwargs).id
-    entry.callback_request_id = callback_id
-    log.info("callback owed to %s (%s)", mask(number), reason.value)
+    session.flush()
+    publish(session, CallbackOwed(entry.id, reason.value, note))
 
 
 # --------------------------------------------------------------------------- the wait
@@ -474,17 +415,15 @@ def wait_turn(
     """The next round of the wait for `call_sid` (Twilio asks whenever the last one ran out).
 
     Applies the wait cap; otherwise announces the position and the estimated wait, offering a
-    callback once the caller has waited long enough. Commits.
+    callback once the caller has waited long enough. Flushes; the webhook guard commits.
     """
     entry = _ensure_entry(session, call_sid)
     if entry is None:
-        session.commit()
         return WaitTurn("unknown", language=language)
     if queue_sid and entry.queue_sid != queue_sid:
         entry.queue_sid = queue_sid
     language = entry.language or language
     if entry.status != QueueStatus.WAITING:
-        session.commit()
         return WaitTurn("connecting", language=language, entry=entry)
     line = session.get(Line, entry.line_id)
     assert line is not None
@@ -507,7 +446,6 @@ def wait_turn(
     spoken = ANNOUNCEMENT_SECONDS if announce else 0
     pause = (min(ahead) - spoken) if ahead else 50
     estimate = estimate_for(session, entry, position)
-    session.commit()
     return WaitTurn(
         "announce" if announce else "quiet",
         language=language,
@@ -531,7 +469,7 @@ def wait_input(
     speech: str | None,
 ) -> WaitTurn:
     """A key or a word while waiting: `*` (or "repeat") repeats, 1 (or 回电) takes the callback
-    when it was offered; anything else just keeps the caller waiting. Commits."""
+    when it was offered; anything else just keeps the caller waiting. Flushes; the webhook guard commits."""
     from hotline.ivr.engine import REPEAT_WORDS, _clean
     from hotline.queue.twiml import CALLBACK_WORDS
 
@@ -555,7 +493,7 @@ def wait_input(
 
 
 def choose_callback(session: Session, entry: QueueEntry) -> bool:
-    """Virtual hold: leave the queue, keep the place as a callback. Commits."""
+    """Virtual hold: leave the queue, keep the place as a callback. Flushes; the webhook guard commits."""
     now = utcnow()
     waited = int((now - entry.enqueued_at).total_seconds())
     if not transition(session, entry, (QueueStatus.WAITING,), QueueStatus.CALLBACK, ended_at=now):
@@ -566,17 +504,15 @@ def choose_callback(session: Session, entry: QueueEntry) -> bool:
     _owe_callback(
         session,
         entry,
-        call,
         reason=CallbackReason.VIRTUAL_HOLD,
         note=f"chose a callback after {waited} s",
     )
-    session.commit()
     return True
 
 
 def move_to_voicemail(session: Session, entry: QueueEntry, *, note: str) -> bool:
     """Wait cap (or a failed Twilio queue): voicemail, and a callback owed right away, so
-    hanging up during the message loses nothing. Commits."""
+    hanging up during the message loses nothing. Flushes; the webhook guard commits."""
     now = utcnow()
     if not transition(session, entry, (QueueStatus.WAITING,), QueueStatus.VOICEMAIL, ended_at=now):
         return False
@@ -584,10 +520,7 @@ def move_to_voicemail(session: Session, entry: QueueEntry, *, note: str) -> bool
     assert call is not None
     call.outcome = CallOutcome.WAIT_CAP
     waited = int((now - entry.enqueued_at).total_seconds())
-    _owe_callback(
-        session, entry, call, reason=CallbackReason.VOICEMAIL, note=f"{note} after {waited} s"
-    )
-    session.commit()
+    _owe_callback(session, entry, reason=CallbackReason.VOICEMAIL, note=f"{note} after {waited} s")
     return True
 
 
@@ -608,22 +541,19 @@ class QueueExit:
 def queue_exit(
     session: Session, *, call_sid: str, queue_result: str | None, language: str
 ) -> QueueExit:
-    """The <Enqueue> action: why the caller left the Twilio queue, and what comes next. Commits."""
+    """The <Enqueue> action: why the caller left the Twilio queue, and what comes next. Flushes; the webhook guard commits."""
     entry = entry_for_call_sid(session, call_sid)
     lang = entry.language if entry is not None else language
     result = (queue_result or "").strip()
     if entry is None:
-        session.commit()
         return QueueExit(
             "nothing" if result in ("hangup", "redirected") else "voicemail_unknown", lang
         )
     if result == "hangup":
         caller_gone(session, entry)
-        session.commit()
         return QueueExit("nothing", lang, entry)
     if result in ("redirected", "bridging-in-process"):
         # Our REST dequeue: the call already runs the join document.
-        session.commit()
         return QueueExit("nothing", lang, entry)
     if result == "leave":
         if entry.status == QueueStatus.CALLBACK:
@@ -641,14 +571,12 @@ def queue_exit(
             session, entry, note=f"Twilio queue {result}"
         ):
             return QueueExit("voicemail", lang, entry)
-        session.commit()
         return QueueExit("voicemail_unknown", lang, entry)
     # bridged, redirected-from-bridged: we never <Dial><Queue>; the call is over.
-    session.commit()
     return QueueExit("nothing", lang, entry)
 
 
-def caller_gone(session: Session, entry: QueueEntry, *, in_outer_transaction: bool = False) -> None:
+def caller_gone(session: Session, entry: QueueEntry) -> None:
     """The caller hung up before talking to anyone (no commit).
 
     A hang-up after `abandon_callback_after_seconds` owes a callback (ABANDONED), keeping the
@@ -678,10 +606,8 @@ def caller_gone(session: Session, entry: QueueEntry, *, in_outer_transaction: bo
         _owe_callback(
             session,
             entry,
-            call,
             reason=CallbackReason.ABANDONED,
             note=f"hung up after waiting {waited} s",
-            in_outer_transaction=in_outer_transaction,
         )
     else:
         call.outcome = CallOutcome.SHORT_ABANDON
@@ -701,23 +627,16 @@ def conversation_over(session: Session, entry: QueueEntry) -> bool:
     return True
 
 
-def on_call_ended(session: Session, call: Call) -> None:
-    """Call-ended hook (hotline.calls.service): a caller's call reached a terminal status.
+def on_call_ended(session: Session, event: CallEnded) -> None:
+    """CallEnded subscriber: a caller's call reached a terminal status.
 
     Backs up the <Enqueue> action (which may arrive later, or never after a REST dequeue): a
     waiting or connecting caller abandoned; a connected one finished. Must not commit.
     """
-    entry = session.scalar(select(QueueEntry).where(QueueEntry.call_id == call.id))
+    entry = session.scalar(select(QueueEntry).where(QueueEntry.call_id == event.call_id))
     if entry is None:
         return
     if entry.status in (QueueStatus.WAITING, QueueStatus.CONNECTING):
-        caller_gone(session, entry, in_outer_transaction=True)
+        caller_gone(session, entry)
     elif entry.status == QueueStatus.CONNECTED:
         conversation_over(session, entry)
-
-
-def init_app(app: Flask) -> None:
-    """Register the queue's call-ended hook."""
-    from hotline.calls.service import add_call_ended_hook
-
-    add_call_ended_hook(app, on_call_ended)

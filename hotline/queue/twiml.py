@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from hotline.ivr.engine import REPEAT_WORDS, SayAction
-from hotline.ivr.render import SPEECH_LANGUAGE, add_say
+from hotline.telephony.speech import SPEECH_LANGUAGE, add_say
+from hotline.telephony.twiml import add_enqueue, with_query  # noqa: F401 (with_query: views)
 
 #: Caller-facing queue texts. Keep them short: one idea per sentence, read slowly.
 QUEUE_TEXTS: dict[str, dict[str, str]] = {
@@ -84,9 +84,6 @@ CALLBACK_WORDS = {
     "yue-HK": ("回电", "覆电", "打返嚟", "打返俾我"),
     "en-US": ("call back", "callback", "call me back", "call me"),
 }
-#: Voices when no script is at hand (the fallback voices of the IVR).
-DEFAULT_VOICES = {"zh-CN": "Polly.Zhiyu", "yue-HK": "Polly.Hiujin", "en-US": "Polly.Joanna"}
-DEFAULT_RATE = 85
 
 #: Seconds the wait prompt listens for a key or a word after speaking (older callers: 8-10 s).
 LISTEN_SECONDS = 9
@@ -263,8 +260,6 @@ def goodbye_document(voice: Voice, texts: Mapping[str, str]) -> VoiceResponse:
 
 def requeue_document(voice: Voice, texts: Mapping[str, str], *, queue_name: str) -> VoiceResponse:
     """The operator did not pick up: back into the queue, keeping the place."""
-    from hotline.queue.service import add_enqueue
-
     response = VoiceResponse()
     add_say(response, voice.say(texts["queue_requeued"]))
     add_enqueue(response, queue_name, voice.language)
@@ -368,9 +363,3 @@ def operator_message_document(console_language: str, text: str) -> VoiceResponse
     add_say(response, voice.say(text))
     response.hangup()
     return response
-
-
-def with_query(path: str, **params: object) -> str:
-    """`path?k=v&...` with the parameters that are not None."""
-    query = urlencode({k: v for k, v in params.items() if v is not None})
-    return f"{path}?{query}" if query else path

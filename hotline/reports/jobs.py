@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from hotline.clock import ClockJob
 from hotline.db import db
 from hotline.reports.summary import run_daily_summaries
+from hotline.schedule import ClockJob
 
 
 def send_daily_summaries(app: Flask) -> None:

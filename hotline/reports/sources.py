@@ -147,7 +147,7 @@ def clock_last_heartbeat(session: Session) -> datetime | None:
     The newer of two signs of life: the clock's heartbeat row (its heartbeat job, every 30 s)
     and this feature's outbox sweep (every 5 s). Either one means the process runs.
     """
-    from hotline.clock import last_heartbeat
+    from hotline.schedule import last_heartbeat
     from hotline.sms.models import SmsSweep
 
     beat = last_heartbeat(session)

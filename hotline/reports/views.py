@@ -110,7 +110,7 @@ def trend_chart(days: list[TrendDay], *, lang: str) -> Chart:
 
 def _clock_status(now) -> dict:
     """Raise the clock-silent alert from here too (the clock cannot report its own silence)."""
-    from hotline.clock import clock_id
+    from hotline.schedule import clock_id
     from hotline.sms.alerts import check_clock
 
     try:

@@ -16,7 +16,7 @@ sms_cli = AppGroup("sms", help="Text messages: outbox, alerts, opt-outs.")
 @sms_cli.command("send")
 def send_command() -> None:
     """Send the due texts now (what the clock does every few seconds)."""
-    from hotline.clock import clock_id
+    from hotline.schedule import clock_id
     from hotline.sms.outbox import send_due
 
     result = send_due(db.session, clock=f"cli:{clock_id()}")
@@ -38,7 +38,7 @@ def check_clock_command() -> None:
 
     Exits 1 while the clock is silent, so a monitor can also act on the exit code.
     """
-    from hotline.clock import clock_id
+    from hotline.schedule import clock_id
     from hotline.sms.alerts import check_clock
     from hotline.sms.models import SupervisorAlert
 

@@ -6,8 +6,8 @@ import logging
 
 from flask import Flask
 
-from hotline.clock import ClockJob, clock_id
 from hotline.db import db
+from hotline.schedule import ClockJob, clock_id
 from hotline.sms import alerts, outbox
 
 log = logging.getLogger(__name__)

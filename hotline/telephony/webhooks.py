@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flask import Response, current_app, request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from hotline.calls.models import WebhookEvent
 from hotline.db import db
@@ -68,6 +68,8 @@ def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: 
     """Decorate a webhook view.
 
     - A request identical to one already handled (Twilio's retry) gets the stored response.
+    - The view's services flush and never commit: the guard commits once, the effects and the
+      WebhookEvent together (the entry point of every webhook).
     - BadWebhook becomes a 400 and the transaction is rolled back: no half-written rows.
     - Any other failure (a database stall, a bug) is logged, the parameters are spooled, and
       `on_failure()` answers instead: for voice, TwiML that still reaches a voicemail and a
@@ -97,6 +99,27 @@ def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: 
                         mimetype="text/xml" if prior.response_body else None,
                     )
                 response = view(*args, **kwargs)
+                body = response.get_data(as_text=True) if response.status_code != 204 else ""
+                try:
+                    # The same webhook may race in twice: the savepoint takes back only the
+                    # loser's record (the first one stands), never the view's effects.
+                    with session.begin_nested():
+                        session.add(
+                            WebhookEvent(
+                                kind=kind,
+                                sid=form.get(sid_param, "")[:64],
+                                idempotency_key=key,
+                                path=path[:300],
+                                params=params,
+                                status_code=response.status_code,
+                                response_body=body,
+                            )
+                        )
+                except IntegrityError:
+                    log.info("the %s webhook for %s raced in twice", kind, form.get(sid_param))
+                # The one commit of this webhook: the view's effects and its WebhookEvent
+                # together, so a retry replays exactly what was stored, or nothing was.
+                session.commit()
             except BadWebhook as exc:
                 session.rollback()
                 log.warning("rejected %s webhook: %s", kind, exc)
@@ -106,25 +129,6 @@ def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: 
                 log.exception("%s webhook failed; answering with the fallback", kind)
                 spool(kind, params, repr(exc))
                 return on_failure()
-            try:
-                body = response.get_data(as_text=True) if response.status_code != 204 else ""
-                session.add(
-                    WebhookEvent(
-                        kind=kind,
-                        sid=form.get(sid_param, "")[:64],
-                        idempotency_key=key,
-                        path=path[:300],
-                        params=params,
-                        status_code=response.status_code,
-                        response_body=body,
-                    )
-                )
-                session.commit()
-            except IntegrityError:
-                session.rollback()  # the same webhook raced in twice; the first record stands
-            except SQLAlchemyError:
-                session.rollback()
-                log.exception("could not record the %s webhook", kind)
             return response
 
         return wrapper

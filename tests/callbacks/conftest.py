@@ -142,7 +142,9 @@ def make_callback(app) -> Callable[..., int]:
             fields.setdefault("phone_number", number(1))
             fields.setdefault("reason", CallbackReason.ABANDONED)
             fields.setdefault("original_arrival_at", utcnow() - timedelta(minutes=5))
-            return request_callback(db.session, **fields).id
+            row = request_callback(db.session, **fields)
+            db.session.commit()  # the test is the entry point: services only flush
+            return row.id
 
     return _make
 

@@ -452,6 +452,7 @@ def test_a_caller_who_reaches_a_person_themselves_is_not_called_back(
     app, clock, make_callback, make_caller
 ):
     from hotline.callbacks.service import caller_reached_a_person
+    from hotline.calls.events import CallEnded
     from hotline.calls.models import CallDirection
     from hotline.lines.models import Line
     from hotline.timeutil import utcnow
@@ -470,7 +471,8 @@ def test_a_caller_who_reaches_a_person_themselves_is_not_called_back(
         )
         db.session.add(call)
         db.session.flush()
-        caller_reached_a_person(db.session, call)
+        db.session.flush()
+        caller_reached_a_person(db.session, CallEnded(call.id))
         db.session.commit()
     callback = get_callback(app, abandoned)
     assert callback.status == CallbackStatus.DONE
@@ -479,6 +481,7 @@ def test_a_caller_who_reaches_a_person_themselves_is_not_called_back(
 
 def test_a_follow_up_stays_even_when_the_caller_rings_in(app, clock, make_callback):
     from hotline.callbacks.service import caller_reached_a_person
+    from hotline.calls.events import CallEnded
     from hotline.calls.models import CallDirection
     from hotline.lines.models import Line
     from hotline.timeutil import utcnow
@@ -496,7 +499,8 @@ def test_a_follow_up_stays_even_when_the_caller_rings_in(app, clock, make_callba
             menu_path=[],
         )
         db.session.add(call)
-        caller_reached_a_person(db.session, call)
+        db.session.flush()
+        caller_reached_a_person(db.session, CallEnded(call.id))
         db.session.commit()
     assert get_callback(app, follow_up).status == CallbackStatus.PENDING
 

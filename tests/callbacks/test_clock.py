@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline import clock as clock_module
+from hotline import schedule
 from hotline.callbacks.models import CallbackAttempt, CallbackRequest, CallbackStatus
 from hotline.db import db
 
@@ -52,26 +53,26 @@ def test_heartbeat_is_stored_for_the_console(app, clock):
     scheduler = clock_module.build_scheduler(app, blocking=False)
     scheduler.get_job("heartbeat").func(*scheduler.get_job("heartbeat").args)
     with app.app_context():
-        beat = clock_module.last_heartbeat(db.session)
-        assert beat.clock_id == clock_module.clock_id()
+        beat = schedule.last_heartbeat(db.session)
+        assert beat.clock_id == schedule.clock_id()
         assert "callbacks.dispatch" in beat.job_ids
-        assert not clock_module.is_stale(beat)
+        assert not schedule.is_stale(beat)
         first_seen = beat.last_seen_at
     clock.shift(timedelta(seconds=30))
     scheduler.get_job("heartbeat").func(*scheduler.get_job("heartbeat").args)
     with app.app_context():
-        beat = clock_module.last_heartbeat(db.session)
+        beat = schedule.last_heartbeat(db.session)
         assert beat.last_seen_at - first_seen == timedelta(seconds=30)
     clock.shift(timedelta(minutes=5))
     with app.app_context():
-        assert clock_module.is_stale(clock_module.last_heartbeat(db.session))
+        assert schedule.is_stale(schedule.last_heartbeat(db.session))
 
 
 def test_a_failing_job_is_logged_and_does_not_stop_the_clock(app, caplog):
     def broken(_app):
         raise RuntimeError("boom")
 
-    clock_module.run_job(app, clock_module.ClockJob("broken", broken, 5))
+    clock_module.run_job(app, schedule.ClockJob("broken", broken, 5))
     assert "clock job broken failed" in caplog.text
 
 

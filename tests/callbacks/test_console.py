@@ -121,12 +121,13 @@ def test_an_operator_schedules_a_callback_for_themselves(app, clock, client, ope
 def test_clock_last_seen_is_shown_and_a_stopped_clock_is_a_warning(app, clock, client, operator):
     from datetime import timedelta
 
-    from hotline.clock import record_heartbeat
+    from hotline.schedule import record_heartbeat
 
     html = client.get("/console/callbacks").get_data(as_text=True)
     assert "时钟进程没有运行" in html
     with app.app_context():
         record_heartbeat(db.session, clock="host:1", job_ids=["callbacks.dispatch"])
+        db.session.commit()
     clock.shift(timedelta(seconds=12))
     html = client.get("/console/callbacks").get_data(as_text=True)
     assert "时钟进程最后在线" in html and "12 秒前" in html and "没有运行" not in html

@@ -121,6 +121,7 @@ def test_concurrent_requests_for_the_same_person_end_as_one_row(pg_app, clock):
                     original_arrival_at=utcnow() - timedelta(minutes=i),
                     note=f"request {i}",
                 )
+                db.session.commit()  # the test is the entry point: services only flush
                 ids.append(row.id)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)

@@ -10,6 +10,7 @@ from conftest import follow
 from hotline.callbacks.models import CallbackReason, CallbackRequest
 from hotline.callers.models import Caller
 from hotline.calls.models import Call, CallStatus, WebhookEvent
+from hotline.cases.models import AuditEntry
 from hotline.db import db
 
 
@@ -26,6 +27,20 @@ def _start(twilio, **kw):
     sid = twilio.new_call_sid()
     params = twilio.call_params(sid, **kw)
     return sid, params, twilio.post("/twilio/voice", params)
+
+
+def _preference_audits(caller_id: int) -> list[tuple[str, dict]]:
+    """The caller's audited preference changes: (actor, what changed to)."""
+    rows = db.session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.entity == "caller",
+            AuditEntry.entity_id == caller_id,
+            AuditEntry.action == "preferences_set",
+        )
+        .order_by(AuditEntry.id)
+    )
+    return [(row.actor, row.after) for row in rows]
 
 
 def _call(app, sid) -> Call:
@@ -157,6 +172,10 @@ def test_choosing_always_a_person_is_remembered(app, twilio):
     with app.app_context():
         caller = db.session.scalar(select(Caller).where(Caller.phone_number == "+8613123456705"))
         assert caller.is_straight_to_person and caller.is_older_caller
+        # Through the audited preference change, as the caller's own choice.
+        assert _preference_audits(caller.id) == [
+            ("caller", {"is_older_caller": True, "is_straight_to_person": True})
+        ]
     _sid2, _p2, again = _start(twilio, from_="+8613123456705")
     assert _xml(again).find("Enqueue") is not None
 
@@ -168,6 +187,7 @@ def test_cantonese_choice_switches_language_and_is_remembered(app, twilio):
     with app.app_context():
         caller = db.session.scalar(select(Caller).where(Caller.phone_number == "+8613123456706"))
         assert caller.language == "yue-HK"
+        assert _preference_audits(caller.id) == [("caller", {"language": "yue-HK"})]
 
 
 def test_looping_caller_is_sent_to_a_person(app, twilio):

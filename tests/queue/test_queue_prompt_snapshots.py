@@ -10,7 +10,7 @@ import pytest
 from snapshots import assert_snapshot
 
 from hotline.queue import twiml
-from hotline.queue.views import speech_for
+from hotline.voice.queue_views import speech_for
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 

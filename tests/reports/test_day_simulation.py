@@ -72,7 +72,7 @@ class Line:
             entry = db.session.scalar(select(QueueEntry).where(QueueEntry.call_id == call_id))
             call = db.session.get(Call, call_id)
             if call.answered_at is None:
-                queue.caller_gone(db.session, entry, in_outer_transaction=True)
+                queue.caller_gone(db.session, entry)
             else:
                 queue.conversation_over(db.session, entry)
             call.status, call.ended_at = CallStatus.COMPLETED, datetime.now(UTC)

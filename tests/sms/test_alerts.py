@@ -64,7 +64,7 @@ def _hang_up(app, call_id):
 
     with app.app_context():
         entry = db.session.scalar(select(QueueEntry).where(QueueEntry.call_id == call_id))
-        queue.caller_gone(db.session, entry, in_outer_transaction=True)
+        queue.caller_gone(db.session, entry)
         call = db.session.get(Call, call_id)
         call.status, call.ended_at = CallStatus.COMPLETED, entry.ended_at
         db.session.commit()
@@ -284,8 +284,7 @@ def _clock_was_alive(app):
     from hotline.sms.jobs import send_outbox
 
     with app.app_context():
-        if hasattr(clock_module, "record_heartbeat"):
-            clock_module.heartbeat(app)
+        clock_module.heartbeat(app)
         send_outbox(app)
 
 

@@ -1,4 +1,9 @@
-"""IVR domain operations: recognising the caller, starting and advancing a call, voicemail."""
+"""The voice flow: recognising the caller, advancing the call, voicemail, the queue, callbacks.
+
+The only module that combines the IVR engine, the queue and the callbacks. Its functions run
+inside a webhook and never commit: the webhook guard commits the call's effects and the
+WebhookEvent once. Subscribers here (`owe_queue_callback`) run in the publisher's transaction.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +13,29 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hotline.callbacks import service as callbacks_service
 from hotline.callbacks.models import CallbackReason
-from hotline.callbacks.service import request_callback
+from hotline.callbacks.service import AnswerResult, request_callback
 from hotline.callers.models import Caller
-from hotline.callers.service import find_or_create_caller
+from hotline.callers.service import ChangeSource, find_or_create_caller, set_preferences
 from hotline.calls.models import Call, CallDirection, CallOutcome, CallStatus
 from hotline.ivr import engine
 from hotline.ivr.engine import CallContext, CallState, Step
 from hotline.ivr.schema import ScriptSet
 from hotline.lines.calendar import LineCalendar
 from hotline.lines.models import Line
-from hotline.lines.service import NoLineConfigured, find_line  # noqa: F401 (re-used by views)
-from hotline.phone import try_normalise
+from hotline.lines.service import NoLineConfigured, find_line  # noqa: F401 (used by views)
+from hotline.phone import mask, try_normalise
 from hotline.queue import service as queue_service
+from hotline.queue.events import CallbackOwed
+from hotline.queue.models import QueueEntry
 from hotline.telephony.params import GatherParams, RecordingParams, VoiceParams
+from hotline.telephony.speech import rate_for
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-#: Hard-of-hearing callers: slower speech and more time to find the key.
-HARD_OF_HEARING_RATE = 75
+#: Hard-of-hearing callers get more time to find the key (their slower speech: telephony.speech).
 HARD_OF_HEARING_TIMEOUT = 12
 #: Keep the stored menu path bounded (the loop cap stops calls long before this).
 MAX_PATH_ENTRIES = 50
@@ -47,8 +55,10 @@ def call_context(session: Session, line: Line, caller: Caller | None) -> CallCon
     is_open = LineCalendar.load(session, line).is_open(utcnow())
     if caller is None:
         return CallContext(is_open=is_open)
-    rate = caller.speech_rate_percent or (
-        HARD_OF_HEARING_RATE if caller.is_hard_of_hearing else None
+    rate = rate_for(
+        speech_rate_percent=caller.speech_rate_percent,
+        is_hard_of_hearing=caller.is_hard_of_hearing,
+        default=None,
     )
     timeout = caller.input_timeout_seconds or (
         HARD_OF_HEARING_TIMEOUT if caller.is_hard_of_hearing else None
@@ -102,7 +112,6 @@ def start_inbound_call(
     if caller is not None:
         caller.last_contact_at = utcnow()
     _apply(session, call, caller, step)
-    session.commit()
     return CallTurn(step=step, line=line, call=call)
 
 
@@ -145,7 +154,6 @@ def continue_call(
         confidence=gathered.confidence,
     )
     _apply(session, call, caller, step)
-    session.commit()
     return CallTurn(step=step, line=line, call=call)
 
 
@@ -165,12 +173,17 @@ def _apply(session: Session, call: Call, caller: Caller | None, step: Step) -> N
     enqueue = step.enqueue
     if enqueue is not None and enqueue.scenario and not call.scenario:
         call.scenario = enqueue.scenario
-    if caller is not None:
-        if step.set_straight_to_person:
-            caller.is_straight_to_person = True
-            caller.is_older_caller = True
-        if step.language_changed:
-            caller.language = step.state.language
+    if caller is not None and (step.set_straight_to_person or step.language_changed):
+        # The caller's own choice, through the audited preference change (never set directly).
+        session.flush()
+        set_preferences(
+            session,
+            caller.id,
+            source=ChangeSource.CALLER,
+            is_straight_to_person=True if step.set_straight_to_person else None,
+            is_older_caller=True if step.set_straight_to_person else None,
+            language=step.state.language if step.language_changed else None,
+        )
     if enqueue is not None:
         queue_service.enqueue(session, call, caller, reason=enqueue.reason)
     if step.record is not None:
@@ -207,7 +220,6 @@ def store_recording(session: Session, call_sid: str, recording: RecordingParams)
     if recording.recording_url:
         call.recording_url = recording.recording_url
         call.recording_duration_seconds = recording.duration_seconds
-    session.commit()
     return call
 
 
@@ -221,4 +233,54 @@ def fallback_voicemail(
     call.recording_duration_seconds = recording.duration_seconds
     session.flush()
     _voicemail_callback(session, call, caller, note="voicemail via fallback")
-    session.commit()
+
+
+# --------------------------------------------------------------------------- queue and callbacks
+
+
+def owe_queue_callback(session: Session, event: CallbackOwed) -> None:
+    """Subscriber of the queue's CallbackOwed: record the callback, keeping the caller's
+    original arrival, and remember it on the queue entry. Never commits."""
+    entry = session.get(QueueEntry, event.entry_id)
+    assert entry is not None
+    call = session.get(Call, entry.call_id)
+    assert call is not None
+    caller = session.get(Caller, entry.caller_id) if entry.caller_id else None
+    number = queue_service.callback_number(call, caller)
+    if number is None:
+        log.warning("no number to call back for call %s (%s)", call.call_sid, event.reason)
+        return
+    callback = request_callback(
+        session,
+        line_id=entry.line_id,
+        phone_number=number,
+        reason=CallbackReason(event.reason),
+        original_arrival_at=entry.arrived_at,
+        caller_id=caller.id if caller else None,
+        origin_call_id=call.id,
+        language=entry.language,
+        note=event.note,
+    )
+    entry.callback_request_id = callback.id
+    log.info("callback owed to %s (%s)", mask(number), event.reason)
+
+
+def answer_callback(
+    session: Session, attempt_id: int, params: VoiceParams, *, answered_by: str | None
+) -> AnswerResult:
+    """A callback call was picked up: a person joins the operator queue at callback priority
+    with their original arrival time (so they keep their place), for the operator who scheduled
+    it when one was named."""
+    result = callbacks_service.answer_attempt(session, attempt_id, params, answered_by=answered_by)
+    if result.kind == "person" and result.call is not None and result.callback is not None:
+        entry = queue_service.enqueue(
+            session,
+            result.call,
+            result.caller,
+            reason="callback",
+            priority=queue_service.Priority.CALLBACK,
+            arrived_at=result.callback.original_arrival_at,
+            preferred_operator_id=result.callback.requested_by_operator_id,
+        )
+        entry.callback_request_id = result.callback.id
+    return result

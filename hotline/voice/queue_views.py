@@ -1,6 +1,6 @@
 """Twilio webhooks of the queue (blueprint `queue_twilio`, under /twilio/queue).
 
-The <Enqueue> itself points at /twilio/voice/wait and /twilio/voice/queue-exit (hotline.ivr.views),
+The <Enqueue> itself points at /twilio/voice/wait and /twilio/voice/queue-exit (hotline.voice.views),
 which hand over to `wait_response` and `exit_response` here. Thin: parse, one service call, a
 pure TwiML renderer. Every view goes through the `twilio_webhook` guard; the answers on failure
 keep the caller somewhere safe (still waiting, or the voicemail of last resort).
@@ -22,21 +22,13 @@ from hotline.queue import connect, service, twiml
 from hotline.queue.models import QueueEntry
 from hotline.telephony.gateway import public_base_url
 from hotline.telephony.params import GatherParams, QueueParams, VoiceParams
-from hotline.telephony.twiml import empty_status_response, twiml_response
+from hotline.telephony.speech import DEFAULT_RATE, rate_for, voice_for
+from hotline.telephony.twiml import empty_status_response, twiml_response, wait_url
 from hotline.telephony.webhooks import BadWebhook, twilio_webhook
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("queue_twilio", __name__, url_prefix="/twilio/queue")
-
-#: Hard-of-hearing callers hear every prompt slower (as in the IVR).
-HARD_OF_HEARING_RATE = 75
-
-
-def init_app(app) -> None:
-    """The queue notices callers whose call ended while waiting or talking."""
-    service.init_app(app)
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -64,12 +56,14 @@ def speech_for(
         script = scripts.get(line.script_key if line else "main", language) or scripts.get(
             "main", language
         )
-    voice = script.voice if script else twiml.DEFAULT_VOICES.get(language, "Polly.Zhiyu")
-    rate = script.rate_percent if script else twiml.DEFAULT_RATE
+    voice = script.voice if script else voice_for(language)
+    rate = script.rate_percent if script else DEFAULT_RATE
     caller = db.session.get(Caller, entry.caller_id) if entry and entry.caller_id else None
     if caller is not None:
-        rate = caller.speech_rate_percent or (
-            HARD_OF_HEARING_RATE if caller.is_hard_of_hearing else rate
+        rate = rate_for(
+            speech_rate_percent=caller.speech_rate_percent,
+            is_hard_of_hearing=caller.is_hard_of_hearing,
+            default=rate,
         )
     texts = twiml.texts_for(language, script.messages if script else None)
     return twiml.Voice(language, voice, rate), texts
@@ -78,9 +72,7 @@ def speech_for(
 def _safe_wait():
     """On failure inside the wait: keep the caller waiting (only wait verbs are allowed here)."""
     language = _lang()
-    voice = twiml.Voice(
-        language, twiml.DEFAULT_VOICES.get(language, "Polly.Zhiyu"), twiml.DEFAULT_RATE
-    )
+    voice = twiml.Voice(language, voice_for(language), DEFAULT_RATE)
     return twiml_response(twiml.hold_on_document(voice, twiml.texts_for(language)))
 
 
@@ -137,7 +129,7 @@ def render_wait(turn: service.WaitTurn):
         voice,
         prompts,
         input_url=twiml.with_query("/twilio/queue/wait-input", lang=turn.language, turn=turn.turn),
-        next_url=service.wait_url(turn.language, turn.turn),
+        next_url=wait_url(turn.language, turn.turn),
         pause_seconds=turn.pause_seconds,
         listen_for_callback=turn.offer_callback,
     )

@@ -1,6 +1,6 @@
 """Voice webhooks: incoming call, menu input, queue wait and exit, voicemail, fallback.
 
-Thin: parse the parameters, call one service function, render TwiML. The signature was checked
+Thin: parse the parameters, call one voice-flow function (hotline.voice.flow), render TwiML. The signature was checked
 before the request got here (hotline.app), and the `twilio_webhook` guard answers any failure
 with TwiML that still reaches a voicemail and a callback.
 """
@@ -11,15 +11,17 @@ from flask import Blueprint, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.db import db
-from hotline.ivr import service
 from hotline.ivr.engine import SayAction
 from hotline.ivr.fallback import fallback_twiml, thanks_twiml
-from hotline.ivr.render import add_say, render_step
+from hotline.ivr.render import render_step
 from hotline.ivr.schema import ScriptSet
 from hotline.lines.models import Line
 from hotline.telephony.params import GatherParams, QueueParams, RecordingParams, VoiceParams
+from hotline.telephony.speech import add_say
 from hotline.telephony.twiml import twiml_response
 from hotline.telephony.webhooks import twilio_webhook
+from hotline.voice import flow as service
+from hotline.voice import queue_views
 
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
 
@@ -75,9 +77,7 @@ def menu_input():
 
 def _safe_wait():
     """A waitUrl may not <Record>: on failure keep the caller waiting with a reassurance."""
-    from hotline.queue.views import _safe_wait as queue_safe_wait
-
-    return queue_safe_wait()
+    return queue_views._safe_wait()
 
 
 @bp.post("/wait")
@@ -86,8 +86,6 @@ def queue_wait():
     """Played while the caller waits in the queue (Twilio re-requests it when it runs out)."""
     VoiceParams.parse(request.form)
     QueueParams.parse(request.form)
-    from hotline.queue import views as queue_views
-
     return queue_views.wait_response(_lang())
 
 
@@ -97,8 +95,6 @@ def queue_exit():
     """The <Enqueue> ended: bridged to an operator, hung up, left, or failed."""
     params = VoiceParams.parse(request.form)
     queue = QueueParams.parse(request.form)
-    from hotline.queue import views as queue_views
-
     return queue_views.exit_response(params, queue, _lang())
 
 

@@ -1,0 +1,1 @@
+"""Alerts to supervisors: filled in by the cases/alerts architecture branch."""
