@@ -640,8 +640,8 @@ def record_attempt_on_case(
     cases = cases_of(session, callback)
     if not cases:
         return
+    from hotline.cases.lifecycle import record_contact
     from hotline.cases.models import ContactKind
-    from hotline.cases.service import record_contact
     from hotline.errors import CaseIsClosed
 
     call = (

@@ -20,8 +20,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from hotline.callers.models import AgeBand, CallerRestriction, ConsentMethod
+from hotline.cases.lifecycle import console_timezone
 from hotline.cases.models import OUTCOMES, SCENARIOS, ReferralTarget
-from hotline.cases.service import CASE_NUMBER_RE, console_timezone
+from hotline.cases.queries import CASE_NUMBER_RE
 
 
 class L:

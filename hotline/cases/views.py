@@ -29,7 +29,7 @@ from hotline.callbacks.models import CallbackReason, CallbackRequest
 from hotline.callers import service as callers_service
 from hotline.callers.models import Caller, FamilyContact
 from hotline.calls.models import Call
-from hotline.cases import forms, privacy, service
+from hotline.cases import export, followups, forms, lifecycle, privacy, queries, referrals
 from hotline.cases.models import (
     OUTCOMES,
     SCENARIOS,
@@ -74,12 +74,12 @@ def init_app(app) -> None:
     from hotline.calls.service import add_call_ended_hook
 
     # Every inbound call that carried a request ends up on a case, even if nobody opened one.
-    add_call_ended_hook(app, service.link_ended_call)
+    add_call_ended_hook(app, lifecycle.link_ended_call)
 
 
 @bp.context_processor
 def _helpers():
-    tz = service.console_timezone()
+    tz = lifecycle.console_timezone()
 
     def local(value: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
         return value.astimezone(tz).strftime(pattern) if value else ""
@@ -89,7 +89,7 @@ def _helpers():
         "SCENARIOS": SCENARIOS,
         "SUB_TOPICS": SUB_TOPICS,
         "OUTCOMES": {str(k): v for k, v in OUTCOMES.items()},
-        "STATUS_LABELS": {s.value: v for s, v in service.STATUS_LABELS.items()},
+        "STATUS_LABELS": {s.value: v for s, v in lifecycle.STATUS_LABELS.items()},
         "now": utcnow(),
         "mask": mask,
     }
@@ -104,7 +104,7 @@ def _operators() -> dict[int, Operator]:
 
 
 def _load_case(number: str, *, for_update: bool = False) -> Case:
-    case = service.get_case(db.session, number, for_update=for_update)
+    case = lifecycle.get_case(db.session, number, for_update=for_update)
     if case is None:
         abort(404)
     return case
@@ -158,7 +158,7 @@ def _render_case(case: Case, *, status: int = 200, **override_forms):
     session = db.session
     now = utcnow()
     caller = session.get(Caller, case.caller_id) if case.caller_id else None
-    earlier = service.earlier_cases(session, case)
+    earlier = queries.earlier_cases(session, case)
     family = (
         session.scalars(
             select(FamilyContact)
@@ -199,14 +199,14 @@ def _render_case(case: Case, *, status: int = 200, **override_forms):
             restriction=caller.restriction_in_force(now) if caller else None,
             family=family,
             earlier=earlier,
-            earlier_notes=service.latest_notes(session, [c.id for c in earlier]),
-            history=service.case_history(session, case),
+            earlier_notes=queries.latest_notes(session, [c.id for c in earlier]),
+            history=queries.case_history(session, case),
             callbacks=links,
             referrals=referrals,
             trail=trail,
             operators=_operators(),
-            handled_by=sorted(service.case_operator_ids(session, case)),
-            allowed={s.value for s in service.allowed_transitions(case)},
+            handled_by=sorted(queries.case_operator_ids(session, case)),
+            allowed={s.value for s in lifecycle.allowed_transitions(case)},
             may_change=_may_change_escalated(case),
             **page_forms,
         ),
@@ -230,7 +230,7 @@ def case_for_call(call_sid: str):
     if call is None:
         abort(404)
     try:
-        case = service.case_for_call(db.session, call, operator_id=_me())
+        case = lifecycle.case_for_call(db.session, call, operator_id=_me())
         db.session.commit()
     except ActionRefused as exc:
         db.session.rollback()
@@ -262,7 +262,7 @@ def _case_action(number: str, form_cls, form_name: str, action, done: tuple[str,
 def set_scenario(number: str):
     def action(case, form):
         _refuse_unless_may_change(case)
-        service.set_scenario(
+        lifecycle.set_scenario(
             db.session,
             case,
             scenario=form.scenario.data,
@@ -284,7 +284,9 @@ def set_scenario(number: str):
 @role_required(Role.OPERATOR)
 def save_summary(number: str):
     def action(case, form):
-        service.update_summary(db.session, case, summary=form.summary.data or "", operator_id=_me())
+        lifecycle.update_summary(
+            db.session, case, summary=form.summary.data or "", operator_id=_me()
+        )
 
     return _case_action(
         number,
@@ -300,7 +302,7 @@ def save_summary(number: str):
 @role_required(Role.OPERATOR)
 def add_note(number: str):
     def action(case, form):
-        service.add_note(db.session, case, text=form.text.data, operator_id=_me())
+        lifecycle.add_note(db.session, case, text=form.text.data, operator_id=_me())
 
     return _case_action(
         number, forms.NoteForm, "note_form", action, ("备注已添加。", "Note added."), "#notes"
@@ -312,7 +314,7 @@ def add_note(number: str):
 def change_status(number: str):
     def action(case, form):
         _refuse_unless_may_change(case)
-        service.change_status(
+        lifecycle.change_status(
             db.session,
             case,
             form.status.data,
@@ -335,7 +337,7 @@ def change_status(number: str):
 def take_case(number: str):
     def action(case, form):
         _refuse_unless_may_change(case)
-        service.set_owner(db.session, case, owner_id=_me(), operator_id=_me())
+        lifecycle.set_owner(db.session, case, owner_id=_me(), operator_id=_me())
 
     return _case_action(
         number,
@@ -350,7 +352,7 @@ def take_case(number: str):
 @role_required(Role.OPERATOR)
 def schedule_callback(number: str):
     def action(case, form):
-        callback = service.schedule_callback(
+        callback = followups.schedule_callback(
             db.session,
             case,
             due_at=form.due_at.data,
@@ -374,7 +376,7 @@ def schedule_callback(number: str):
 @role_required(Role.OPERATOR)
 def set_follow_up(number: str):
     def action(case, form):
-        service.set_follow_up(
+        followups.set_follow_up(
             db.session, case, follow_up_at=form.follow_up_at.data, operator_id=_me()
         )
 
@@ -392,7 +394,7 @@ def set_follow_up(number: str):
 @role_required(Role.OPERATOR)
 def refer(number: str):
     def action(case, form):
-        service.refer_case(
+        referrals.refer_case(
             db.session,
             case,
             target_kind=form.target_kind.data,
@@ -419,7 +421,7 @@ def referral_response(number: str, referral_id: int):
         referral = db.session.get(Referral, referral_id)
         if referral is None or referral.case_id != case.id:
             abort(404)
-        service.record_referral_response(
+        referrals.record_referral_response(
             db.session,
             referral,
             is_accepted=form.response.data == "accepted",
@@ -441,7 +443,7 @@ def referral_response(number: str, referral_id: int):
 @role_required(Role.OPERATOR)
 def escalate(number: str):
     def action(case, form):
-        service.escalate(
+        lifecycle.escalate(
             db.session,
             case,
             reason=form.reason.data,
@@ -464,7 +466,7 @@ def escalate(number: str):
 def resolve(number: str):
     def action(case, form):
         _refuse_unless_may_change(case)
-        service.resolve(
+        lifecycle.resolve(
             db.session,
             case,
             outcome=form.outcome.data,
@@ -486,7 +488,7 @@ def resolve(number: str):
 @role_required(Role.OPERATOR)
 def reopen(number: str):
     def action(case, form):
-        service.reopen(db.session, case, operator_id=_me(), reason=form.reason.data or "")
+        lifecycle.reopen(db.session, case, operator_id=_me(), reason=form.reason.data or "")
 
     return _case_action(
         number,
@@ -502,7 +504,7 @@ def reopen(number: str):
 @role_required(Role.SUPERVISOR)
 def close(number: str):
     def action(case, form):
-        service.close(db.session, case, operator_id=_me())
+        lifecycle.close(db.session, case, operator_id=_me())
 
     return _case_action(
         number, forms.EmptyForm, "empty_form", action, ("工单已关闭。", "Case closed."), "#status"
@@ -519,7 +521,7 @@ def new_case(caller_id: int):
     form = forms.EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    case = service.open_case(
+    case = lifecycle.open_case(
         db.session,
         caller_id=callers_service.effective_caller_id(db.session, caller_id),
         line_id=None,
@@ -542,8 +544,8 @@ def _search_form() -> forms.CaseSearchForm:
     return form
 
 
-def _filters(form: forms.CaseSearchForm) -> service.CaseFilters:
-    return service.CaseFilters(
+def _filters(form: forms.CaseSearchForm) -> queries.CaseFilters:
+    return queries.CaseFilters(
         q=form.q.data or "",
         scenario=form.scenario.data or "",
         status=form.status.data or "",
@@ -563,7 +565,7 @@ def list_page():
     cases, total, callers = [], 0, {}
     status = 200
     if form.validate():
-        statement = service.search_cases(db.session, _filters(form))
+        statement = queries.search_cases(db.session, _filters(form))
         total = db.session.scalar(
             select(func.count()).select_from(statement.order_by(None).subquery())
         )
@@ -607,12 +609,12 @@ def export_csv():
         )
         return redirect(url_for("cases.list_page", **request.args.to_dict()), code=303)
     is_personal = current_user.has_role(Role.SUPERVISOR)
-    body, rows = service.export_cases_csv(
+    body, rows = export.export_cases_csv(
         db.session, _filters(form), is_personal=is_personal, operator_id=_me()
     )
     db.session.commit()
     log.info("operator %s exported %s cases (personal=%s)", _me(), rows, is_personal)
-    stamp = utcnow().astimezone(service.console_timezone()).strftime("%Y%m%d-%H%M")
+    stamp = utcnow().astimezone(lifecycle.console_timezone()).strftime("%Y%m%d-%H%M")
     return Response(
         body,
         mimetype="text/csv",
@@ -687,7 +689,7 @@ def assign_escalation(number: str):
     form.assignee_id.choices = _assignee_choices(_operators())
     if form.validate_on_submit():
         try:
-            service.assign_escalation(
+            lifecycle.assign_escalation(
                 db.session,
                 case,
                 assignee_id=int(form.assignee_id.data) if form.assignee_id.data else None,
@@ -714,7 +716,7 @@ def assign_escalation(number: str):
 def review_page():
     """个案排查: cases per scenario and sub-topic over a period, with the open difficulties."""
     form = forms.ReviewForm(formdata=request.args)
-    today = utcnow().astimezone(service.console_timezone()).date()
+    today = utcnow().astimezone(lifecycle.console_timezone()).date()
     status = 200
     if not form.validate():
         status = 400
@@ -725,7 +727,7 @@ def review_page():
             forms.L("结束日期不能早于开始日期。", "The end date is before the start date.")
         ]
         day_from, day_to, status = day_to, day_to, 400
-    reviews = service.scenario_review(db.session, day_from, day_to)
+    reviews = queries.scenario_review(db.session, day_from, day_to)
     return (
         render_template(
             "cases/review.html",

@@ -1,7 +1,7 @@
 """What reports and alerts read from the other features: one place for every cross-feature read.
 
 - queue: `hotline.queue.service.live_snapshot` (callers waiting, longest wait, operators free);
-- cases: `Case.is_urgent`, `Case.escalated_at`, `hotline.cases.service.overdue_escalations`;
+- cases: `Case.is_urgent`, `Case.escalated_at`, `hotline.cases.lifecycle.overdue_escalations`;
 - callbacks: `CallbackAttempt` outcomes;
 - clock: `hotline.clock.last_heartbeat`, and this feature's own outbox sweep;
 - operators: registered supervisors (active supervisors and admins with a phone number).
@@ -21,7 +21,7 @@ from hotline.callbacks.models import (
     CallbackRequest,
     CallbackStatus,
 )
-from hotline.cases import service as cases_service
+from hotline.cases import lifecycle
 from hotline.cases.models import ACTIVE_CASE_STATUSES, Case, CaseStatus
 from hotline.lines.models import Line
 from hotline.operators.models import Operator, Role
@@ -87,7 +87,7 @@ def overdue_escalations(
             if case.escalation_deadline_at
             else None,
         )
-        for case in cases_service.overdue_escalations(session, now)
+        for case in lifecycle.overdue_escalations(session, now)
         if line_id is None or case.line_id == line_id
     ]
 

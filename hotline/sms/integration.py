@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from hotline.callbacks.models import CallbackReason, CallbackRequest
 from hotline.callers.models import Caller, FamilyContact
-from hotline.cases import service as cases_service
+from hotline.cases import lifecycle, referrals
 from hotline.cases.models import Case, ContactKind, Referral, ReferralStatus, ReferralTarget
 from hotline.lines.models import Line
 from hotline.phone import mask
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def open_case_for_sms(session: Session, *, caller: Caller, line: Line) -> Case:
     """The caller's active case, or a new one opened by this text (flushes)."""
-    return cases_service.open_or_continue_case(
+    return lifecycle.open_or_continue_case(
         session, caller_id=caller.id, line_id=line.id, channel="sms"
     )
 
@@ -51,7 +51,7 @@ def record_contact(
     if case.is_closed:
         log.info("case %s is closed: %s contact (sms %s) not added", case.id, kind.value, sms_id)
         return
-    cases_service.record_contact(
+    lifecycle.record_contact(
         session, case, kind=kind, sms_id=sms_id, referral_id=referral_id, note=note
     )
 
@@ -60,7 +60,7 @@ def mark_overdue_alerted(session: Session, case_id: int | None, now: datetime) -
     """Tell the cases feature that supervisors were alerted about an overdue escalation."""
     case = session.get(Case, case_id) if case_id is not None else None
     if case is not None:
-        cases_service.mark_overdue_alerted(session, case, now)
+        lifecycle.mark_overdue_alerted(session, case, now)
 
 
 # --------------------------------------------------------------------------- referrals
@@ -68,7 +68,7 @@ def mark_overdue_alerted(session: Session, case_id: int | None, now: datetime) -
 
 def register_referral_hook(app: Flask, hook: Callable[[Session, Referral], None]) -> None:
     """Have the cases feature call `hook(session, referral)` for each new referral."""
-    cases_service.add_referral_hook(app, hook)
+    referrals.add_referral_hook(app, hook)
 
 
 def is_volunteer_number(session: Session, number: str) -> bool:
@@ -116,7 +116,7 @@ def answer_referral(
             note=text,
         )
     if accepted is not None:
-        cases_service.record_referral_response(
+        referrals.record_referral_response(
             session, referral, is_accepted=accepted, response_text=text, actor="volunteer:sms"
         )
 

@@ -113,7 +113,7 @@ def make_call(app, line_id):
 @pytest.fixture
 def open_case(app, line_id):
     """Open a case for a caller in its own transaction: open_case(caller_id, **kw) -> number."""
-    from hotline.cases import service
+    from hotline.cases import lifecycle
 
     def _open(
         caller_id: int | None,
@@ -123,7 +123,7 @@ def open_case(app, line_id):
         channel: str = "call",
     ) -> str:
         with _context(app):
-            case = service.open_or_continue_case(
+            case = lifecycle.open_or_continue_case(
                 db.session,
                 caller_id=caller_id,
                 line_id=line_id,
