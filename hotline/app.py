@@ -28,6 +28,7 @@ BLUEPRINT_MODULES = (
     "hotline.operators.views",
     "hotline.queue.views",
     "hotline.queue.console",
+    "hotline.callers.views",
     "hotline.cases.views",
     "hotline.callbacks.views",
     "hotline.reports.views",

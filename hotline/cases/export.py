@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from hotline import audit
 from hotline.callers.models import Caller
-from hotline.cases.lifecycle import console_timezone
 from hotline.cases.models import (
     CaseContact,
 )
 from hotline.cases.queries import CaseFilters, search_cases
 from hotline.operators.models import Operator
+from hotline.timeutil import console_timezone
 
 log = logging.getLogger(__name__)
 

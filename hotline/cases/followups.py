@@ -14,13 +14,7 @@ from sqlalchemy.orm import Session
 from hotline import audit
 from hotline.callbacks.models import CallbackReason, CallbackRequest
 from hotline.callers.models import Caller
-from hotline.cases.lifecycle import (
-    CASE_FIELDS,
-    audit_case,
-    console_timezone,
-    refuse_if_closed,
-    touch,
-)
+from hotline.cases.lifecycle import CASE_FIELDS, audit_case, refuse_if_closed, touch
 from hotline.cases.models import (
     Case,
     CaseCallback,
@@ -28,7 +22,7 @@ from hotline.cases.models import (
 )
 from hotline.errors import ActionRefused, InvalidInput
 from hotline.lines.models import Line
-from hotline.timeutil import utcnow
+from hotline.timeutil import console_timezone, utcnow
 
 log = logging.getLogger(__name__)
 

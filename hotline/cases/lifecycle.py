@@ -21,9 +21,10 @@ from hotline import audit
 from hotline.callers import service as callers_service
 from hotline.callers.models import Caller
 from hotline.calls.models import Call, CallDirection, CallOutcome
-from hotline.cases.models import (
+from hotline.cases.models import (  # noqa: F401  (STATUS_LABELS: part of this module's interface)
     ACTIVE_CASE_STATUSES,
     SCENARIOS,
+    STATUS_LABELS,
     Case,
     CaseContact,
     CaseNote,
@@ -36,13 +37,12 @@ from hotline.cases.models import (
 from hotline.errors import CaseIsClosed, InvalidInput, TransitionRefused
 from hotline.lines.models import Line
 from hotline.operators.models import Operator
-from hotline.timeutil import utcnow
+from hotline.timeutil import DEFAULT_TIMEZONE, utcnow
 
 log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 #: An escalation gets a deadline at once, so none can sit unnoticed; the supervisor changes it.
 ESCALATION_DEADLINE = timedelta(hours=24)
 URGENT_ESCALATION_DEADLINE = timedelta(hours=2)
@@ -65,16 +65,6 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     ),
     CaseStatus.RESOLVED: frozenset({CaseStatus.IN_PROGRESS, CaseStatus.CLOSED}),
     CaseStatus.CLOSED: frozenset(),
-}
-
-#: Status names in the console: (中文, English).
-STATUS_LABELS: dict[CaseStatus, tuple[str, str]] = {
-    CaseStatus.OPEN: ("新建", "Open"),
-    CaseStatus.IN_PROGRESS: ("处理中", "In progress"),
-    CaseStatus.WAITING: ("等待中", "Waiting"),
-    CaseStatus.ESCALATED: ("已上报", "Escalated"),
-    CaseStatus.RESOLVED: ("已解决", "Resolved"),
-    CaseStatus.CLOSED: ("已关闭", "Closed"),
 }
 
 #: Audited fields of a case.
@@ -110,12 +100,6 @@ def _timezone(session: Session, line_id: int | None) -> ZoneInfo:
         name = session.scalar(select(Line.timezone).where(Line.id == line_id))
     if not name and has_app_context():
         name = current_app.config.get("HOTLINE_TIMEZONE")
-    return ZoneInfo(name or DEFAULT_TIMEZONE)
-
-
-def console_timezone() -> ZoneInfo:
-    """The deployment's time zone, used for dates typed into the console."""
-    name = current_app.config.get("HOTLINE_TIMEZONE") if has_app_context() else None
     return ZoneInfo(name or DEFAULT_TIMEZONE)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from hotline import audit
 from hotline.callers import service as callers_service
 from hotline.calls.models import Call
-from hotline.cases.lifecycle import console_timezone, default_region
+from hotline.cases.lifecycle import default_region
 from hotline.cases.models import (
     ACTIVE_CASE_STATUSES,
     OUTCOMES,
@@ -28,7 +28,7 @@ from hotline.cases.models import (
     Referral,
 )
 from hotline.phone import mask, try_normalise
-from hotline.timeutil import utcnow
+from hotline.timeutil import console_timezone, utcnow
 
 log = logging.getLogger(__name__)
 
