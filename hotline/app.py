@@ -13,8 +13,14 @@ from flask import Flask, abort, jsonify, request
 from sqlalchemy import text
 
 from hotline import config as config_module
+from hotline import events
+from hotline.alerts.callbacks import on_callback_gave_up
+from hotline.alerts.commands import on_supervisor_texted
+from hotline.callbacks.events import CallbackAttemptEnded, CallbackGaveUp
+from hotline.cases.subscribers import on_callback_attempt_ended
 from hotline.db import db
 from hotline.ivr.check import check_directory
+from hotline.sms.events import SupervisorTexted
 from hotline.telephony import gateway
 from hotline.telephony.signature import is_valid_twilio_request
 
@@ -31,9 +37,16 @@ BLUEPRINT_MODULES = (
     "hotline.callers.views",
     "hotline.cases.views",
     "hotline.callbacks.views",
-    "hotline.reports.views",
+    "hotline.alerts.views",
     "hotline.devtools.views",
 )
+
+#: Who reacts to what (hotline.events): (event type, subscriber), in the order they run.
+SUBSCRIPTIONS = [
+    (CallbackAttemptEnded, on_callback_attempt_ended),
+    (CallbackGaveUp, on_callback_gave_up),
+    (SupervisorTexted, on_supervisor_texted),
+]
 
 
 def _module_exists(name: str) -> bool:
@@ -62,6 +75,7 @@ def build_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     gateway.init_app(app)
+    events.init_app(app, SUBSCRIPTIONS)
     _load_scripts(app)
     _register_twilio_guard(app)
     for module_name in BLUEPRINT_MODULES:

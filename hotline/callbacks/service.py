@@ -599,7 +599,7 @@ def _move_on(
         callback.status = CallbackStatus.FAILED
         callback.completed_at = now
         callback.attempt_call_sid = None
-        from hotline.callbacks.alerts import alert_final_failure
+        from hotline.alerts.callbacks import alert_final_failure
 
         alert_final_failure(session, callback, outcome)
         return

@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from hotline import audit
+from hotline.callbacks.models import CallbackRequest
 from hotline.callers import service as callers_service
 from hotline.calls.models import Call
 from hotline.cases.lifecycle import default_region
@@ -21,6 +22,7 @@ from hotline.cases.models import (
     OUTCOMES,
     SCENARIOS,
     Case,
+    CaseCallback,
     CaseContact,
     CaseNote,
     CaseOutcome,
@@ -28,6 +30,7 @@ from hotline.cases.models import (
     Referral,
 )
 from hotline.phone import mask, try_normalise
+from hotline.sms.models import SmsMessage
 from hotline.timeutil import console_timezone, utcnow
 
 log = logging.getLogger(__name__)
@@ -196,8 +199,6 @@ def case_history(session: Session, case: Case) -> list[dict]:
     referrals = {
         r.id: r for r in session.scalars(select(Referral).where(Referral.case_id == case.id))
     }
-    from hotline.sms.models import SmsMessage
-
     texts = {
         m.id: m
         for m in session.scalars(
@@ -261,3 +262,16 @@ def latest_notes(session: Session, case_ids: list[int], *, per_case: int = 2) ->
 
 def outcome_label(code: str) -> tuple[str, str]:
     return OUTCOMES[CaseOutcome(code)]
+
+
+def cases_of_callback(session: Session, callback: CallbackRequest) -> list[Case]:
+    """The cases a callback belongs to: its own `case_id`, and the cases that scheduled it
+    (linked with `CaseCallback`), by id."""
+    case_ids = {callback.case_id} if callback.case_id else set()
+    case_ids |= set(
+        session.scalars(
+            select(CaseCallback.case_id).where(CaseCallback.callback_id == callback.id)
+        ).all()
+    )
+    found = [session.get(Case, case_id) for case_id in sorted(case_ids)]
+    return [row for row in found if row is not None]

@@ -24,7 +24,6 @@ from hotline.callbacks.models import (
 from hotline.cases import lifecycle
 from hotline.cases.models import ACTIVE_CASE_STATUSES, Case, CaseStatus
 from hotline.lines.models import Line
-from hotline.operators.models import Operator, Role
 from hotline.queue import service as queue_service
 from hotline.timeutil import as_utc
 
@@ -115,27 +114,6 @@ def callbacks_with_failed_attempts(session: Session, line_id: int, since: dateti
 
 
 # --------------------------------------------------------------------------- staff
-
-
-def registered_supervisors(session: Session) -> list[Operator]:
-    """Active supervisors and admins with a phone number: who gets summaries and alerts, and
-    whose texts may use the supervisor commands."""
-    return list(
-        session.scalars(
-            select(Operator)
-            .where(
-                Operator.is_active,
-                Operator.role.in_((Role.SUPERVISOR, Role.ADMIN)),
-                Operator.phone_number.is_not(None),
-                Operator.phone_number != "",
-            )
-            .order_by(Operator.id)
-        )
-    )
-
-
-def supervisor_by_number(session: Session, number: str) -> Operator | None:
-    return next((op for op in registered_supervisors(session) if op.phone_number == number), None)
 
 
 # --------------------------------------------------------------------------- clock

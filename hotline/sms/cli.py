@@ -1,4 +1,4 @@
-"""`flask --app hotline sms send|check-clock|opt-outs`."""
+"""`flask --app hotline sms send|opt-outs` (`sms check-clock` is hotline.alerts.cli's)."""
 
 from __future__ import annotations
 
@@ -30,35 +30,6 @@ def send_command() -> None:
             }
         )
     )
-
-
-@sms_cli.command("check-clock")
-def check_clock_command() -> None:
-    """Raise (and send at once) the "clock silent" alert if the clock has stopped; for cron.
-
-    Exits 1 while the clock is silent, so a monitor can also act on the exit code.
-    """
-    from hotline.clock import clock_id
-    from hotline.sms.alerts import check_clock
-    from hotline.sms.models import SupervisorAlert
-
-    changes = check_clock(db.session, clock=f"cli:{clock_id()}")
-    silent = db.session.scalar(
-        select(SupervisorAlert.id).where(
-            SupervisorAlert.key == "clock_silent", SupervisorAlert.is_active
-        )
-    )
-    click.echo(
-        json.dumps(
-            {
-                "clock_silent": silent is not None,
-                "raised": changes.raised,
-                "recovered": changes.recovered,
-            }
-        )
-    )
-    if silent is not None:
-        raise SystemExit(1)
 
 
 @sms_cli.command("opt-outs")

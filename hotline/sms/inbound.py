@@ -3,8 +3,8 @@
 Order of handling (the first that applies):
 1. STOP / 退订 / TD (and the usual synonyms) opt the number out of non-essential texts;
    START / 恢复 resumes. Anyone may send these; each gets one confirmation.
-2. A registered supervisor's number: 状态 / STATUS gets the live numbers; anything else the list
-   of commands. A stranger sending 状态 is just a caller: nothing privileged.
+2. A registered supervisor's number: announced as `SupervisorTexted`; the alerts feature answers
+   状态 / STATUS with the live numbers, anything else with the list of commands. A stranger sending 状态 is just a caller: nothing privileged.
 3. A volunteer's number with a referral waiting for an answer: 接受 / 1 / YES accepts,
    拒绝 / 2 / NO declines, anything else is noted; the reply lands on the case.
 4. Everyone else is a caller: HELP / 帮助 gets a short help text; 回电 / 1 / CALLBACK books a
@@ -27,16 +27,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hotline import events
 from hotline.callers.models import Caller
 from hotline.cases.models import ContactKind
 from hotline.lines.models import Line
 from hotline.lines.service import NoLineConfigured, find_line
-from hotline.operators.models import Operator
 from hotline.phone import mask, try_normalise
-from hotline.reports import metrics, sources
 from hotline.sms import integration, texts
+from hotline.sms.events import SupervisorTexted
 from hotline.sms.models import OptOutSource, SmsDirection, SmsMessage, SmsPurpose, SmsStatus
 from hotline.sms.outbox import mark_opted_out, mark_resumed, queue_sms
+from hotline.sms.recipients import supervisor_by_number
 from hotline.sms.settings import setting
 from hotline.sms.texts import Head
 from hotline.telephony.webhooks import BadWebhook
@@ -200,7 +201,7 @@ def _route(session: Session, row: SmsMessage, line: Line, number: str, params: I
     word = keyword(params.body)
     now = row.created_at
     caller = session.scalar(select(Caller).where(Caller.phone_number == number))
-    supervisor = sources.supervisor_by_number(session, number)
+    supervisor = supervisor_by_number(session, number)
     referral = integration.pending_referral_for(session, number) if supervisor is None else None
     if caller is None and supervisor is None and referral is None:
         # Whoever texts the line is a caller (as whoever rings it is): their profile is what
@@ -244,7 +245,13 @@ def _route(session: Session, row: SmsMessage, line: Line, number: str, params: I
         )
         return
     if supervisor is not None:
-        _supervisor_command(session, row, line, supervisor, word, lang, head)
+        # The answer combines the reports' figures with texts: the alerts feature's subscriber.
+        events.publish(
+            session,
+            SupervisorTexted(
+                sms_id=row.id, line_id=line.id, operator_id=supervisor.id, word=word, language=lang
+            ),
+        )
         return
     if referral is not None:
         _referral_reply(session, row, line, referral, word, lang)
@@ -256,25 +263,6 @@ def _route(session: Session, row: SmsMessage, line: Line, number: str, params: I
             mask(number),
         )
     _caller_text(session, row, line, number, caller, word, lang, params)
-
-
-def _supervisor_command(
-    session: Session,
-    row: SmsMessage,
-    line: Line,
-    supervisor: Operator,
-    word: str,
-    lang: str,
-    head: Head,
-) -> None:
-    if word in STATUS_WORDS:
-        live = metrics.live_numbers(session, line)
-        report = metrics.today_report(session, line, now=row.created_at)
-        body, kind = texts.status_reply(lang, head, live, report), "status_reply"
-    else:
-        body, kind = texts.help_supervisor(lang, head), "help_supervisor"
-    log.info("supervisor %s texted %r", supervisor.username, word[:20])
-    _reply(session, row, line, kind=kind, body=body, lang=lang, operator_id=supervisor.id)
 
 
 def _referral_reply(

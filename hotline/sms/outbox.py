@@ -28,6 +28,7 @@ from twilio.base.exceptions import TwilioRestException
 from hotline.cases.models import Case, ContactKind
 from hotline.lines.models import Line
 from hotline.phone import mask, try_normalise
+from hotline.segments import segment_count
 from hotline.sms import integration
 from hotline.sms.models import (
     OptOutSource,
@@ -40,7 +41,6 @@ from hotline.sms.models import (
     SmsSweep,
 )
 from hotline.sms.rules import refusal_reason
-from hotline.sms.segments import segment_count
 from hotline.sms.settings import setting
 from hotline.telephony.gateway import get_gateway, public_base_url
 from hotline.timeutil import utcnow

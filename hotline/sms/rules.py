@@ -25,8 +25,6 @@ from hotline.callbacks.models import CallbackRequest
 from hotline.callers.models import Caller
 from hotline.lines.models import Line
 from hotline.phone import country_code
-from hotline.reports import sources
-from hotline.reports.metrics import local_day, local_day_bounds
 from hotline.sms import integration
 from hotline.sms.models import (
     COUNTED_STATUSES,
@@ -36,7 +34,9 @@ from hotline.sms.models import (
     SmsOptOut,
     SmsPurpose,
 )
+from hotline.sms.recipients import supervisor_by_number
 from hotline.sms.settings import setting
+from hotline.timeutil import local_day, local_day_bounds
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ LINK = re.compile(r"https?://|www\.|\b[a-z0-9-]+\.(?:com|cn|net|org|cc|top|xyz|l
 
 def recipient_kind(session: Session, number: str) -> str | None:
     """The allowlist: how the number is known to the hotline, or None."""
-    if sources.supervisor_by_number(session, number) is not None:
+    if supervisor_by_number(session, number) is not None:
         return "supervisor"
     if session.scalar(select(Caller.id).where(Caller.phone_number == number)) is not None:
         return "caller"

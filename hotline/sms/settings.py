@@ -1,4 +1,5 @@
-"""SMS, alert and summary settings: app.config keys with their defaults.
+"""SMS settings: app.config keys with their defaults (alert and summary settings:
+hotline.alerts.settings).
 
 Deployments set them in the app configuration (for example from the environment in
 hotline/config.py); `setting(name)` reads the configured value or the default here.
@@ -31,16 +32,6 @@ DEFAULTS: dict[str, Any] = {
     "SMS_FROM_NUMBER": None,
     # A caller's free texts get at most one acknowledgement in this many minutes.
     "SMS_ACK_INTERVAL_MINUTES": 30,
-    # Alerts.
-    "ALERT_WINDOW_SECONDS": 3600,
-    "ALERT_LONG_WAIT_SECONDS": 300,
-    "ALERT_SERVICE_LEVEL_TARGET": 0.8,
-    "ALERT_SERVICE_LEVEL_MIN_CALLS": 5,
-    "ALERT_CALLBACK_FAILURES": 3,
-    "ALERT_CLOCK_SILENT_SECONDS": 300,
-    # Daily summary: local time per line key, and the default for lines not listed.
-    "REPORTS_SUMMARY_AT": "20:30",
-    "REPORTS_SUMMARY_AT_BY_LINE": {},
 }
 
 

@@ -113,13 +113,13 @@ class Clock:
             send_outbox(self.app)
 
     def alerts(self) -> None:
-        from hotline.sms.jobs import update_alerts
+        from hotline.alerts.jobs import update_alerts
 
         with self.app.app_context():
             update_alerts(self.app)
 
     def summaries(self) -> None:
-        from hotline.reports.jobs import send_daily_summaries
+        from hotline.alerts.jobs import send_daily_summaries
 
         with self.app.app_context():
             send_daily_summaries(self.app)

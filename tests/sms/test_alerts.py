@@ -330,7 +330,7 @@ def test_the_cli_check_raises_the_clock_silent_alert_for_cron(
     # The clock comes back: its next rounds recover the alert, once.
     time_machine.move_to(now + timedelta(minutes=10), tick=False)
     _clock_was_alive(app)
-    from hotline.sms.jobs import update_alerts
+    from hotline.alerts.jobs import update_alerts
 
     with app.app_context():
         update_alerts(app)

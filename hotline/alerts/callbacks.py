@@ -1,7 +1,8 @@
 """After the last failed attempt: tell the caller, the supervisors and a consented family contact.
 
-Everything here only writes rows to the SMS outbox (the clock sends them); it runs inside the
-transaction that marks the callback failed, so the texts exist exactly when the failure does.
+`on_callback_gave_up` subscribes to `CallbackGaveUp` (hotline.app.SUBSCRIPTIONS). Everything here
+only writes rows to the SMS outbox (the clock sends them); it runs inside the transaction that
+marks the callback failed, so the texts exist exactly when the failure does. Never commits.
 """
 
 from __future__ import annotations
@@ -12,30 +13,38 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from hotline.callbacks import texts
+from hotline.callbacks.events import CallbackGaveUp
 from hotline.callbacks.models import AttemptOutcome, CallbackRequest
 from hotline.callers.models import Caller
+from hotline.callers.service import consented_family_contacts
+from hotline.cases.queries import cases_of_callback
 from hotline.lines.models import Line
 from hotline.phone import mask
 from hotline.sms.models import SmsPurpose
-from hotline.sms.service import queue_sms
+from hotline.sms.outbox import queue_sms
+from hotline.sms.recipients import supervisors_to_alert
 
 log = logging.getLogger(__name__)
 
 
 def _case(session: Session, callback: CallbackRequest):
     """The callback's first case, if any (its number goes first in every text)."""
-    from hotline.callbacks.service import cases_of
-
-    cases = cases_of(session, callback)
+    cases = cases_of_callback(session, callback)
     return cases[0] if cases else None
+
+
+def on_callback_gave_up(session: Session, event: CallbackGaveUp) -> None:
+    """Subscriber of `CallbackGaveUp`: the final-failure texts (see `alert_final_failure`)."""
+    callback = session.get(CallbackRequest, event.callback_id)
+    if callback is None:
+        return
+    alert_final_failure(session, callback, AttemptOutcome(event.last_outcome))
 
 
 def alert_final_failure(
     session: Session, callback: CallbackRequest, last_outcome: AttemptOutcome
 ) -> None:
     """Queue the caller's SMS, the supervisors' alerts and the family message (does not commit)."""
-    from hotline.callbacks.service import supervisors_to_alert
-
     line = session.get(Line, callback.line_id)
     assert line is not None
     caller = session.get(Caller, callback.caller_id) if callback.caller_id else None
@@ -113,8 +122,6 @@ def family_contacts_to_alert(session: Session, caller_id: int | None) -> list:
     `hotline.callers.service.consented_family_contacts`)."""
     if caller_id is None:
         return []
-    from hotline.callers.service import consented_family_contacts
-
     return [
         contact
         for contact in consented_family_contacts(session, caller_id, "may_receive_alerts")
