@@ -17,10 +17,12 @@ from hotline import events
 from hotline.alerts.callbacks import on_callback_gave_up
 from hotline.alerts.commands import on_supervisor_texted
 from hotline.callbacks.events import CallbackAttemptEnded, CallbackGaveUp
+from hotline.cases.events import CaseReferred
 from hotline.cases.subscribers import on_callback_attempt_ended
 from hotline.db import db
 from hotline.ivr.check import check_directory
 from hotline.sms.events import SupervisorTexted
+from hotline.sms.referrals import on_case_referred
 from hotline.telephony import gateway
 from hotline.telephony.signature import is_valid_twilio_request
 
@@ -45,6 +47,7 @@ BLUEPRINT_MODULES = (
 SUBSCRIPTIONS = [
     (CallbackAttemptEnded, on_callback_attempt_ended),
     (CallbackGaveUp, on_callback_gave_up),
+    (CaseReferred, on_case_referred),
     (SupervisorTexted, on_supervisor_texted),
 ]
 

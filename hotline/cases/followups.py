@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from hotline import audit
 from hotline.callbacks.models import CallbackReason, CallbackRequest
+from hotline.callbacks.service import request_callback
 from hotline.callers.models import Caller
 from hotline.cases.lifecycle import CASE_FIELDS, audit_case, refuse_if_closed, touch
 from hotline.cases.models import (
@@ -60,8 +61,6 @@ def schedule_callback(
     merges with a callback already owed to the same number, and commits); then links it to the
     case and audits (flushed, the caller commits).
     """
-    from hotline.callbacks.service import request_callback
-
     refuse_if_closed(case)
     now = utcnow()
     if due_at < now - timedelta(minutes=1):

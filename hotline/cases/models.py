@@ -245,7 +245,7 @@ class ReferralStatus(enum.StrEnum):
 class Referral(Base):
     """A case handed to an agency or a community volunteer: who, why, when, and their answer.
 
-    The SMS to a volunteer is sent by the SMS feature (see `hotline.cases.referrals.add_referral_hook`).
+    The SMS to a volunteer is sent by the SMS feature (see `hotline.cases.events.CaseReferred`).
     """
 
     __tablename__ = "referrals"

@@ -7,13 +7,12 @@ the SMS feature texts the volunteer from its subscriber.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
-from flask import Flask, current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline import audit
+from hotline import audit, events
+from hotline.cases.events import CaseReferred
 from hotline.cases.lifecycle import MAX_TEXT, default_region, record_contact, refuse_if_closed
 from hotline.cases.models import (
     Case,
@@ -31,18 +30,6 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- referrals
 
 
-def add_referral_hook(app: Flask, hook: Callable[[Session, Referral], None]) -> None:
-    """Call `hook(session, referral)` whenever a case is referred (it must not commit).
-
-    The SMS feature registers one from its blueprint module's `init_app(app)` to text the
-    volunteer; `pending_referrals` lists the ones still waiting for an answer, and
-    `record_referral_response` stores the answer.
-    """
-    hooks = app.extensions.setdefault("hotline.referral_hooks", [])
-    if hook not in hooks:
-        hooks.append(hook)
-
-
 def refer_case(
     session: Session,
     case: Case,
@@ -55,8 +42,8 @@ def refer_case(
 ) -> Referral:
     """Refer the case to an agency or a community volunteer: who, why and when. Flushes.
 
-    A volunteer needs a phone number (they are told by SMS). The hooks registered with
-    `add_referral_hook` run in the same transaction.
+    A volunteer needs a phone number (they are told by SMS). `CaseReferred` is published
+    (its subscribers run in the same transaction).
     """
     refuse_if_closed(case)
     try:
@@ -109,9 +96,7 @@ def refer_case(
     record_contact(
         session, case, kind=ContactKind.REFERRAL, referral_id=referral.id, operator_id=operator_id
     )
-    if has_app_context():
-        for hook in current_app.extensions.get("hotline.referral_hooks", []):
-            hook(session, referral)
+    events.publish(session, CaseReferred(referral_id=referral.id))
     log.info("case %s referred to a %s (%s)", case.number, target_kind.value, mask(number))
     return referral
 

@@ -31,6 +31,7 @@ from hotline.callers import service as callers_service
 from hotline.callers import views as callers_views
 from hotline.callers.models import Caller, FamilyContact
 from hotline.calls.models import Call
+from hotline.calls.service import add_call_ended_hook
 from hotline.cases import export, followups, forms, lifecycle, privacy, queries, referrals
 from hotline.cases.models import (
     AuditEntry,
@@ -69,8 +70,6 @@ def init_app(app) -> None:
         app.config["CASE_AUTO_CLOSE_DAYS"] = 30
     if not app.config.get("TESTING"):
         privacy.install_log_masking()
-    from hotline.calls.service import add_call_ended_hook
-
     # Every inbound call that carried a request ends up on a case, even if nobody opened one.
     add_call_ended_hook(app, lifecycle.link_ended_call)
 

@@ -391,7 +391,8 @@ class LiveNumbers:
 
 def live_numbers(session: Session, line: Line) -> LiveNumbers:
     """Live queue numbers of `line` (the queue feature's snapshot)."""
-    return sources.live_snapshot(session, line)
+    waiting, longest_wait_seconds, available_operators = sources.live_snapshot(session, line)
+    return LiveNumbers(waiting, longest_wait_seconds, available_operators)
 
 
 def active_lines(session: Session) -> list[Line]:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,25 +22,22 @@ from hotline.callbacks.models import (
 )
 from hotline.cases import lifecycle
 from hotline.cases.models import ACTIVE_CASE_STATUSES, Case, CaseStatus
+from hotline.clock import last_heartbeat
 from hotline.lines.models import Line
 from hotline.queue import service as queue_service
+from hotline.sms.models import SmsSweep
 from hotline.timeutil import as_utc
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hotline.reports.metrics import LiveNumbers
 
-
-def live_snapshot(session: Session, line: Line) -> LiveNumbers:
-    """Callers waiting on `line` now, the longest current wait (None when nobody waits), and
-    operators free (the queue feature's definitions)."""
-    from hotline.reports.metrics import LiveNumbers
-
+def live_snapshot(session: Session, line: Line) -> tuple[int, float | None, int]:
+    """(callers waiting on `line` now, the longest current wait (None when nobody waits),
+    operators free), by the queue feature's definitions."""
     snap = queue_service.live_snapshot(session, line_id=line.id)
     waiting = int(snap["waiting"])
-    return LiveNumbers(
-        waiting=waiting,
-        longest_wait_seconds=float(snap["longest_wait_seconds"]) if waiting else None,
-        available_operators=int(snap["available_operators"]),
+    return (
+        waiting,
+        float(snap["longest_wait_seconds"]) if waiting else None,
+        int(snap["available_operators"]),
     )
 
 
@@ -125,9 +121,6 @@ def clock_last_heartbeat(session: Session) -> datetime | None:
     The newer of two signs of life: the clock's heartbeat row (its heartbeat job, every 30 s)
     and this feature's outbox sweep (every 5 s). Either one means the process runs.
     """
-    from hotline.clock import last_heartbeat
-    from hotline.sms.models import SmsSweep
-
     beat = last_heartbeat(session)
     seen = [
         as_utc(session.scalar(select(func.max(SmsSweep.swept_at)))),

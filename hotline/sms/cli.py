@@ -8,7 +8,11 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from hotline.clock import clock_id
 from hotline.db import db
+from hotline.phone import mask
+from hotline.sms.models import SmsOptOut
+from hotline.sms.outbox import send_due
 
 sms_cli = AppGroup("sms", help="Text messages: outbox, alerts, opt-outs.")
 
@@ -16,9 +20,6 @@ sms_cli = AppGroup("sms", help="Text messages: outbox, alerts, opt-outs.")
 @sms_cli.command("send")
 def send_command() -> None:
     """Send the due texts now (what the clock does every few seconds)."""
-    from hotline.clock import clock_id
-    from hotline.sms.outbox import send_due
-
     result = send_due(db.session, clock=f"cli:{clock_id()}")
     click.echo(
         json.dumps(
@@ -35,9 +36,6 @@ def send_command() -> None:
 @sms_cli.command("opt-outs")
 def opt_outs_command() -> None:
     """List the numbers that opted out (masked)."""
-    from hotline.phone import mask
-    from hotline.sms.models import SmsOptOut
-
     for row in db.session.scalars(select(SmsOptOut).where(SmsOptOut.is_opted_out)):
         click.echo(
             f"{mask(row.phone_number)}\t{row.source.value}\t{row.trigger}\t{row.changed_at:%Y-%m-%d %H:%M}"

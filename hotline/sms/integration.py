@@ -1,8 +1,8 @@
 """What the SMS feature asks of the cases, callbacks and callers features (one place for every
 cross-feature write, so an interface change is adjusted here):
 
-- cases: `open_or_continue_case`, `record_contact`, `mark_overdue_alerted`, referrals
-  (`add_referral_hook`, `Referral`, `record_referral_response`);
+- cases: `open_or_continue_case`, `record_contact`, referrals (`Referral`,
+  `record_referral_response`; a new referral arrives as the `CaseReferred` event);
 - callbacks: `request_callback(..., reason=CallbackReason.SMS)`;
 - callers: `FamilyContact` (consented contacts who may receive alerts).
 """
@@ -10,14 +10,13 @@ cross-feature write, so an interface change is adjusted here):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
-from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hotline.callbacks.models import CallbackReason, CallbackRequest
+from hotline.callbacks.service import request_callback
 from hotline.callers.models import Caller, FamilyContact
 from hotline.cases import lifecycle, referrals
 from hotline.cases.models import Case, ContactKind, Referral, ReferralStatus, ReferralTarget
@@ -64,11 +63,6 @@ def mark_overdue_alerted(session: Session, case_id: int | None, now: datetime) -
 
 
 # --------------------------------------------------------------------------- referrals
-
-
-def register_referral_hook(app: Flask, hook: Callable[[Session, Referral], None]) -> None:
-    """Have the cases feature call `hook(session, referral)` for each new referral."""
-    referrals.add_referral_hook(app, hook)
 
 
 def is_volunteer_number(session: Session, number: str) -> bool:
@@ -129,8 +123,6 @@ def request_callback_by_sms(
 ) -> CallbackRequest:
     """The caller texted 回电 / 1 / CALLBACK: one callback owed (merged with an active one).
     Commits (the callbacks feature's rule)."""
-    from hotline.callbacks.service import request_callback
-
     callback = request_callback(
         session,
         line_id=line.id,

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from hotline.callbacks.models import CallbackReason, CallbackRequest
 from hotline.callers.models import Caller, FamilyContact
 from hotline.cases import followups, lifecycle, referrals
+from hotline.cases.events import CaseReferred
 from hotline.cases.models import Case, CaseCallback, CaseNote, CaseStatus, Referral
 from hotline.db import db
 from hotline.operators.models import Role
@@ -146,11 +147,15 @@ def test_a_case_without_a_number_cannot_be_called_back(client, sign_in, operator
     assert "没有可以回拨的号码" in response.get_data(as_text=True)
 
 
-def test_referral_from_the_screen_runs_the_hooks(
+def test_referral_from_the_screen_publishes_case_referred(
     app, client, sign_in, operator, open_case, make_caller
 ):
     seen = []
-    referrals.add_referral_hook(app, lambda session, referral: seen.append(referral.target_number))
+
+    def subscriber(session, event: CaseReferred) -> None:
+        seen.append(session.get(Referral, event.referral_id).target_number)
+
+    app.extensions["hotline.events"].subscribe(CaseReferred, subscriber)
     number = open_case(make_caller())
     sign_in(client, operator, lang="en")
     missing = client.post(

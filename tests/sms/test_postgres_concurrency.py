@@ -116,8 +116,8 @@ def test_concurrent_clocks_send_each_text_exactly_once(pg_app, http_client):
 
 
 def test_concurrent_clocks_raise_an_alert_once(pg_app):
-    from hotline.cases.models import Case
     from hotline.alerts.supervisor import run_alerts
+    from hotline.cases.models import Case
 
     with pg_app.app_context():
         line_id = db.session.scalar(select(Line.id))
