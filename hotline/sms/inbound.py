@@ -107,8 +107,9 @@ def _detect_language(body: str, line: Line) -> str:
 
 
 def receive_sms(session: Session, params: IncomingSms, *, region: str) -> SmsMessage | None:
-    """Handle one incoming text exactly once (commits). Returns the inbound row, or None when
-    this MessageSid was already handled (or is being handled by a concurrent request)."""
+    """Handle one incoming text exactly once. Flushes; the webhook guard commits once (with its
+    WebhookEvent). Returns the inbound row, or None when this MessageSid was already handled
+    (or is being handled by a concurrent request)."""
     now = utcnow()
     row = _claim_inbound(session, params, region)
     if row is None:
@@ -126,7 +127,7 @@ def receive_sms(session: Session, params: IncomingSms, *, region: str) -> SmsMes
         _route(session, row, line, number, params)
     row.processed_at = now
     row.lease_expires_at = None
-    session.commit()
+    session.flush()
     return row
 
 
@@ -147,12 +148,19 @@ def _claim_inbound(session: Session, params: IncomingSms, region: str) -> SmsMes
         lease_expires_at=now + PROCESSING_LEASE,
         created_at=now,
     )
-    session.add(row)
-    try:
-        session.commit()
-        return row
-    except IntegrityError:
-        session.rollback()
+    seen = session.scalar(
+        select(SmsMessage.id).where(SmsMessage.message_sid == params.message_sid).limit(1)
+    )
+    if seen is None:
+        session.add(row)
+        try:
+            session.flush()
+            return row
+        except IntegrityError:
+            # A concurrent copy of this webhook inserted it first. This insert is the webhook
+            # transaction's first write (the guard only read), so the rollback discards nothing
+            # else. (Not a savepoint: SQLite's driver commits a lone SAVEPOINT on RELEASE.)
+            session.rollback()
     # Seen before: handle it again only if an earlier attempt crashed before finishing.
     result = session.execute(
         update(SmsMessage)
@@ -165,7 +173,6 @@ def _claim_inbound(session: Session, params: IncomingSms, region: str) -> SmsMes
         .values(lease_expires_at=now + PROCESSING_LEASE)
         .execution_options(synchronize_session=False)
     )
-    session.commit()
     if result.rowcount != 1:
         return None
     return session.scalar(select(SmsMessage).where(SmsMessage.message_sid == params.message_sid))
@@ -311,7 +318,9 @@ def _caller_text(
     head = Head(row.created_at, line.timezone, case.number)
     blocked = _is_blocked(caller, row.created_at)
     if word in CALLBACK_WORDS and not blocked:
-        session.commit()  # request_callback commits (and may roll back on a race): save first
+        # Until request_callback stops committing (the callbacks' side of the architecture
+        # issue), save the text first: it commits and may roll back on a race.
+        session.commit()
         integration.request_callback_by_sms(
             session, line=line, caller=caller, arrived_at=row.created_at, case=case
         )
