@@ -38,7 +38,7 @@ from hotline.sms.events import SupervisorTexted
 from hotline.sms.models import OptOutSource, SmsDirection, SmsMessage, SmsPurpose, SmsStatus
 from hotline.sms.outbox import mark_opted_out, mark_resumed, queue_sms
 from hotline.sms.recipients import supervisor_by_number
-from hotline.sms.settings import setting
+from hotline.sms.settings import sms_settings
 from hotline.sms.texts import Head
 from hotline.telephony.webhooks import BadWebhook
 from hotline.timeutil import utcnow
@@ -363,7 +363,7 @@ def _is_blocked(caller: Caller, now) -> bool:
 
 
 def _recently_acknowledged(session: Session, number: str, now) -> bool:
-    since = now - timedelta(minutes=setting("SMS_ACK_INTERVAL_MINUTES"))
+    since = now - timedelta(minutes=sms_settings().ack_interval_minutes)
     return (
         session.scalar(
             select(SmsMessage.id)

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from hotline.db import db
-from hotline.sms import service, settings
+from hotline.sms import service
 from hotline.sms.cli import sms_cli
 from hotline.sms.inbound import IncomingSms
 from hotline.telephony.twiml import empty_status_response, twiml_response
@@ -16,8 +16,7 @@ bp = Blueprint("sms", __name__, url_prefix="/twilio/sms")
 
 
 def init_app(app) -> None:
-    """Settings defaults and the `flask sms` commands."""
-    settings.init_app(app)
+    """The `flask sms` commands."""
     app.cli.add_command(sms_cli)
 
 
