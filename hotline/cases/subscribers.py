@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from hotline.callbacks import texts as callback_texts
 from hotline.callbacks.events import CallbackAttemptEnded
 from hotline.callbacks.models import CallbackAttempt, CallbackRequest
+from hotline.calls.events import CallEnded
 from hotline.calls.models import Call
-from hotline.cases.lifecycle import record_contact
+from hotline.cases.lifecycle import link_ended_call, record_contact
 from hotline.cases.models import ContactKind
 from hotline.cases.queries import cases_of_callback
 from hotline.errors import CaseIsClosed
@@ -51,3 +52,12 @@ def on_callback_attempt_ended(session: Session, event: CallbackAttemptEnded) -> 
             log.info(
                 "case %s is closed; callback attempt %s not recorded on it", linked.id, attempt.id
             )
+
+
+def on_call_ended(session: Session, event: CallEnded) -> None:
+    """Subscriber of `CallEnded`: put an inbound call that carried a request on its caller's
+    case (see `lifecycle.link_ended_call`). Replaces the call-ended hook once the calls
+    records publish the event."""
+    call = session.get(Call, event.call_id)
+    if call is not None:
+        link_ended_call(session, call)
