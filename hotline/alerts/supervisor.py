@@ -193,6 +193,7 @@ def sync_alerts(
             continue
         details = {**alert.details, **(quiet[key].details if key in quiet else {})}
         ids = _queue_for_supervisors(session, alert, is_recovery=True, details=details, now=now)
+        # The conditional UPDATE is a claim: durable at once, so one clock sends the recovery.
         session.commit()
         changes.recovered.append(key)
         changes.message_ids += ids

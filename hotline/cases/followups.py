@@ -159,6 +159,10 @@ def request_due_follow_ups(session: Session, now: datetime, *, limit: int = 200)
                 note="回访 follow-up",
                 reason=CallbackReason.FOLLOW_UP,
             )
+            # A claim per case (the exception to "the job commits once"): the conditional
+            # UPDATE above and its callback are durable together, so a second clock skips the
+            # case; request_callback also commits today (the callbacks' rule until the
+            # architecture branches merge).
             session.commit()
             done += 1
         except ActionRefused as exc:
