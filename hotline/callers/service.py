@@ -774,6 +774,11 @@ def merge_callers(session: Session, *, keep_id: int, merge_id: int, operator_id:
     return keep
 
 
+def find_caller(session: Session, number: str) -> Caller | None:
+    """The caller's profile by its E.164 number (the one lookup by number), or None."""
+    return session.scalar(select(Caller).where(Caller.phone_number == number))
+
+
 def find_or_create_caller(session: Session, from_number: str, region: str) -> Caller | None:
     """The caller's profile by number; created at the first contact. Withheld numbers: None.
 
@@ -782,7 +787,7 @@ def find_or_create_caller(session: Session, from_number: str, region: str) -> Ca
     number = try_normalise(from_number, region)
     if number is None:
         return None
-    caller = session.scalar(select(Caller).where(Caller.phone_number == number))
+    caller = find_caller(session, number)
     if caller is None:
         caller = Caller(phone_number=number)
         session.add(caller)

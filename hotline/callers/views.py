@@ -375,7 +375,7 @@ def merge(caller_id: int):
         other = None
         number = try_normalise(other_text, current_app.config.get("DEFAULT_REGION", "CN"))
         if number:
-            other = db.session.scalar(select(Caller).where(Caller.phone_number == number))
+            other = callers_service.find_caller(db.session, number)
         if other is None:
             raise ActionRefused(
                 "找不到这个号码的来电人资料。", "No caller profile has that number."

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from hotline import events
 from hotline.callers.models import Caller
+from hotline.callers.service import find_caller
 from hotline.cases.models import ContactKind
 from hotline.lines.models import Line
 from hotline.lines.service import NoLineConfigured, find_line
@@ -207,7 +208,7 @@ def _reply(
 def _route(session: Session, row: SmsMessage, line: Line, number: str, params: IncomingSms) -> None:
     word = keyword(params.body)
     now = row.created_at
-    caller = session.scalar(select(Caller).where(Caller.phone_number == number))
+    caller = find_caller(session, number)
     supervisor = supervisor_by_number(session, number)
     referral = integration.pending_referral_for(session, number) if supervisor is None else None
     if caller is None and supervisor is None and referral is None:

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hotline.callbacks.models import CallbackRequest
-from hotline.callers.models import Caller
+from hotline.callers.service import find_caller
 from hotline.lines.models import Line
 from hotline.phone import country_code
 from hotline.sms import integration
@@ -48,7 +48,7 @@ def recipient_kind(session: Session, number: str) -> str | None:
     """The allowlist: how the number is known to the hotline, or None."""
     if supervisor_by_number(session, number) is not None:
         return "supervisor"
-    if session.scalar(select(Caller.id).where(Caller.phone_number == number)) is not None:
+    if find_caller(session, number) is not None:
         return "caller"
     if (
         session.scalar(

@@ -391,3 +391,11 @@ def test_time_machine_works_with_the_repeat_rule(session, make_caller, make_call
         for _ in range(3):
             make_call(caller)
         assert callers.is_repeat_caller(session, caller, utcnow())
+
+
+def test_find_caller_is_the_one_lookup_by_number(session, make_caller):
+    caller_id = make_caller(phone_number="+8613123456709")
+    assert callers.find_caller(session, "+8613123456709").id == caller_id
+    assert callers.find_caller(session, "+8613123456708") is None
+    # find_or_create_caller goes through it: the same profile, not a second one.
+    assert callers.find_or_create_caller(session, "13123456709", "CN").id == caller_id
