@@ -1,4 +1,4 @@
-"""Fixtures shared by the SMS and reports tests (imported by tests/sms and tests/reports conftest).
+"""Fixtures shared by the SMS, reports and alerts tests (imported by their conftest modules).
 
 - the app with PUBLIC_BASE_URL set (status callbacks must carry a real public URL), and a
   `twilio` poster that signs against it;

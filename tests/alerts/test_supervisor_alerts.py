@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sms.fixtures import CALLER_PHONE, SUPERVISOR_PHONE
 from sqlalchemy import select
 
 from hotline.callbacks.models import CallbackReason, CallbackRequest, CallbackStatus
@@ -12,7 +13,6 @@ from hotline.calls.models import Call, CallDirection, CallStatus
 from hotline.cases.models import Case, CaseStatus
 from hotline.db import db
 from hotline.sms.models import SmsMessage, SmsPurpose, SmsStatus, SupervisorAlert
-from sms.fixtures import CALLER_PHONE, SUPERVISOR_PHONE
 
 EN_SUPERVISOR_PHONE = "+8613800000002"
 
