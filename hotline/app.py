@@ -9,19 +9,21 @@ from pathlib import Path
 
 from flask import Flask, abort, jsonify, request
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from hotline import config as config_module
 from hotline import events
-from hotline.callbacks import alerts as callback_alerts
+from hotline.alerts import views as alerts_views
+from hotline.alerts.callbacks import on_callback_gave_up
+from hotline.alerts.commands import on_supervisor_texted
 from hotline.callbacks import service as callbacks_service
 from hotline.callbacks import views as callbacks_views
 from hotline.callbacks.events import CallbackAttemptEnded, CallbackGaveUp
+from hotline.callers import views as callers_views
 from hotline.calls import views as calls_views
 from hotline.calls.events import CallEnded
-from hotline.calls.models import Call
-from hotline.cases import service as cases_service
+from hotline.cases import subscribers as cases_subscribers
 from hotline.cases import views as cases_views
+from hotline.cases.events import CaseReferred
 from hotline.db import db
 from hotline.ivr.check import check_directory
 from hotline.operators import admin as operators_admin
@@ -29,8 +31,9 @@ from hotline.operators import views as operators_views
 from hotline.queue import console as queue_console
 from hotline.queue import service as queue_service
 from hotline.queue.events import CallbackOwed
-from hotline.reports import views as reports_views
 from hotline.sms import views as sms_views
+from hotline.sms.events import SupervisorTexted
+from hotline.sms.referrals import on_case_referred
 from hotline.telephony import gateway
 from hotline.telephony.signature import is_valid_twilio_request
 from hotline.voice import callback_views, queue_views
@@ -48,18 +51,12 @@ BLUEPRINTS = (
     (operators_admin, operators_admin.bp),
     (queue_views, queue_views.bp),
     (queue_console, queue_console.bp),
+    (callers_views, callers_views.bp),
     (cases_views, cases_views.bp),
     (callbacks_views, callbacks_views.bp),
     (callback_views, callback_views.bp),
-    (reports_views, reports_views.bp),
+    (alerts_views, alerts_views.bp),
 )
-
-
-def _link_call_to_case(session: Session, event: CallEnded) -> None:
-    """INTERIM adapter until the cases branch merges (it subscribes its own function)."""
-    call = session.get(Call, event.call_id)
-    if call is not None:
-        cases_service.link_ended_call(session, call)
 
 
 #: Who reacts to what (hotline.events): (event type, subscriber), run in this order, inside the
@@ -67,13 +64,13 @@ def _link_call_to_case(session: Session, event: CallEnded) -> None:
 #: (abandoned or not) before cases read it.
 SUBSCRIPTIONS = [
     (CallEnded, queue_service.on_call_ended),
-    (CallEnded, _link_call_to_case),  # TODO(merge): (CallEnded, cases.<its subscriber>)
+    (CallEnded, cases_subscribers.on_call_ended),
     (CallEnded, callbacks_service.caller_reached_a_person),
     (CallbackOwed, voice_flow.owe_queue_callback),
-    # TODO(merge): the cases/alerts branch replaces the two INTERIM lines below with
-    # (CallbackAttemptEnded, cases...) and (CallbackGaveUp, alerts...).
-    (CallbackAttemptEnded, callback_alerts.on_attempt_ended),
-    (CallbackGaveUp, callback_alerts.on_gave_up),
+    (CallbackAttemptEnded, cases_subscribers.on_callback_attempt_ended),
+    (CallbackGaveUp, on_callback_gave_up),
+    (CaseReferred, on_case_referred),
+    (SupervisorTexted, on_supervisor_texted),
 ]
 
 

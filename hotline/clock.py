@@ -20,10 +20,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from hotline.alerts.jobs import JOBS as ALERT_JOBS
 from hotline.callbacks.jobs import JOBS as CALLBACK_JOBS
 from hotline.cases.jobs import JOBS as CASE_JOBS
 from hotline.db import db
-from hotline.reports.jobs import JOBS as REPORT_JOBS
 from hotline.schedule import HEARTBEAT_SECONDS, ClockJob, clock_id, record_heartbeat
 from hotline.sms.jobs import JOBS as SMS_JOBS
 from hotline.timeutil import utcnow
@@ -51,7 +51,7 @@ def registered_jobs() -> list[ClockJob]:
         *CALLBACK_JOBS,
         *CASE_JOBS,
         *SMS_JOBS,
-        *REPORT_JOBS,
+        *ALERT_JOBS,
     ]
     ids = [job.id for job in jobs]
     duplicates = {i for i in ids if ids.count(i) > 1}

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from hotline.callers.models import Caller
+from hotline.callers.service import find_caller
 from hotline.db import db
 from hotline.lines.models import Line
 from hotline.operators.models import Operator, Role
@@ -62,7 +63,7 @@ def seed_demo_data(session) -> dict:
             )
             created["operators"] += 1
     for number, name, display, older, straight, hoh, language in DEMO_CALLERS:
-        if session.scalar(select(Caller).where(Caller.phone_number == number)) is None:
+        if find_caller(session, number) is None:
             session.add(
                 Caller(
                     phone_number=number,

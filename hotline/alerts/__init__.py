@@ -1,1 +1,9 @@
-"""Alerts to supervisors: filled in by the cases/alerts architecture branch."""
+"""Alerts: what the supervisors are told by SMS.
+
+This feature combines the figures of hotline.reports with the texts and outbox of hotline.sms
+(neither imports the other): the alert conditions and their episodes (`conditions`,
+`supervisor`), the daily summary (`summary`), the supervisor commands 状态 / STATUS
+(`commands`), the final-failure texts of a callback that gave up (`callbacks`), the supervisor
+page (`views`) and the clock jobs. Who receives staff texts is one rule,
+`hotline.sms.recipients.supervisors_to_alert`.
+"""

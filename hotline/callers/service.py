@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hotline import audit
+from hotline.callbacks.models import CallbackRequest
 from hotline.callers.models import (
     FAMILY_PERMISSIONS,
     AgeBand,
@@ -26,8 +27,10 @@ from hotline.callers.models import (
     FamilyContact,
 )
 from hotline.calls.models import Call, CallDirection
+from hotline.cases.models import Case
 from hotline.errors import ActionRefused, ConsentRequired, InvalidInput
 from hotline.phone import mask, try_normalise
+from hotline.sms.models import SmsMessage
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -673,10 +676,6 @@ def merge_callers(session: Session, *, keep_id: int, merge_id: int, operator_id:
     fields are filled from the other; the merged row stays as an alias of its number (so the
     voice menu still recognises it) with its own personal fields cleared.
     """
-    from hotline.callbacks.models import CallbackRequest
-    from hotline.cases.models import Case
-    from hotline.sms.models import SmsMessage
-
     if keep_id == merge_id:
         raise ActionRefused("不能把资料合并到它自己。", "A profile cannot be merged into itself.")
     keep = session.get(Caller, keep_id)
@@ -779,6 +778,11 @@ def merge_callers(session: Session, *, keep_id: int, merge_id: int, operator_id:
     return keep
 
 
+def find_caller(session: Session, number: str) -> Caller | None:
+    """The caller's profile by its E.164 number (the one lookup by number), or None."""
+    return session.scalar(select(Caller).where(Caller.phone_number == number))
+
+
 def find_or_create_caller(session: Session, from_number: str, region: str) -> Caller | None:
     """The caller's profile by number; created at the first contact. Withheld numbers: None.
 
@@ -787,7 +791,7 @@ def find_or_create_caller(session: Session, from_number: str, region: str) -> Ca
     number = try_normalise(from_number, region)
     if number is None:
         return None
-    caller = session.scalar(select(Caller).where(Caller.phone_number == number))
+    caller = find_caller(session, number)
     if caller is None:
         caller = Caller(phone_number=number)
         session.add(caller)

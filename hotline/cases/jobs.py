@@ -8,8 +8,12 @@ from datetime import timedelta
 
 from flask import Flask
 
+from hotline.cases import privacy
+from hotline.cases.followups import request_due_follow_ups
+from hotline.cases.lifecycle import auto_close_resolved
 from hotline.db import db
 from hotline.schedule import ClockJob
+from hotline.telephony.gateway import get_gateway
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -17,8 +21,6 @@ log = logging.getLogger(__name__)
 
 def run_follow_ups(app: Flask) -> None:
     """Create the follow-up callbacks whose day has come."""
-    from hotline.cases.service import request_due_follow_ups
-
     session = db.session_factory()
     try:
         created = request_due_follow_ups(session, utcnow())
@@ -30,12 +32,11 @@ def run_follow_ups(app: Flask) -> None:
 
 def run_auto_close(app: Flask) -> None:
     """Close cases resolved long ago (they become read-only)."""
-    from hotline.cases.service import auto_close_resolved
-
     days = int(app.config.get("CASE_AUTO_CLOSE_DAYS", 30))
     session = db.session_factory()
     try:
         closed = auto_close_resolved(session, utcnow(), after=timedelta(days=days))
+        session.commit()  # the job is the entry point: one commit per run
         if closed:
             log.info("resolved cases closed: %s", closed)
     finally:
@@ -44,9 +45,6 @@ def run_auto_close(app: Flask) -> None:
 
 def run_retention(app: Flask) -> None:
     """Anonymise callers inactive for the retention period and delete their recordings."""
-    from hotline.cases import privacy
-    from hotline.telephony.gateway import get_gateway
-
     days = int(app.config.get("CALLER_RETENTION_DAYS", privacy.DEFAULT_RETENTION_DAYS))
     session = db.session_factory()
     try:

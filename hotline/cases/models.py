@@ -245,7 +245,7 @@ class ReferralStatus(enum.StrEnum):
 class Referral(Base):
     """A case handed to an agency or a community volunteer: who, why, when, and their answer.
 
-    The SMS to a volunteer is sent by the SMS feature (see `hotline.cases.service.add_referral_hook`).
+    The SMS to a volunteer is sent by the SMS feature (see `hotline.cases.events.CaseReferred`).
     """
 
     __tablename__ = "referrals"
@@ -343,3 +343,14 @@ def _refuse_bulk_changes_to_the_trail(state) -> None:
     table = getattr(state.statement, "table", None)
     if table is AuditEntry.__table__ or AuditEntry.__mapper__ in state.all_mappers:
         raise AuditTrailIsAppendOnly("audit entries cannot be changed or deleted")
+
+
+#: Status names in the console: (中文, English).
+STATUS_LABELS: dict[CaseStatus, tuple[str, str]] = {
+    CaseStatus.OPEN: ("新建", "Open"),
+    CaseStatus.IN_PROGRESS: ("处理中", "In progress"),
+    CaseStatus.WAITING: ("等待中", "Waiting"),
+    CaseStatus.ESCALATED: ("已上报", "Escalated"),
+    CaseStatus.RESOLVED: ("已解决", "Resolved"),
+    CaseStatus.CLOSED: ("已关闭", "Closed"),
+}

@@ -287,6 +287,8 @@ def anonymise_inactive_callers(session: Session, now: datetime, *, retention_day
             session.rollback()
             continue
         anonymise_caller(session, caller_id, operator_id=None, actor="system:retention", now=now)
+        # A claim (the exception to "the entry point commits"): each caller's erasure is made
+        # durable on its own, so a second clock skips it and one failure loses no other.
         session.commit()
         done += 1
     return done
@@ -357,6 +359,8 @@ def delete_recordings(session: Session, now: datetime, *, retention_days: int, g
             actor="system:retention",
             after={"recording_sid": sid},
         )
+        # Durable right after the external DELETE at Twilio (the exception to "the entry point
+        # commits"): a later failure must not make us forget which recordings are gone.
         session.commit()
         deleted += 1
     return deleted

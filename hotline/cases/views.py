@@ -1,5 +1,6 @@
 """The case screen, case search and CSV export, escalations (困难上报), the scenario review
-(个案排查) and caller profiles (blueprint `cases`, under /console).
+(个案排查), and a caller's data export and erasure (blueprint `cases`, under /console; the
+caller profile itself is hotline.callers.views).
 
 Each handler loads, checks access, calls one domain function and commits once: the domain
 functions only flush, because other features call them inside their own transactions.
@@ -9,13 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -26,14 +26,13 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from hotline.callbacks.models import CallbackReason, CallbackRequest
+from hotline.callers import forms as callers_forms
 from hotline.callers import service as callers_service
+from hotline.callers import views as callers_views
 from hotline.callers.models import Caller, FamilyContact
 from hotline.calls.models import Call
-from hotline.cases import forms, privacy, service
+from hotline.cases import export, followups, forms, lifecycle, privacy, queries, referrals
 from hotline.cases.models import (
-    OUTCOMES,
-    SCENARIOS,
-    SUB_TOPICS,
     AuditEntry,
     Case,
     CaseCallback,
@@ -45,8 +44,7 @@ from hotline.errors import ActionRefused
 from hotline.i18n import t
 from hotline.operators.auth import role_required
 from hotline.operators.models import Operator, Role
-from hotline.phone import mask, try_normalise
-from hotline.timeutil import utcnow
+from hotline.timeutil import console_timezone, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -75,34 +73,15 @@ def init_app(app) -> None:
     # subscribed to CallEnded in hotline.app.SUBSCRIPTIONS.
 
 
-@bp.context_processor
-def _helpers():
-    tz = service.console_timezone()
-
-    def local(value: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
-        return value.astimezone(tz).strftime(pattern) if value else ""
-
-    return {
-        "local": local,
-        "SCENARIOS": SCENARIOS,
-        "SUB_TOPICS": SUB_TOPICS,
-        "OUTCOMES": {str(k): v for k, v in OUTCOMES.items()},
-        "STATUS_LABELS": {s.value: v for s, v in service.STATUS_LABELS.items()},
-        "now": utcnow(),
-        "mask": mask,
-    }
+bp.context_processor(callers_views.template_helpers)
 
 
-def _me() -> int:
-    return int(current_user.id)
-
-
-def _operators() -> dict[int, Operator]:
-    return {o.id: o for o in db.session.scalars(select(Operator).order_by(Operator.id))}
+_me = callers_views.current_operator_id
+_operators = callers_views.operators_by_id
 
 
 def _load_case(number: str, *, for_update: bool = False) -> Case:
-    case = service.get_case(db.session, number, for_update=for_update)
+    case = lifecycle.get_case(db.session, number, for_update=for_update)
     if case is None:
         abort(404)
     return case
@@ -156,7 +135,7 @@ def _render_case(case: Case, *, status: int = 200, **override_forms):
     session = db.session
     now = utcnow()
     caller = session.get(Caller, case.caller_id) if case.caller_id else None
-    earlier = service.earlier_cases(session, case)
+    earlier = queries.earlier_cases(session, case)
     family = (
         session.scalars(
             select(FamilyContact)
@@ -197,14 +176,14 @@ def _render_case(case: Case, *, status: int = 200, **override_forms):
             restriction=caller.restriction_in_force(now) if caller else None,
             family=family,
             earlier=earlier,
-            earlier_notes=service.latest_notes(session, [c.id for c in earlier]),
-            history=service.case_history(session, case),
+            earlier_notes=queries.latest_notes(session, [c.id for c in earlier]),
+            history=queries.case_history(session, case),
             callbacks=links,
             referrals=referrals,
             trail=trail,
             operators=_operators(),
-            handled_by=sorted(service.case_operator_ids(session, case)),
-            allowed={s.value for s in service.allowed_transitions(case)},
+            handled_by=sorted(queries.case_operator_ids(session, case)),
+            allowed={s.value for s in lifecycle.allowed_transitions(case)},
             may_change=_may_change_escalated(case),
             **page_forms,
         ),
@@ -228,7 +207,7 @@ def case_for_call(call_sid: str):
     if call is None:
         abort(404)
     try:
-        case = service.case_for_call(db.session, call, operator_id=_me())
+        case = lifecycle.case_for_call(db.session, call, operator_id=_me())
         db.session.commit()
     except ActionRefused as exc:
         db.session.rollback()
@@ -260,7 +239,7 @@ def _case_action(number: str, form_cls, form_name: str, action, done: tuple[str,
 def set_scenario(number: str):
     def action(case, form):
         _refuse_unless_may_change(case)
-        service.set_scenario(
+        lifecycle.set_scenario(
             db.session,
             case,
             scenario=form.scenario.data,
@@ -282,7 +261,9 @@ def set_scenario(number: str):
 @role_required(Role.OPERATOR)
 def save_summary(number: str):
     def action(case, form):
-        service.update_summary(db.session, case, summary=form.summary.data or "", operator_id=_me())
+        lifecycle.update_summary(
+            db.session, case, summary=form.summary.data or "", operator_id=_me()
+        )
 
     return _case_action(
         number,
@@ -298,7 +279,7 @@ def save_summary(number: str):
 @role_required(Role.OPERATOR)
 def add_note(number: str):
     def action(case, form):
-        service.add_note(db.session, case, text=form.text.data, operator_id=_me())
+        lifecycle.add_note(db.session, case, text=form.text.data, operator_id=_me())
 
     return _case_action(
         number, forms.NoteForm, "note_form", action, ("备注已添加。", "Note added."), "#notes"
@@ -310,7 +291,7 @@ def add_note(number: str):
 def change_status(number: str):
     def action(case, form):
         _refuse_unless_may_change(case)
-        service.change_status(
+        lifecycle.change_status(
             db.session,
             case,
             form.status.data,
@@ -333,7 +314,7 @@ def change_status(number: str):
 def take_case(number: str):
     def action(case, form):
         _refuse_unless_may_change(case)
-        service.set_owner(db.session, case, owner_id=_me(), operator_id=_me())
+        lifecycle.set_owner(db.session, case, owner_id=_me(), operator_id=_me())
 
     return _case_action(
         number,
@@ -348,7 +329,7 @@ def take_case(number: str):
 @role_required(Role.OPERATOR)
 def schedule_callback(number: str):
     def action(case, form):
-        callback = service.schedule_callback(
+        callback = followups.schedule_callback(
             db.session,
             case,
             due_at=form.due_at.data,
@@ -372,7 +353,7 @@ def schedule_callback(number: str):
 @role_required(Role.OPERATOR)
 def set_follow_up(number: str):
     def action(case, form):
-        service.set_follow_up(
+        followups.set_follow_up(
             db.session, case, follow_up_at=form.follow_up_at.data, operator_id=_me()
         )
 
@@ -390,7 +371,7 @@ def set_follow_up(number: str):
 @role_required(Role.OPERATOR)
 def refer(number: str):
     def action(case, form):
-        service.refer_case(
+        referrals.refer_case(
             db.session,
             case,
             target_kind=form.target_kind.data,
@@ -417,7 +398,7 @@ def referral_response(number: str, referral_id: int):
         referral = db.session.get(Referral, referral_id)
         if referral is None or referral.case_id != case.id:
             abort(404)
-        service.record_referral_response(
+        referrals.record_referral_response(
             db.session,
             referral,
             is_accepted=form.response.data == "accepted",
@@ -439,7 +420,7 @@ def referral_response(number: str, referral_id: int):
 @role_required(Role.OPERATOR)
 def escalate(number: str):
     def action(case, form):
-        service.escalate(
+        lifecycle.escalate(
             db.session,
             case,
             reason=form.reason.data,
@@ -462,7 +443,7 @@ def escalate(number: str):
 def resolve(number: str):
     def action(case, form):
         _refuse_unless_may_change(case)
-        service.resolve(
+        lifecycle.resolve(
             db.session,
             case,
             outcome=form.outcome.data,
@@ -484,7 +465,7 @@ def resolve(number: str):
 @role_required(Role.OPERATOR)
 def reopen(number: str):
     def action(case, form):
-        service.reopen(db.session, case, operator_id=_me(), reason=form.reason.data or "")
+        lifecycle.reopen(db.session, case, operator_id=_me(), reason=form.reason.data or "")
 
     return _case_action(
         number,
@@ -500,7 +481,7 @@ def reopen(number: str):
 @role_required(Role.SUPERVISOR)
 def close(number: str):
     def action(case, form):
-        service.close(db.session, case, operator_id=_me())
+        lifecycle.close(db.session, case, operator_id=_me())
 
     return _case_action(
         number, forms.EmptyForm, "empty_form", action, ("工单已关闭。", "Case closed."), "#status"
@@ -517,7 +498,7 @@ def new_case(caller_id: int):
     form = forms.EmptyForm()
     if not form.validate_on_submit():
         abort(400)
-    case = service.open_case(
+    case = lifecycle.open_case(
         db.session,
         caller_id=callers_service.effective_caller_id(db.session, caller_id),
         line_id=None,
@@ -540,8 +521,8 @@ def _search_form() -> forms.CaseSearchForm:
     return form
 
 
-def _filters(form: forms.CaseSearchForm) -> service.CaseFilters:
-    return service.CaseFilters(
+def _filters(form: forms.CaseSearchForm) -> queries.CaseFilters:
+    return queries.CaseFilters(
         q=form.q.data or "",
         scenario=form.scenario.data or "",
         status=form.status.data or "",
@@ -561,7 +542,7 @@ def list_page():
     cases, total, callers = [], 0, {}
     status = 200
     if form.validate():
-        statement = service.search_cases(db.session, _filters(form))
+        statement = queries.search_cases(db.session, _filters(form))
         total = db.session.scalar(
             select(func.count()).select_from(statement.order_by(None).subquery())
         )
@@ -605,12 +586,12 @@ def export_csv():
         )
         return redirect(url_for("cases.list_page", **request.args.to_dict()), code=303)
     is_personal = current_user.has_role(Role.SUPERVISOR)
-    body, rows = service.export_cases_csv(
+    body, rows = export.export_cases_csv(
         db.session, _filters(form), is_personal=is_personal, operator_id=_me()
     )
     db.session.commit()
     log.info("operator %s exported %s cases (personal=%s)", _me(), rows, is_personal)
-    stamp = utcnow().astimezone(service.console_timezone()).strftime("%Y%m%d-%H%M")
+    stamp = utcnow().astimezone(console_timezone()).strftime("%Y%m%d-%H%M")
     return Response(
         body,
         mimetype="text/csv",
@@ -685,7 +666,7 @@ def assign_escalation(number: str):
     form.assignee_id.choices = _assignee_choices(_operators())
     if form.validate_on_submit():
         try:
-            service.assign_escalation(
+            lifecycle.assign_escalation(
                 db.session,
                 case,
                 assignee_id=int(form.assignee_id.data) if form.assignee_id.data else None,
@@ -712,7 +693,7 @@ def assign_escalation(number: str):
 def review_page():
     """个案排查: cases per scenario and sub-topic over a period, with the open difficulties."""
     form = forms.ReviewForm(formdata=request.args)
-    today = utcnow().astimezone(service.console_timezone()).date()
+    today = utcnow().astimezone(console_timezone()).date()
     status = 200
     if not form.validate():
         status = 400
@@ -723,7 +704,7 @@ def review_page():
             forms.L("结束日期不能早于开始日期。", "The end date is before the start date.")
         ]
         day_from, day_to, status = day_to, day_to, 400
-    reviews = service.scenario_review(db.session, day_from, day_to)
+    reviews = queries.scenario_review(db.session, day_from, day_to)
     return (
         render_template(
             "cases/review.html",
@@ -738,332 +719,11 @@ def review_page():
     )
 
 
-# --------------------------------------------------------------------------- caller profiles
-
-
-def _load_caller(caller_id: int) -> Caller:
-    caller = db.session.get(Caller, caller_id)
-    if caller is None:
-        abort(404)
-    return caller
-
-
-@bp.get("/callers")
-@role_required(Role.OPERATOR)
-def callers_page():
-    """Find a caller by number (any format) or name."""
-    form = forms.CallerSearchForm(formdata=request.args)
-    found = []
-    if form.validate() and form.q.data:
-        found = callers_service.find_callers(
-            db.session, form.q.data, region=current_app.config.get("DEFAULT_REGION", "CN")
-        )
-    now = utcnow()
-    return render_template(
-        "cases/callers.html",
-        form=form,
-        found=found,
-        repeat=callers_service.repeat_caller_ids(db.session, [c.id for c in found], now),
-    )
-
-
-def _profile_form(caller: Caller, family: list[FamilyContact], formdata=None) -> forms.ProfileForm:
-    data = {name: getattr(caller, name) for name in callers_service.PROFILE_FIELDS}
-    data["age_band"] = caller.age_band.value if caller.age_band else ""
-    data["language"] = caller.language or ""
-    form = forms.ProfileForm(formdata=formdata, data=data)
-    form.requested_by.choices = forms.choices([("", "")] + [(str(f.id), f.name) for f in family])
-    return form
-
-
-def _render_caller(caller: Caller, *, status: int = 200, **override_forms):
-    session = db.session
-    now = utcnow()
-    if caller.merged_into_id is not None:
-        survivor = session.get(Caller, callers_service.effective_caller_id(session, caller.id))
-    else:
-        survivor = None
-    family = session.scalars(
-        select(FamilyContact).where(FamilyContact.caller_id == caller.id).order_by(FamilyContact.id)
-    ).all()
-    group = callers_service.caller_group_ids(session, caller.id)
-    cases = session.scalars(
-        select(Case).where(Case.caller_id.in_(group)).order_by(Case.created_at.desc()).limit(50)
-    ).all()
-    aliases = session.scalars(select(Caller).where(Caller.merged_into_id == caller.id)).all()
-    trail = session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.entity == "caller", AuditEntry.entity_id == caller.id)
-        .order_by(AuditEntry.id.desc())
-        .limit(50)
-    ).all()
-    page_forms = {
-        "profile_form": _profile_form(caller, family),
-        "family_form": forms.FamilyContactForm(formdata=None),
-        "consent_form": forms.ConsentForm(formdata=None),
-        "restriction_form": forms.RestrictionForm(formdata=None),
-        "merge_form": forms.MergeForm(formdata=None),
-        "erase_form": forms.EraseForm(formdata=None),
-        "empty_form": forms.EmptyForm(formdata=None),
-        "consent_for": None,
-    }
-    page_forms.update(override_forms)
-    return (
-        render_template(
-            "cases/caller.html",
-            caller=caller,
-            survivor=survivor,
-            aliases=aliases,
-            family=family,
-            cases=cases,
-            trail=trail,
-            operators=_operators(),
-            is_repeat=callers_service.is_repeat_caller(session, caller.id, now),
-            recent_calls=callers_service.recent_call_count(session, caller.id, now),
-            restriction=caller.restriction_in_force(now),
-            permissions=[
-                ("may_receive_alerts", "可接收提醒短信", "May receive alerts"),
-                ("may_request_callbacks", "可代为申请回电", "May request callbacks"),
-                ("may_change_profile", "可代为修改偏好", "May change preferences"),
-            ],
-            consent_methods=[
-                ("elder_on_call", "老人在通话中同意", "The elder said so on a call"),
-                ("elder_in_person", "老人当面同意", "The elder in person"),
-                ("elder_in_writing", "老人书面同意", "The elder in writing"),
-            ],
-            **page_forms,
-        ),
-        status,
-    )
-
-
-@bp.get("/callers/<int:caller_id>")
-@role_required(Role.OPERATOR)
-def caller_page(caller_id: int):
-    """A caller's profile, family contacts, cases and history."""
-    return _render_caller(_load_caller(caller_id))
-
-
-def _caller_action(caller_id, form, form_name, action, done, anchor="", extra=None):
-    caller = _load_caller(caller_id)
-    if form.validate_on_submit():
-        try:
-            result = action(caller, form)
-            db.session.commit()
-            flash(t(*done), "success")
-            return result or redirect(
-                url_for("cases.caller_page", caller_id=caller_id) + anchor, code=303
-            )
-        except ActionRefused as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.message())
-            flash(exc.message(), "error")
-        caller = _load_caller(caller_id)
-    return _render_caller(caller, status=400, **{form_name: form, **(extra or {})})
-
-
-@bp.post("/callers/<int:caller_id>/profile")
-@role_required(Role.OPERATOR)
-def save_profile(caller_id: int):
-    caller = _load_caller(caller_id)
-    family = db.session.scalars(
-        select(FamilyContact).where(FamilyContact.caller_id == caller.id)
-    ).all()
-    form = _profile_form(caller, family, formdata=request.form)
-
-    def action(caller, form):
-        values = {name: getattr(form, name).data for name in callers_service.PROFILE_FIELDS}
-        for name in ("name", "display_name", "dialect", "district", "notes"):
-            values[name] = (values[name] or "").strip()
-        values["language"] = values["language"] or None
-        values["age_band"] = values["age_band"] or None
-        callers_service.update_profile(
-            db.session,
-            caller,
-            operator_id=_me(),
-            requested_by_family_id=int(form.requested_by.data) if form.requested_by.data else None,
-            **values,
-        )
-
-    return _caller_action(
-        caller_id, form, "profile_form", action, ("资料已保存。", "Profile saved."), "#profile"
-    )
-
-
-@bp.post("/callers/<int:caller_id>/family")
-@role_required(Role.OPERATOR)
-def add_family(caller_id: int):
-    def action(caller, form):
-        callers_service.add_family_contact(
-            db.session,
-            caller.id,
-            name=form.name.data,
-            relation=form.relation.data or "",
-            phone_number=form.phone_number.data,
-            operator_id=_me(),
-            may_receive_alerts=form.may_receive_alerts.data,
-            may_request_callbacks=form.may_request_callbacks.data,
-            may_change_profile=form.may_change_profile.data,
-            region=current_app.config.get("DEFAULT_REGION", "CN"),
-        )
-
-    return _caller_action(
-        caller_id,
-        forms.FamilyContactForm(),
-        "family_form",
-        action,
-        (
-            "已添加家人联系人(需老人同意后生效)。",
-            "Family contact added (in force once the elder consents).",
-        ),
-        "#family",
-    )
-
-
-def _family_contact(caller: Caller, contact_id: int) -> FamilyContact:
-    contact = db.session.get(FamilyContact, contact_id)
-    if contact is None or contact.caller_id != caller.id:
-        abort(404)
-    return contact
-
-
-@bp.post("/callers/<int:caller_id>/family/<int:contact_id>/consent")
-@role_required(Role.OPERATOR)
-def record_consent(caller_id: int, contact_id: int):
-    def action(caller, form):
-        callers_service.record_consent(
-            db.session,
-            _family_contact(caller, contact_id),
-            method=form.method.data,
-            recorded_by=_me(),
-            consented_at=form.consented_at.data,
-        )
-
-    return _caller_action(
-        caller_id,
-        forms.ConsentForm(),
-        "consent_form",
-        action,
-        ("已记录老人的同意。", "The elder's consent is recorded."),
-        "#family",
-        extra={"consent_for": contact_id},
-    )
-
-
-@bp.post("/callers/<int:caller_id>/family/<int:contact_id>/revoke")
-@role_required(Role.OPERATOR)
-def revoke_consent(caller_id: int, contact_id: int):
-    def action(caller, form):
-        callers_service.revoke_consent(
-            db.session, _family_contact(caller, contact_id), operator_id=_me()
-        )
-
-    return _caller_action(
-        caller_id,
-        forms.EmptyForm(),
-        "empty_form",
-        action,
-        ("已撤销同意。", "Consent withdrawn."),
-        "#family",
-    )
-
-
-@bp.post("/callers/<int:caller_id>/family/<int:contact_id>/permissions")
-@role_required(Role.OPERATOR)
-def family_permissions(caller_id: int, contact_id: int):
-    def action(caller, form):
-        callers_service.set_family_permissions(
-            db.session,
-            _family_contact(caller, contact_id),
-            operator_id=_me(),
-            may_receive_alerts=form.may_receive_alerts.data,
-            may_request_callbacks=form.may_request_callbacks.data,
-            may_change_profile=form.may_change_profile.data,
-        )
-
-    return _caller_action(
-        caller_id,
-        forms.PermissionsForm(),
-        "empty_form",
-        action,
-        ("权限已保存。", "Permissions saved."),
-        "#family",
-    )
-
-
-@bp.post("/callers/<int:caller_id>/restriction")
-@role_required(Role.SUPERVISOR)
-def set_restriction(caller_id: int):
-    def action(caller, form):
-        callers_service.set_restriction(
-            db.session,
-            caller,
-            kind=form.kind.data,
-            reason=form.reason.data,
-            until=form.until.data,
-            operator_id=_me(),
-        )
-
-    return _caller_action(
-        caller_id,
-        forms.RestrictionForm(),
-        "restriction_form",
-        action,
-        ("标记已保存。", "Flag saved."),
-        "#restriction",
-    )
-
-
-@bp.post("/callers/<int:caller_id>/restriction/clear")
-@role_required(Role.SUPERVISOR)
-def clear_restriction(caller_id: int):
-    def action(caller, form):
-        callers_service.clear_restriction(db.session, caller, operator_id=_me())
-
-    return _caller_action(
-        caller_id,
-        forms.EmptyForm(),
-        "empty_form",
-        action,
-        ("标记已解除。", "Flag lifted."),
-        "#restriction",
-    )
-
-
-@bp.post("/callers/<int:caller_id>/merge")
-@role_required(Role.SUPERVISOR)
-def merge(caller_id: int):
-    """Merge another profile of the same person (named by its number) into this one."""
-
-    def action(caller, form):
-        other_text = form.other.data.strip()
-        other = None
-        number = try_normalise(other_text, current_app.config.get("DEFAULT_REGION", "CN"))
-        if number:
-            other = db.session.scalar(select(Caller).where(Caller.phone_number == number))
-        if other is None:
-            raise ActionRefused(
-                "找不到这个号码的来电人资料。", "No caller profile has that number."
-            )
-        callers_service.merge_callers(
-            db.session, keep_id=caller.id, merge_id=other.id, operator_id=_me()
-        )
-
-    return _caller_action(
-        caller_id,
-        forms.MergeForm(),
-        "merge_form",
-        action,
-        ("资料已合并。", "Profiles merged."),
-        "#merge",
-    )
-
-
 @bp.post("/callers/<int:caller_id>/export")
 @role_required(Role.SUPERVISOR)
 def export_caller(caller_id: int):
     """Everything held about this person, as JSON (a subject access request); audited."""
-    caller = _load_caller(caller_id)
+    caller = callers_views.load_caller(caller_id)
     form = forms.EmptyForm()
     if not form.validate_on_submit():
         abort(400)
@@ -1093,9 +753,9 @@ def erase_caller(caller_id: int):
             db.session, caller.id, operator_id=_me(), actor="operator:erase_request"
         )
 
-    return _caller_action(
+    return callers_views.caller_action(
         caller_id,
-        forms.EraseForm(),
+        callers_forms.EraseForm(),
         "erase_form",
         action,
         (

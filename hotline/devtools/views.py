@@ -17,6 +17,7 @@ from hotline.db import db
 from hotline.i18n import current_language
 from hotline.ivr.diagram import render_svg
 from hotline.ivr.schema import Script, ScriptSet
+from hotline.lines.models import Line
 from hotline.operators.auth import role_required
 from hotline.operators.models import Role
 
@@ -44,8 +45,6 @@ def _anchor(line: str, language: str) -> str:
 
 def _groups(scripts: ScriptSet) -> list[ScriptGroup]:
     """Lines grouped by the scripts they use, then scripts no line uses."""
-    from hotline.lines.models import Line
-
     groups: dict[str, ScriptGroup] = {}
     for line in db.session.scalars(select(Line).order_by(Line.key)):
         groups.setdefault(line.script_key, ScriptGroup(line.script_key)).lines.append(line)

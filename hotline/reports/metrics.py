@@ -25,8 +25,7 @@ import enum
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,7 +35,8 @@ from hotline.calls.models import Call, CallDirection, CallOutcome
 from hotline.cases.models import Case
 from hotline.lines.models import Line
 from hotline.reports import sources
-from hotline.timeutil import utcnow
+from hotline.segments import is_gsm7
+from hotline.timeutil import local_day, local_day_bounds, utcnow
 
 #: Outcomes that mean the caller left the queue without an operator and without abandoning.
 OTHER_EXITS = (
@@ -53,19 +53,6 @@ class QueueResult(enum.StrEnum):
     SHORT_ABANDON = "short_abandon"
     OTHER_EXIT = "other_exit"
     WAITING = "waiting"
-
-
-def local_day(at: datetime, timezone: str) -> date:
-    """The calendar day of `at` in `timezone`."""
-    return at.astimezone(ZoneInfo(timezone)).date()
-
-
-def local_day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
-    """[start, end) of a local day in UTC (23 or 25 hours long on daylight-saving changes)."""
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    return start, end
 
 
 def classify(call: Call, short_abandon_seconds: int) -> tuple[QueueResult, float | None]:
@@ -404,7 +391,8 @@ class LiveNumbers:
 
 def live_numbers(session: Session, line: Line) -> LiveNumbers:
     """Live queue numbers of `line` (the queue feature's snapshot)."""
-    return sources.live_snapshot(session, line)
+    waiting, longest_wait_seconds, available_operators = sources.live_snapshot(session, line)
+    return LiveNumbers(waiting, longest_wait_seconds, available_operators)
 
 
 def active_lines(session: Session) -> list[Line]:
@@ -415,8 +403,6 @@ def line_labels(session: Session, line: Line) -> tuple[str | None, str | None]:
     """How texts name the line: (Chinese, English), or (None, None) when the deployment has
     only one line (the supervisor knows which). English uses the line's key when the name is
     not GSM text, so English texts stay in 160-character GSM segments."""
-    from hotline.sms.segments import is_gsm7
-
     if len(active_lines(session)) <= 1:
         return None, None
     return line.name, (line.name if is_gsm7(line.name) else line.key)

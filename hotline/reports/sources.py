@@ -1,16 +1,15 @@
 """What reports and alerts read from the other features: one place for every cross-feature read.
 
 - queue: `hotline.queue.service.live_snapshot` (callers waiting, longest wait, operators free);
-- cases: `Case.is_urgent`, `Case.escalated_at`, `hotline.cases.service.overdue_escalations`;
+- cases: `Case.is_urgent`, `Case.escalated_at`, `hotline.cases.lifecycle.overdue_escalations`;
 - callbacks: `CallbackAttempt` outcomes;
-- clock: `hotline.clock.last_heartbeat`, and this feature's own outbox sweep;
+- clock: `hotline.schedule.last_heartbeat`, and this feature's own outbox sweep;
 - operators: registered supervisors (active supervisors and admins with a phone number).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,28 +20,24 @@ from hotline.callbacks.models import (
     CallbackRequest,
     CallbackStatus,
 )
-from hotline.cases import service as cases_service
+from hotline.cases import lifecycle
 from hotline.cases.models import ACTIVE_CASE_STATUSES, Case, CaseStatus
 from hotline.lines.models import Line
-from hotline.operators.models import Operator, Role
 from hotline.queue import service as queue_service
+from hotline.schedule import last_heartbeat
+from hotline.sms.models import SmsSweep
 from hotline.timeutil import as_utc
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hotline.reports.metrics import LiveNumbers
 
-
-def live_snapshot(session: Session, line: Line) -> LiveNumbers:
-    """Callers waiting on `line` now, the longest current wait (None when nobody waits), and
-    operators free (the queue feature's definitions)."""
-    from hotline.reports.metrics import LiveNumbers
-
+def live_snapshot(session: Session, line: Line) -> tuple[int, float | None, int]:
+    """(callers waiting on `line` now, the longest current wait (None when nobody waits),
+    operators free), by the queue feature's definitions."""
     snap = queue_service.live_snapshot(session, line_id=line.id)
     waiting = int(snap["waiting"])
-    return LiveNumbers(
-        waiting=waiting,
-        longest_wait_seconds=float(snap["longest_wait_seconds"]) if waiting else None,
-        available_operators=int(snap["available_operators"]),
+    return (
+        waiting,
+        float(snap["longest_wait_seconds"]) if waiting else None,
+        int(snap["available_operators"]),
     )
 
 
@@ -87,7 +82,7 @@ def overdue_escalations(
             if case.escalation_deadline_at
             else None,
         )
-        for case in cases_service.overdue_escalations(session, now)
+        for case in lifecycle.overdue_escalations(session, now)
         if line_id is None or case.line_id == line_id
     ]
 
@@ -117,27 +112,6 @@ def callbacks_with_failed_attempts(session: Session, line_id: int, since: dateti
 # --------------------------------------------------------------------------- staff
 
 
-def registered_supervisors(session: Session) -> list[Operator]:
-    """Active supervisors and admins with a phone number: who gets summaries and alerts, and
-    whose texts may use the supervisor commands."""
-    return list(
-        session.scalars(
-            select(Operator)
-            .where(
-                Operator.is_active,
-                Operator.role.in_((Role.SUPERVISOR, Role.ADMIN)),
-                Operator.phone_number.is_not(None),
-                Operator.phone_number != "",
-            )
-            .order_by(Operator.id)
-        )
-    )
-
-
-def supervisor_by_number(session: Session, number: str) -> Operator | None:
-    return next((op for op in registered_supervisors(session) if op.phone_number == number), None)
-
-
 # --------------------------------------------------------------------------- clock
 
 
@@ -147,9 +121,6 @@ def clock_last_heartbeat(session: Session) -> datetime | None:
     The newer of two signs of life: the clock's heartbeat row (its heartbeat job, every 30 s)
     and this feature's outbox sweep (every 5 s). Either one means the process runs.
     """
-    from hotline.schedule import last_heartbeat
-    from hotline.sms.models import SmsSweep
-
     beat = last_heartbeat(session)
     seen = [
         as_utc(session.scalar(select(func.max(SmsSweep.swept_at)))),

@@ -3,8 +3,8 @@
 Order of handling (the first that applies):
 1. STOP / 退订 / TD (and the usual synonyms) opt the number out of non-essential texts;
    START / 恢复 resumes. Anyone may send these; each gets one confirmation.
-2. A registered supervisor's number: 状态 / STATUS gets the live numbers; anything else the list
-   of commands. A stranger sending 状态 is just a caller: nothing privileged.
+2. A registered supervisor's number: announced as `SupervisorTexted`; the alerts feature answers
+   状态 / STATUS with the live numbers, anything else with the list of commands. A stranger sending 状态 is just a caller: nothing privileged.
 3. A volunteer's number with a referral waiting for an answer: 接受 / 1 / YES accepts,
    拒绝 / 2 / NO declines, anything else is noted; the reply lands on the case.
 4. Everyone else is a caller: HELP / 帮助 gets a short help text; 回电 / 1 / CALLBACK books a
@@ -27,17 +27,19 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hotline import events
 from hotline.callers.models import Caller
+from hotline.callers.service import find_caller
 from hotline.cases.models import ContactKind
 from hotline.lines.models import Line
 from hotline.lines.service import NoLineConfigured, find_line
-from hotline.operators.models import Operator
 from hotline.phone import mask, try_normalise
-from hotline.reports import metrics, sources
 from hotline.sms import integration, texts
+from hotline.sms.events import SupervisorTexted
 from hotline.sms.models import OptOutSource, SmsDirection, SmsMessage, SmsPurpose, SmsStatus
 from hotline.sms.outbox import mark_opted_out, mark_resumed, queue_sms
-from hotline.sms.settings import setting
+from hotline.sms.recipients import supervisor_by_number
+from hotline.sms.settings import sms_settings
 from hotline.sms.texts import Head
 from hotline.telephony.webhooks import BadWebhook
 from hotline.timeutil import utcnow
@@ -106,8 +108,9 @@ def _detect_language(body: str, line: Line) -> str:
 
 
 def receive_sms(session: Session, params: IncomingSms, *, region: str) -> SmsMessage | None:
-    """Handle one incoming text exactly once (commits). Returns the inbound row, or None when
-    this MessageSid was already handled (or is being handled by a concurrent request)."""
+    """Handle one incoming text exactly once. Flushes; the webhook guard commits once (with its
+    WebhookEvent). Returns the inbound row, or None when this MessageSid was already handled
+    (or is being handled by a concurrent request)."""
     now = utcnow()
     row = _claim_inbound(session, params, region)
     if row is None:
@@ -125,7 +128,7 @@ def receive_sms(session: Session, params: IncomingSms, *, region: str) -> SmsMes
         _route(session, row, line, number, params)
     row.processed_at = now
     row.lease_expires_at = None
-    session.commit()
+    session.flush()
     return row
 
 
@@ -146,12 +149,19 @@ def _claim_inbound(session: Session, params: IncomingSms, region: str) -> SmsMes
         lease_expires_at=now + PROCESSING_LEASE,
         created_at=now,
     )
-    session.add(row)
-    try:
-        session.commit()
-        return row
-    except IntegrityError:
-        session.rollback()
+    seen = session.scalar(
+        select(SmsMessage.id).where(SmsMessage.message_sid == params.message_sid).limit(1)
+    )
+    if seen is None:
+        session.add(row)
+        try:
+            session.flush()
+            return row
+        except IntegrityError:
+            # A concurrent copy of this webhook inserted it first. This insert is the webhook
+            # transaction's first write (the guard only read), so the rollback discards nothing
+            # else. (Not a savepoint: SQLite's driver commits a lone SAVEPOINT on RELEASE.)
+            session.rollback()
     # Seen before: handle it again only if an earlier attempt crashed before finishing.
     result = session.execute(
         update(SmsMessage)
@@ -164,7 +174,6 @@ def _claim_inbound(session: Session, params: IncomingSms, region: str) -> SmsMes
         .values(lease_expires_at=now + PROCESSING_LEASE)
         .execution_options(synchronize_session=False)
     )
-    session.commit()
     if result.rowcount != 1:
         return None
     return session.scalar(select(SmsMessage).where(SmsMessage.message_sid == params.message_sid))
@@ -199,8 +208,8 @@ def _reply(
 def _route(session: Session, row: SmsMessage, line: Line, number: str, params: IncomingSms) -> None:
     word = keyword(params.body)
     now = row.created_at
-    caller = session.scalar(select(Caller).where(Caller.phone_number == number))
-    supervisor = sources.supervisor_by_number(session, number)
+    caller = find_caller(session, number)
+    supervisor = supervisor_by_number(session, number)
     referral = integration.pending_referral_for(session, number) if supervisor is None else None
     if caller is None and supervisor is None and referral is None:
         # Whoever texts the line is a caller (as whoever rings it is): their profile is what
@@ -244,7 +253,13 @@ def _route(session: Session, row: SmsMessage, line: Line, number: str, params: I
         )
         return
     if supervisor is not None:
-        _supervisor_command(session, row, line, supervisor, word, lang, head)
+        # The answer combines the reports' figures with texts: the alerts feature's subscriber.
+        events.publish(
+            session,
+            SupervisorTexted(
+                sms_id=row.id, line_id=line.id, operator_id=supervisor.id, word=word, language=lang
+            ),
+        )
         return
     if referral is not None:
         _referral_reply(session, row, line, referral, word, lang)
@@ -256,25 +271,6 @@ def _route(session: Session, row: SmsMessage, line: Line, number: str, params: I
             mask(number),
         )
     _caller_text(session, row, line, number, caller, word, lang, params)
-
-
-def _supervisor_command(
-    session: Session,
-    row: SmsMessage,
-    line: Line,
-    supervisor: Operator,
-    word: str,
-    lang: str,
-    head: Head,
-) -> None:
-    if word in STATUS_WORDS:
-        live = metrics.live_numbers(session, line)
-        report = metrics.today_report(session, line, now=row.created_at)
-        body, kind = texts.status_reply(lang, head, live, report), "status_reply"
-    else:
-        body, kind = texts.help_supervisor(lang, head), "help_supervisor"
-    log.info("supervisor %s texted %r", supervisor.username, word[:20])
-    _reply(session, row, line, kind=kind, body=body, lang=lang, operator_id=supervisor.id)
 
 
 def _referral_reply(
@@ -323,7 +319,9 @@ def _caller_text(
     head = Head(row.created_at, line.timezone, case.number)
     blocked = _is_blocked(caller, row.created_at)
     if word in CALLBACK_WORDS and not blocked:
-        session.commit()  # request_callback commits (and may roll back on a race): save first
+        # Until request_callback stops committing (the callbacks' side of the architecture
+        # issue), save the text first: it commits and may roll back on a race.
+        session.commit()
         integration.request_callback_by_sms(
             session, line=line, caller=caller, arrived_at=row.created_at, case=case
         )
@@ -366,7 +364,7 @@ def _is_blocked(caller: Caller, now) -> bool:
 
 
 def _recently_acknowledged(session: Session, number: str, now) -> bool:
-    since = now - timedelta(minutes=setting("SMS_ACK_INTERVAL_MINUTES"))
+    since = now - timedelta(minutes=sms_settings().ack_interval_minutes)
     return (
         session.scalar(
             select(SmsMessage.id)

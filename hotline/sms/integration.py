@@ -1,8 +1,8 @@
 """What the SMS feature asks of the cases, callbacks and callers features (one place for every
 cross-feature write, so an interface change is adjusted here):
 
-- cases: `open_or_continue_case`, `record_contact`, `mark_overdue_alerted`, referrals
-  (`add_referral_hook`, `Referral`, `record_referral_response`);
+- cases: `open_or_continue_case`, `record_contact`, referrals (`Referral`,
+  `record_referral_response`; a new referral arrives as the `CaseReferred` event);
 - callbacks: `request_callback(..., reason=CallbackReason.SMS)`;
 - callers: `FamilyContact` (consented contacts who may receive alerts).
 """
@@ -10,16 +10,15 @@ cross-feature write, so an interface change is adjusted here):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
-from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hotline.callbacks.models import CallbackReason, CallbackRequest
+from hotline.callbacks.service import request_callback
 from hotline.callers.models import Caller, FamilyContact
-from hotline.cases import service as cases_service
+from hotline.cases import lifecycle, referrals
 from hotline.cases.models import Case, ContactKind, Referral, ReferralStatus, ReferralTarget
 from hotline.lines.models import Line
 from hotline.phone import mask
@@ -32,7 +31,7 @@ log = logging.getLogger(__name__)
 
 def open_case_for_sms(session: Session, *, caller: Caller, line: Line) -> Case:
     """The caller's active case, or a new one opened by this text (flushes)."""
-    return cases_service.open_or_continue_case(
+    return lifecycle.open_or_continue_case(
         session, caller_id=caller.id, line_id=line.id, channel="sms"
     )
 
@@ -51,7 +50,7 @@ def record_contact(
     if case.is_closed:
         log.info("case %s is closed: %s contact (sms %s) not added", case.id, kind.value, sms_id)
         return
-    cases_service.record_contact(
+    lifecycle.record_contact(
         session, case, kind=kind, sms_id=sms_id, referral_id=referral_id, note=note
     )
 
@@ -60,15 +59,10 @@ def mark_overdue_alerted(session: Session, case_id: int | None, now: datetime) -
     """Tell the cases feature that supervisors were alerted about an overdue escalation."""
     case = session.get(Case, case_id) if case_id is not None else None
     if case is not None:
-        cases_service.mark_overdue_alerted(session, case, now)
+        lifecycle.mark_overdue_alerted(session, case, now)
 
 
 # --------------------------------------------------------------------------- referrals
-
-
-def register_referral_hook(app: Flask, hook: Callable[[Session, Referral], None]) -> None:
-    """Have the cases feature call `hook(session, referral)` for each new referral."""
-    cases_service.add_referral_hook(app, hook)
 
 
 def is_volunteer_number(session: Session, number: str) -> bool:
@@ -116,7 +110,7 @@ def answer_referral(
             note=text,
         )
     if accepted is not None:
-        cases_service.record_referral_response(
+        referrals.record_referral_response(
             session, referral, is_accepted=accepted, response_text=text, actor="volunteer:sms"
         )
 
@@ -129,8 +123,6 @@ def request_callback_by_sms(
 ) -> CallbackRequest:
     """The caller texted 回电 / 1 / CALLBACK: one callback owed (merged with an active one).
     Commits (the callbacks feature's rule)."""
-    from hotline.callbacks.service import request_callback
-
     callback = request_callback(
         session,
         line_id=line.id,

@@ -1,4 +1,4 @@
-"""Clock jobs of the SMS feature: send the outbox, keep the supervisor alerts up to date."""
+"""Clock job of the SMS feature: send the outbox (the alerts job is hotline.alerts.jobs')."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask import Flask
 
 from hotline.db import db
 from hotline.schedule import ClockJob, clock_id
-from hotline.sms import alerts, outbox
+from hotline.sms import outbox
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +29,8 @@ def send_outbox(app: Flask) -> None:
         )
 
 
-def update_alerts(app: Flask) -> None:
-    """Raise and recover supervisor alerts."""
-    alerts.run_alerts(db.session)
-
-
 JOBS = [
     # Every few seconds: a caller's acknowledgement should arrive within seconds (the service
     # standard asks for an SMS answer within 3 minutes).
     ClockJob("sms_outbox", send_outbox, 5),
-    ClockJob("sms_alerts", update_alerts, 30),
 ]

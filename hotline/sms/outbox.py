@@ -28,6 +28,7 @@ from twilio.base.exceptions import TwilioRestException
 from hotline.cases.models import Case, ContactKind
 from hotline.lines.models import Line
 from hotline.phone import mask, try_normalise
+from hotline.segments import segment_count
 from hotline.sms import integration
 from hotline.sms.models import (
     OptOutSource,
@@ -40,8 +41,7 @@ from hotline.sms.models import (
     SmsSweep,
 )
 from hotline.sms.rules import refusal_reason
-from hotline.sms.segments import segment_count
-from hotline.sms.settings import setting
+from hotline.sms.settings import sms_settings
 from hotline.telephony.gateway import get_gateway, public_base_url
 from hotline.timeutil import utcnow
 
@@ -91,7 +91,7 @@ _TWILIO_TO_OURS = {
 
 def sender_number(session: Session, line_id: int | None) -> str:
     """The number texts are sent from: SMS_FROM_NUMBER, else the line's own number."""
-    configured = setting("SMS_FROM_NUMBER")
+    configured = sms_settings().from_number
     if configured:
         return configured
     line = session.get(Line, line_id) if line_id is not None else None
@@ -182,8 +182,8 @@ def _due_condition(now: datetime):
 
 def _pacing_budgets(session: Session, senders: set[str], now: datetime) -> dict[str, float]:
     """Segments each sender may still send in the current pacing window."""
-    window = setting("SMS_PACING_WINDOW_SECONDS")
-    allowance = setting("SMS_SEGMENTS_PER_SECOND") * window
+    window = sms_settings().pacing_window_seconds
+    allowance = sms_settings().segments_per_second * window
     since = now - timedelta(seconds=window)
     used = dict(
         session.execute(
@@ -220,7 +220,7 @@ def claim_due(
     session: Session, *, clock: str, now: datetime, ids: list[int] | None = None
 ) -> list[Claim]:
     """Claim due texts for `clock` (committed); returns the texts this clock now owns."""
-    lease = timedelta(seconds=setting("SMS_LEASE_SECONDS"))
+    lease = timedelta(seconds=sms_settings().lease_seconds)
     query = (
         select(
             SmsMessage.id,
@@ -235,7 +235,7 @@ def claim_due(
         )
         .where(_due_condition(now))
         .order_by(SmsMessage.send_after, SmsMessage.id)
-        .limit(setting("SMS_BATCH_SIZE"))
+        .limit(sms_settings().batch_size)
         .with_for_update(skip_locked=True)
     )
     if ids is not None:
@@ -455,7 +455,7 @@ def _retry_or_fail(
     result: SweepResult,
 ) -> None:
     attempts = message.attempts
-    if attempts >= setting("SMS_MAX_ATTEMPTS"):
+    if attempts >= sms_settings().max_attempts:
         if _finish(
             session,
             message,
@@ -468,7 +468,7 @@ def _retry_or_fail(
         session.commit()
         log.warning("SMS %s gave up after %s attempts: %s", message.id, attempts, text)
         return
-    pause = min(setting("SMS_RETRY_BASE_SECONDS") * 2 ** (attempts - 1), 1800)
+    pause = min(sms_settings().retry_base_seconds * 2 ** (attempts - 1), 1800)
     if _finish(
         session,
         message,

@@ -8,6 +8,7 @@ import logging
 from sqlalchemy.orm import Session
 
 from hotline.callers.models import Caller
+from hotline.cases.events import CaseReferred
 from hotline.cases.models import Referral
 from hotline.lines.models import Line
 from hotline.phone import mask
@@ -38,9 +39,16 @@ def referral_offer_text(session: Session, referral: Referral) -> tuple[str, str]
     return body, language
 
 
+def on_case_referred(session: Session, event: CaseReferred) -> None:
+    """Subscriber of `CaseReferred` (hotline.app.SUBSCRIPTIONS): see `on_new_referral`."""
+    referral = session.get(Referral, event.referral_id)
+    if referral is not None:
+        on_new_referral(session, referral)
+
+
 def on_new_referral(session: Session, referral: Referral) -> SmsMessage | None:
-    """The cases feature's hook for a new referral: queue the offer to a volunteer (agencies
-    are contacted by the operator). Does not commit."""
+    """A new referral: queue the offer to a volunteer (agencies are contacted by the
+    operator). Does not commit."""
     if not integration.is_volunteer_referral(referral):
         log.info("referral %s is not to a volunteer with a number: no SMS", referral.id)
         return None

@@ -22,11 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hotline.callbacks.models import CallbackRequest
-from hotline.callers.models import Caller
+from hotline.callers.service import find_caller
 from hotline.lines.models import Line
 from hotline.phone import country_code
-from hotline.reports import sources
-from hotline.reports.metrics import local_day, local_day_bounds
 from hotline.sms import integration
 from hotline.sms.models import (
     COUNTED_STATUSES,
@@ -36,7 +34,9 @@ from hotline.sms.models import (
     SmsOptOut,
     SmsPurpose,
 )
-from hotline.sms.settings import setting
+from hotline.sms.recipients import supervisor_by_number
+from hotline.sms.settings import sms_settings
+from hotline.timeutil import local_day, local_day_bounds
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,9 @@ LINK = re.compile(r"https?://|www\.|\b[a-z0-9-]+\.(?:com|cn|net|org|cc|top|xyz|l
 
 def recipient_kind(session: Session, number: str) -> str | None:
     """The allowlist: how the number is known to the hotline, or None."""
-    if sources.supervisor_by_number(session, number) is not None:
+    if supervisor_by_number(session, number) is not None:
         return "supervisor"
-    if session.scalar(select(Caller.id).where(Caller.phone_number == number)) is not None:
+    if find_caller(session, number) is not None:
         return "caller"
     if (
         session.scalar(
@@ -112,7 +112,7 @@ def refusal_reason(
     if not to.startswith("+") or not to[1:].isdigit():
         return f"not a phone number ({to[:16]!r})"
     code = country_code(to)
-    allowed = tuple(int(c) for c in setting("SMS_ALLOWED_COUNTRY_CODES"))
+    allowed = sms_settings().allowed_country_codes
     if code not in allowed:
         return (
             f"country code +{code} is not allowed (allowed: {', '.join(f'+{c}' for c in allowed)})"
@@ -134,13 +134,16 @@ def refusal_reason(
             return f"opted out ({opt_out.trigger or 'STOP'}): only essential texts"
     if check_caps:
         since = _day_start(session, line_id, now)
-        cap = setting(
-            "SMS_DAILY_CAP_PER_STAFF_NUMBER" if kind == "supervisor" else "SMS_DAILY_CAP_PER_NUMBER"
+        settings = sms_settings()
+        cap = (
+            settings.daily_cap_per_staff_number
+            if kind == "supervisor"
+            else settings.daily_cap_per_number
         )
         if _sent_today(session, since, SmsMessage.to_number == to) >= cap:
             return f"daily cap of {cap} texts to this number reached"
         if line_id is not None:
-            line_cap = setting("SMS_DAILY_CAP_PER_LINE")
+            line_cap = sms_settings().daily_cap_per_line
             if _sent_today(session, since, SmsMessage.line_id == line_id) >= line_cap:
                 return f"daily cap of {line_cap} texts for this line reached"
     return None

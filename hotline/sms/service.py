@@ -2,12 +2,11 @@
 
 - `queue_sms(...)`: put one text in the outbox (rules applied; refused rows keep the reason).
 - `receive_sms(...)`, `apply_message_status(...)`: the two webhooks.
-- `send_due(...)`: the clock's sweep; `check_clock(...)`: the clock-silent alert from outside it.
+- `send_due(...)`: the clock's sweep (alerts and the clock-silent check: hotline.alerts).
 """
 
 from __future__ import annotations
 
-from hotline.sms.alerts import check_clock, run_alerts, sync_alerts  # noqa: F401
 from hotline.sms.inbound import IncomingSms, receive_sms  # noqa: F401
 from hotline.sms.outbox import (  # noqa: F401
     apply_message_status,

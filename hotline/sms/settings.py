@@ -1,57 +1,62 @@
-"""SMS, alert and summary settings: app.config keys with their defaults.
+"""The SMS feature's settings: one frozen dataclass, read from app.config (alert and summary
+settings: hotline.alerts.settings).
 
-Deployments set them in the app configuration (for example from the environment in
-hotline/config.py); `setting(name)` reads the configured value or the default here.
+Deployments set the SMS_* keys in the app configuration (hotline/config.py reads them from the
+environment); a key that is absent or None takes the default here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 from flask import current_app
 
-DEFAULTS: dict[str, Any] = {
-    # Calling codes texts may go to (China by default); anything else is refused.
-    "SMS_ALLOWED_COUNTRY_CODES": (86,),
-    # Daily caps, counted in the line's local day, refused texts not counted.
-    "SMS_DAILY_CAP_PER_NUMBER": 8,
-    "SMS_DAILY_CAP_PER_STAFF_NUMBER": 40,
-    "SMS_DAILY_CAP_PER_LINE": 1000,
-    # Pacing: Twilio sends about one segment per second per long code.
-    "SMS_SEGMENTS_PER_SECOND": 1.0,
-    "SMS_PACING_WINDOW_SECONDS": 10,
-    # Transient failures are retried with a doubling pause, up to this many attempts.
-    "SMS_MAX_ATTEMPTS": 5,
-    "SMS_RETRY_BASE_SECONDS": 30,
-    # A clock owns a claimed text for this long (then another clock may take it over).
-    "SMS_LEASE_SECONDS": 120,
-    # Texts claimed per sweep.
-    "SMS_BATCH_SIZE": 50,
-    # Sender number; None: the line's own number.
-    "SMS_FROM_NUMBER": None,
-    # A caller's free texts get at most one acknowledgement in this many minutes.
-    "SMS_ACK_INTERVAL_MINUTES": 30,
-    # Alerts.
-    "ALERT_WINDOW_SECONDS": 3600,
-    "ALERT_LONG_WAIT_SECONDS": 300,
-    "ALERT_SERVICE_LEVEL_TARGET": 0.8,
-    "ALERT_SERVICE_LEVEL_MIN_CALLS": 5,
-    "ALERT_CALLBACK_FAILURES": 3,
-    "ALERT_CLOCK_SILENT_SECONDS": 300,
-    # Daily summary: local time per line key, and the default for lines not listed.
-    "REPORTS_SUMMARY_AT": "20:30",
-    "REPORTS_SUMMARY_AT_BY_LINE": {},
-}
+
+@dataclass(frozen=True)
+class SmsSettings:
+    """Outbox rules, pacing, retries and replies. Each field is app.config["SMS_" + NAME]."""
+
+    #: Calling codes texts may go to (China by default); anything else is refused.
+    allowed_country_codes: tuple[int, ...] = (86,)
+    #: Daily caps, counted in the line's local day, refused texts not counted.
+    daily_cap_per_number: int = 8
+    daily_cap_per_staff_number: int = 40
+    daily_cap_per_line: int = 1000
+    #: Pacing: Twilio sends about one segment per second per long code.
+    segments_per_second: float = 1.0
+    pacing_window_seconds: int = 10
+    #: Transient failures are retried with a doubling pause, up to this many attempts.
+    max_attempts: int = 5
+    retry_base_seconds: int = 30
+    #: A clock owns a claimed text for this long (then another clock may take it over).
+    lease_seconds: int = 120
+    #: Texts claimed per sweep.
+    batch_size: int = 50
+    #: Sender number; None: the line's own number.
+    from_number: str | None = None
+    #: A caller's free texts get at most one acknowledgement in this many minutes.
+    ack_interval_minutes: int = 30
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SmsSettings:
+        """The settings in `config` (an app.config), defaults for what is not set."""
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            value = config.get("SMS_" + spec.name.upper())
+            if value is None:
+                continue
+            if spec.name == "allowed_country_codes":
+                value = tuple(int(code) for code in value)
+            elif spec.name == "segments_per_second":
+                value = float(value)
+            elif spec.name != "from_number":
+                value = int(value)
+            values[spec.name] = value
+        return cls(**values)
 
 
-def setting(name: str) -> Any:
-    """The configured value of `name`, or its default."""
-    value = current_app.config.get(name)
-    return DEFAULTS[name] if value is None else value
-
-
-def init_app(app) -> None:
-    """Put the defaults into app.config (without overriding what is configured)."""
-    for name, value in DEFAULTS.items():
-        if app.config.get(name) is None:
-            app.config[name] = value
+def sms_settings() -> SmsSettings:
+    """The current app's SMS settings."""
+    return SmsSettings.from_config(current_app.config)

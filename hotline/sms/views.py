@@ -6,7 +6,8 @@ from flask import Blueprint, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from hotline.db import db
-from hotline.sms import service, settings
+from hotline.sms import service
+from hotline.sms.cli import sms_cli
 from hotline.sms.inbound import IncomingSms
 from hotline.telephony.twiml import empty_status_response, twiml_response
 from hotline.telephony.webhooks import BadWebhook, twilio_webhook
@@ -15,14 +16,8 @@ bp = Blueprint("sms", __name__, url_prefix="/twilio/sms")
 
 
 def init_app(app) -> None:
-    """Settings defaults, the `flask sms` commands, and the referral hook of the cases feature."""
-    from hotline.sms import integration
-    from hotline.sms.cli import sms_cli
-    from hotline.sms.referrals import on_new_referral
-
-    settings.init_app(app)
+    """The `flask sms` commands."""
     app.cli.add_command(sms_cli)
-    integration.register_referral_hook(app, on_new_referral)
 
 
 def _empty():

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from flask import has_app_context
-from werkzeug.security import generate_password_hash
 
 from hotline.db import db
-from hotline.operators.models import Operator, Role
+from hotline.operators.models import Role
+from tests import factories
 
 _usernames = itertools.count(1)
 
@@ -31,16 +30,15 @@ def make_staff(app):
         display_name: str | None = None,
         console_language: str = "zh",
     ) -> int:
-        username = username or f"{role.value}{next(_usernames)}"
         with _context(app):
-            operator = Operator(
-                username=username,
-                display_name=display_name or username,
+            operator = factories.make_operator(
+                db.session,
+                username,
                 role=role,
-                password_hash=generate_password_hash(password) if password else "",
+                password=password,
+                display_name=display_name,
                 console_language=console_language,
             )
-            db.session.add(operator)
             db.session.commit()
             return operator.id
 
@@ -70,18 +68,13 @@ def _context(app):
 
 @pytest.fixture
 def line_id(app) -> int:
-    from sqlalchemy import select
-
-    from hotline.lines.models import Line
-
     with app.app_context():
-        return db.session.scalar(select(Line.id).where(Line.key == "main"))
+        return factories.main_line(db.session).id
 
 
 @pytest.fixture
 def make_call(app, line_id):
     """Create a Call row: make_call(caller_id, created_at=..., direction="inbound") -> (id, sid)."""
-    from hotline.calls.models import Call, CallDirection, CallStatus
 
     def _make(
         caller_id: int | None,
@@ -91,21 +84,18 @@ def make_call(app, line_id):
         status: str = "in-progress",
         **fields,
     ):
-        sid = fields.pop("call_sid", None) or "CA" + uuid.uuid4().hex
         with _context(app):
-            call = Call(
-                call_sid=sid,
+            call = factories.make_call(
+                db.session,
                 line_id=line_id,
                 caller_id=caller_id,
-                direction=CallDirection(direction),
-                status=CallStatus(status),
-                menu_path=[],
-                created_at=created_at or datetime.now(UTC),
+                direction=direction,
+                status=status,
+                created_at=created_at,
                 **fields,
             )
-            db.session.add(call)
             db.session.commit()
-            return call.id, sid
+            return call.id, call.call_sid
 
     return _make
 
@@ -113,7 +103,7 @@ def make_call(app, line_id):
 @pytest.fixture
 def open_case(app, line_id):
     """Open a case for a caller in its own transaction: open_case(caller_id, **kw) -> number."""
-    from hotline.cases import service
+    from hotline.cases import lifecycle
 
     def _open(
         caller_id: int | None,
@@ -123,7 +113,7 @@ def open_case(app, line_id):
         channel: str = "call",
     ) -> str:
         with _context(app):
-            case = service.open_or_continue_case(
+            case = lifecycle.open_or_continue_case(
                 db.session,
                 caller_id=caller_id,
                 line_id=line_id,

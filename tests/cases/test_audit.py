@@ -10,7 +10,7 @@ from sqlalchemy.exc import DatabaseError
 
 from hotline.audit import AuditTrailIsAppendOnly
 from hotline.callers import service as callers_service
-from hotline.cases import service
+from hotline.cases import lifecycle
 from hotline.cases.models import AuditEntry
 from hotline.timeutil import utcnow
 
@@ -20,24 +20,24 @@ def test_each_change_to_a_case_writes_one_entry_with_who_before_and_after(
 ):
     operator = make_staff()
     supervisor = make_staff()
-    case = service.open_or_continue_case(
+    case = lifecycle.open_or_continue_case(
         session, caller_id=make_caller(), line_id=line_id, channel="call", operator_id=operator
     )
-    service.set_scenario(
+    lifecycle.set_scenario(
         session, case, scenario="medical", sub_topic="电话预约挂号", operator_id=operator
     )
-    service.update_summary(session, case, summary="想约下周三的心内科", operator_id=operator)
-    service.add_note(session, case, text="已告诉她医院的人工窗口时间", operator_id=operator)
-    service.change_status(session, case, "in_progress", operator_id=operator)
-    service.escalate(session, case, reason="医院不接受电话预约", operator_id=operator)
-    service.assign_escalation(
+    lifecycle.update_summary(session, case, summary="想约下周三的心内科", operator_id=operator)
+    lifecycle.add_note(session, case, text="已告诉她医院的人工窗口时间", operator_id=operator)
+    lifecycle.change_status(session, case, "in_progress", operator_id=operator)
+    lifecycle.escalate(session, case, reason="医院不接受电话预约", operator_id=operator)
+    lifecycle.assign_escalation(
         session,
         case,
         assignee_id=supervisor,
         deadline_at=utcnow() + timedelta(hours=5),
         operator_id=supervisor,
     )
-    service.resolve(session, case, outcome="handled_on_behalf", operator_id=supervisor)
+    lifecycle.resolve(session, case, outcome="handled_on_behalf", operator_id=supervisor)
     session.commit()
 
     entries = audit_of(session, "case", case.id)
@@ -102,7 +102,7 @@ def test_personal_values_are_redacted_in_the_trail(session, make_caller, make_st
 def test_audit_entries_cannot_be_changed_or_deleted_through_the_session(
     session, make_caller, line_id
 ):
-    service.open_case(session, caller_id=make_caller(), line_id=line_id, channel="call")
+    lifecycle.open_case(session, caller_id=make_caller(), line_id=line_id, channel="call")
     session.commit()
     entry = session.query(AuditEntry).first()
 
@@ -127,7 +127,7 @@ def test_audit_entries_cannot_be_changed_or_deleted_through_the_session(
 
 
 def test_the_database_refuses_to_change_the_trail_too(session, make_caller, line_id):
-    service.open_case(session, caller_id=make_caller(), line_id=line_id, channel="call")
+    lifecycle.open_case(session, caller_id=make_caller(), line_id=line_id, channel="call")
     session.commit()
     for statement in ("UPDATE audit_entries SET action = 'x'", "DELETE FROM audit_entries"):
         with pytest.raises(DatabaseError, match="append-only"):

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from hotline.callbacks.models import CallbackReason, CallbackRequest
 from hotline.callers.models import Caller, FamilyContact
-from hotline.cases import service
+from hotline.cases import followups, lifecycle, referrals
+from hotline.cases.events import CaseReferred
 from hotline.cases.models import Case, CaseCallback, CaseNote, CaseStatus, Referral
 from hotline.db import db
 from hotline.operators.models import Role
@@ -133,7 +134,7 @@ def test_call_back_at_creates_a_callback_request(app, client, sign_in, operator,
         assert number in callback.note
         link = db.session.scalar(select(CaseCallback))
         assert (link.callback_id, link.purpose) == (callback.id, "operator")
-        assert service.case_for_callback(db.session, callback.id).number == number
+        assert followups.case_for_callback(db.session, callback.id).number == number
     past = client.post(f"/console/cases/{number}/callback", data={"due_at": "2001-01-01T10:00"})
     assert past.status_code == 400 and "回电时间不能是过去的时间" in past.get_data(as_text=True)
 
@@ -146,11 +147,15 @@ def test_a_case_without_a_number_cannot_be_called_back(client, sign_in, operator
     assert "没有可以回拨的号码" in response.get_data(as_text=True)
 
 
-def test_referral_from_the_screen_runs_the_hooks(
+def test_referral_from_the_screen_publishes_case_referred(
     app, client, sign_in, operator, open_case, make_caller
 ):
     seen = []
-    service.add_referral_hook(app, lambda session, referral: seen.append(referral.target_number))
+
+    def subscriber(session, event: CaseReferred) -> None:
+        seen.append(session.get(Referral, event.referral_id).target_number)
+
+    app.extensions["hotline.events"].subscribe(CaseReferred, subscriber)
     number = open_case(make_caller())
     sign_in(client, operator, lang="en")
     missing = client.post(
@@ -174,7 +179,7 @@ def test_referral_from_the_screen_runs_the_hooks(
     with app.app_context():
         referral = db.session.scalar(select(Referral))
         assert referral.status.value == "pending" and referral.referred_by_id == operator
-        assert service.pending_referrals(db.session) == [referral]
+        assert referrals.pending_referrals(db.session) == [referral]
     answered = client.post(
         f"/console/cases/{number}/referrals/{referral.id}/response",
         data={"response": "accepted", "response_text": "明天上午去"},
@@ -182,7 +187,7 @@ def test_referral_from_the_screen_runs_the_hooks(
     assert answered.status_code == 303
     with app.app_context():
         assert db.session.get(Referral, referral.id).status.value == "accepted"
-        assert service.pending_referrals(db.session) == []
+        assert referrals.pending_referrals(db.session) == []
 
 
 def test_resolve_reopen_and_close(app, client, sign_in, operator, make_staff, open_case):
@@ -407,8 +412,8 @@ def test_texts_on_the_case_show_what_the_caller_wrote_escaped(
         )
         db.session.add(text)
         db.session.flush()
-        service.record_contact(
-            db.session, service.get_case(db.session, number), kind="sms_in", sms_id=text.id
+        lifecycle.record_contact(
+            db.session, lifecycle.get_case(db.session, number), kind="sms_in", sms_id=text.id
         )
         db.session.commit()
     sign_in(client, operator)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from hotline.cases import service
+from hotline.cases import lifecycle, queries
 from hotline.cases.models import Case, CaseStatus
 from hotline.db import db
 from hotline.errors import InvalidInput, TransitionRefused
@@ -22,13 +22,13 @@ def test_overdue_escalations_are_listed_most_overdue_first(
 ):
     supervisor = make_staff(Role.SUPERVISOR)
     with time_machine.travel(T0, tick=False):
-        a = service.open_case(session, caller_id=make_caller(), line_id=line_id, channel="call")
-        b = service.open_case(session, caller_id=None, line_id=line_id, channel="call")
-        c = service.open_case(session, caller_id=None, line_id=line_id, channel="call")
-        service.escalate(session, a, reason="医院不接受电话预约", operator_id=None)
-        service.escalate(session, b, reason="独居老人没有药", operator_id=None, is_urgent=True)
-        service.escalate(session, c, reason="社保卡补办", operator_id=None)
-        service.assign_escalation(
+        a = lifecycle.open_case(session, caller_id=make_caller(), line_id=line_id, channel="call")
+        b = lifecycle.open_case(session, caller_id=None, line_id=line_id, channel="call")
+        c = lifecycle.open_case(session, caller_id=None, line_id=line_id, channel="call")
+        lifecycle.escalate(session, a, reason="医院不接受电话预约", operator_id=None)
+        lifecycle.escalate(session, b, reason="独居老人没有药", operator_id=None, is_urgent=True)
+        lifecycle.escalate(session, c, reason="社保卡补办", operator_id=None)
+        lifecycle.assign_escalation(
             session,
             c,
             assignee_id=supervisor,
@@ -36,14 +36,14 @@ def test_overdue_escalations_are_listed_most_overdue_first(
             operator_id=supervisor,
         )
         session.commit()
-    assert service.overdue_escalations(session, T0 + timedelta(hours=1)) == []
-    assert service.overdue_escalations(session, T0 + timedelta(hours=3)) == [b]
-    assert service.overdue_escalations(session, T0 + timedelta(hours=25)) == [b, a]
+    assert lifecycle.overdue_escalations(session, T0 + timedelta(hours=1)) == []
+    assert lifecycle.overdue_escalations(session, T0 + timedelta(hours=3)) == [b]
+    assert lifecycle.overdue_escalations(session, T0 + timedelta(hours=25)) == [b, a]
     assert b.is_overdue(T0 + timedelta(hours=3))
     with time_machine.travel(T0 + timedelta(hours=4), tick=False):
-        service.mark_overdue_alerted(session, b, utcnow())
-        service.change_status(session, b, "in_progress", operator_id=supervisor)
-    assert service.overdue_escalations(session, T0 + timedelta(hours=25)) == [a], (
+        lifecycle.mark_overdue_alerted(session, b, utcnow())
+        lifecycle.change_status(session, b, "in_progress", operator_id=supervisor)
+    assert lifecycle.overdue_escalations(session, T0 + timedelta(hours=25)) == [a], (
         "a case handed back is no longer an open escalation"
     )
 
@@ -52,18 +52,18 @@ def test_a_deadline_must_be_in_the_future_and_only_for_escalated_cases(
     session, make_caller, line_id, make_staff
 ):
     supervisor = make_staff(Role.SUPERVISOR)
-    case = service.open_case(session, caller_id=make_caller(), line_id=line_id, channel="call")
+    case = lifecycle.open_case(session, caller_id=make_caller(), line_id=line_id, channel="call")
     with pytest.raises(TransitionRefused):
-        service.assign_escalation(
+        lifecycle.assign_escalation(
             session,
             case,
             assignee_id=None,
             deadline_at=utcnow() + timedelta(days=1),
             operator_id=supervisor,
         )
-    service.escalate(session, case, reason="需要协调", operator_id=None)
+    lifecycle.escalate(session, case, reason="需要协调", operator_id=None)
     with pytest.raises(InvalidInput, match="future"):
-        service.assign_escalation(
+        lifecycle.assign_escalation(
             session,
             case,
             assignee_id=None,
@@ -72,7 +72,7 @@ def test_a_deadline_must_be_in_the_future_and_only_for_escalated_cases(
         )
     case.escalation_overdue_alerted_at = utcnow()
     new_deadline = utcnow() + timedelta(days=2)
-    service.assign_escalation(
+    lifecycle.assign_escalation(
         session, case, assignee_id=supervisor, deadline_at=new_deadline, operator_id=supervisor
     )
     assert case.escalation_deadline_at == new_deadline
@@ -99,8 +99,10 @@ def test_a_supervisor_assigns_an_escalation_and_sets_its_deadline(
     operator = make_staff(Role.OPERATOR, display_name="坐席 刘芳")
     number = open_case(make_caller(name="王秀英"))
     with app.app_context():
-        case = service.get_case(db.session, number)
-        service.escalate(db.session, case, reason="<b>医院</b>不接受电话预约", operator_id=operator)
+        case = lifecycle.get_case(db.session, number)
+        lifecycle.escalate(
+            db.session, case, reason="<b>医院</b>不接受电话预约", operator_id=operator
+        )
         db.session.commit()
         case_id = case.id
     sign_in(client, supervisor)
@@ -133,9 +135,9 @@ def test_the_escalations_page_flags_overdue_ones(app, client, sign_in, make_staf
     with time_machine.travel(T0, tick=False):
         number = open_case(None)
         with app.app_context():
-            service.escalate(
+            lifecycle.escalate(
                 db.session,
-                service.get_case(db.session, number),
+                lifecycle.get_case(db.session, number),
                 reason="x",
                 operator_id=None,
                 is_urgent=True,
@@ -159,18 +161,18 @@ def test_the_scenario_review_counts_cases_and_lists_open_difficulties(
             ("medical", "家庭医生"),
             ("consumption", "现金支付"),
         ]:
-            case = service.open_case(session, caller_id=None, line_id=line_id, channel="call")
-            service.set_scenario(
+            case = lifecycle.open_case(session, caller_id=None, line_id=line_id, channel="call")
+            lifecycle.set_scenario(
                 session, case, scenario=scenario, sub_topic=sub_topic, operator_id=None
             )
-        service.escalate(session, case, reason="超市拒收现金", operator_id=None)
-        unfiled = service.open_case(session, caller_id=None, line_id=line_id, channel="sms")
-        resolved = service.open_case(
+        lifecycle.escalate(session, case, reason="超市拒收现金", operator_id=None)
+        unfiled = lifecycle.open_case(session, caller_id=None, line_id=line_id, channel="sms")
+        resolved = lifecycle.open_case(
             session, caller_id=None, line_id=line_id, channel="call", scenario="medical"
         )
-        service.resolve(session, resolved, outcome="answered", operator_id=None)
+        lifecycle.resolve(session, resolved, outcome="answered", operator_id=None)
         session.commit()
-        reviews = {r.scenario: r for r in service.scenario_review(session, T0.date(), T0.date())}
+        reviews = {r.scenario: r for r in queries.scenario_review(session, T0.date(), T0.date())}
     assert reviews["medical"].total == 4
     assert reviews["medical"].sub_topics["电话预约挂号"]["total"] == 2
     assert reviews["medical"].by_status == {"open": 3, "resolved": 1}
@@ -196,8 +198,8 @@ def test_an_operator_cannot_change_an_escalated_case_but_can_add_notes(
     operator = make_staff()
     number = open_case(None, operator_id=operator)
     with app.app_context():
-        service.escalate(
-            db.session, service.get_case(db.session, number), reason="x", operator_id=operator
+        lifecycle.escalate(
+            db.session, lifecycle.get_case(db.session, number), reason="x", operator_id=operator
         )
         db.session.commit()
     sign_in(client, operator, lang="en")
@@ -208,4 +210,4 @@ def test_an_operator_cannot_change_an_escalated_case_but_can_add_notes(
         client.post(f"/console/cases/{number}/notes", data={"text": "又来电了"}).status_code == 303
     )
     with app.app_context():
-        assert service.get_case(db.session, number).status == CaseStatus.ESCALATED
+        assert lifecycle.get_case(db.session, number).status == CaseStatus.ESCALATED

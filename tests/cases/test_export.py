@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from hotline.cases import service
+from hotline.cases import export, lifecycle
 from hotline.db import db
 from hotline.operators.models import Role
 
@@ -16,11 +16,11 @@ from hotline.operators.models import Role
 def cases_to_export(app, make_caller, line_id):
     caller = make_caller(phone_number="+8613800138000", name="王秀英", district="朝阳区")
     with app.app_context():
-        case = service.open_case(
+        case = lifecycle.open_case(
             db.session, caller_id=caller, line_id=line_id, channel="call", scenario="medical"
         )
-        service.update_summary(db.session, case, summary='=HYPERLINK("x")', operator_id=None)
-        service.open_case(db.session, caller_id=None, line_id=line_id, channel="sms")
+        lifecycle.update_summary(db.session, case, summary='=HYPERLINK("x")', operator_id=None)
+        lifecycle.open_case(db.session, caller_id=None, line_id=line_id, channel="sms")
         db.session.commit()
         return case.number
 
@@ -41,7 +41,7 @@ def test_an_operator_exports_without_personal_columns(
     assert "attachment" in response.headers["Content-Disposition"]
     rows = _rows(response)
     assert [r["case_number"] for r in rows] == [cases_to_export]
-    assert set(rows[0]) == set(service.EXPORT_COLUMNS)
+    assert set(rows[0]) == set(export.EXPORT_COLUMNS)
     body = response.get_data(as_text=True)
     for personal in ("王秀英", "13800138000", "朝阳区", "HYPERLINK"):
         assert personal not in body
@@ -58,7 +58,7 @@ def test_a_supervisor_exports_the_personal_columns(
     supervisor = make_staff(Role.SUPERVISOR)
     sign_in(client, supervisor)
     rows = _rows(client.get("/console/cases/export.csv"))
-    assert set(rows[0]) == set(service.EXPORT_COLUMNS + service.PERSONAL_EXPORT_COLUMNS)
+    assert set(rows[0]) == set(export.EXPORT_COLUMNS + export.PERSONAL_EXPORT_COLUMNS)
     wang = next(r for r in rows if r["case_number"] == cases_to_export)
     assert (wang["caller_name"], wang["caller_phone"], wang["caller_district"]) == (
         "王秀英",

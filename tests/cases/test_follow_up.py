@@ -8,7 +8,7 @@ import time_machine
 from sqlalchemy import select
 
 from hotline.callbacks.models import CallbackReason, CallbackRequest
-from hotline.cases import jobs, service
+from hotline.cases import followups, jobs, lifecycle
 from hotline.cases.models import Case, CaseCallback, CaseStatus
 
 T0 = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -20,9 +20,9 @@ def test_the_follow_up_callback_is_created_on_its_day_exactly_once(
 ):
     caller = make_caller(phone_number="+8613800138000")
     with time_machine.travel(T0, tick=False):
-        case = service.open_case(session, caller_id=caller, line_id=line_id, channel="call")
-        service.set_follow_up(session, case, follow_up_at=FOLLOW_UP, operator_id=None)
-        service.resolve(session, case, outcome="answered", operator_id=None)
+        case = lifecycle.open_case(session, caller_id=caller, line_id=line_id, channel="call")
+        followups.set_follow_up(session, case, follow_up_at=FOLLOW_UP, operator_id=None)
+        lifecycle.resolve(session, case, outcome="answered", operator_id=None)
         session.commit()
     # The day before: nothing yet (a callback owed today would swallow it by merging).
     with time_machine.travel(FOLLOW_UP - timedelta(days=1), tick=False):
@@ -42,18 +42,20 @@ def test_the_follow_up_callback_is_created_on_its_day_exactly_once(
     assert session.get(Case, case.id).follow_up_requested_at is not None
     assert audit_of(session, "case", case.id)[-1].action == "callback_scheduled"
     # The follow-up is done: the case may be closed now.
-    service.close(session, session.get(Case, case.id), operator_id=None)
+    lifecycle.close(session, session.get(Case, case.id), operator_id=None)
     assert session.get(Case, case.id).status == CaseStatus.CLOSED
 
 
 def test_a_follow_up_that_cannot_be_called_is_not_retried_forever(app, session, line_id):
     with time_machine.travel(T0, tick=False):
-        case = service.open_case(session, caller_id=None, line_id=line_id, channel="call")
-        service.set_follow_up(session, case, follow_up_at=T0 + timedelta(hours=2), operator_id=None)
+        case = lifecycle.open_case(session, caller_id=None, line_id=line_id, channel="call")
+        followups.set_follow_up(
+            session, case, follow_up_at=T0 + timedelta(hours=2), operator_id=None
+        )
         session.commit()
     with time_machine.travel(T0 + timedelta(hours=3), tick=False):
-        assert service.request_due_follow_ups(session, T0 + timedelta(hours=3)) == 0
-        assert service.request_due_follow_ups(session, T0 + timedelta(hours=3)) == 0
+        assert followups.request_due_follow_ups(session, T0 + timedelta(hours=3)) == 0
+        assert followups.request_due_follow_ups(session, T0 + timedelta(hours=3)) == 0
     session.expire_all()
     assert session.get(Case, case.id).follow_up_requested_at is not None
     assert session.scalars(select(CallbackRequest)).all() == []
@@ -62,14 +64,18 @@ def test_a_follow_up_that_cannot_be_called_is_not_retried_forever(app, session, 
 def test_changing_the_date_schedules_a_new_follow_up(session, make_caller, line_id):
     caller = make_caller()
     with time_machine.travel(T0, tick=False):
-        case = service.open_case(session, caller_id=caller, line_id=line_id, channel="call")
-        service.set_follow_up(session, case, follow_up_at=T0 + timedelta(hours=1), operator_id=None)
+        case = lifecycle.open_case(session, caller_id=caller, line_id=line_id, channel="call")
+        followups.set_follow_up(
+            session, case, follow_up_at=T0 + timedelta(hours=1), operator_id=None
+        )
         session.commit()
     with time_machine.travel(T0 + timedelta(hours=2), tick=False):
-        assert service.request_due_follow_ups(session, T0 + timedelta(hours=2)) == 1
+        assert followups.request_due_follow_ups(session, T0 + timedelta(hours=2)) == 1
         case = session.get(Case, case.id)
-        service.set_follow_up(session, case, follow_up_at=T0 + timedelta(days=2), operator_id=None)
+        followups.set_follow_up(
+            session, case, follow_up_at=T0 + timedelta(days=2), operator_id=None
+        )
         session.commit()
         assert case.follow_up_requested_at is None
     with time_machine.travel(T0 + timedelta(days=2), tick=False):
-        assert service.request_due_follow_ups(session, T0 + timedelta(days=2)) == 1
+        assert followups.request_due_follow_ups(session, T0 + timedelta(days=2)) == 1

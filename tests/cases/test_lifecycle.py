@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from hotline.cases import service
+from hotline.cases import followups, lifecycle, referrals
 from hotline.cases.models import CaseOutcome, CaseStatus, ContactKind, WaitingOn
 from hotline.errors import CaseIsClosed, InvalidInput, TransitionRefused
 from hotline.timeutil import utcnow
@@ -48,18 +48,18 @@ NEEDS = {
 
 
 def _case_in(session, status, caller_id, line_id, operator_id):
-    case = service.open_case(
+    case = lifecycle.open_case(
         session, caller_id=caller_id, line_id=line_id, channel="call", operator_id=operator_id
     )
     for step in PATHS[status]:
-        service.change_status(session, case, step, operator_id=operator_id, **NEEDS.get(step, {}))
+        lifecycle.change_status(session, case, step, operator_id=operator_id, **NEEDS.get(step, {}))
     assert case.status == status
     session.commit()
     return case
 
 
 def test_the_table_matches_the_rules():
-    assert {(a, b) for a, targets in service.TRANSITIONS.items() for b in targets} == ALLOWED
+    assert {(a, b) for a, targets in lifecycle.TRANSITIONS.items() for b in targets} == ALLOWED
 
 
 @pytest.mark.parametrize("start", ALL, ids=lambda s: s.value)
@@ -78,7 +78,7 @@ def test_every_transition_is_allowed_or_refused_with_a_clear_message(
         case = _case_in(session, start, caller.id, line_id, operator)
         trail_before = len(audit_of(session, "case", case.id))
         if (start, target) in ALLOWED:
-            service.change_status(
+            lifecycle.change_status(
                 session, case, target, operator_id=operator, **NEEDS.get(target, {})
             )
             session.commit()
@@ -92,7 +92,7 @@ def test_every_transition_is_allowed_or_refused_with_a_clear_message(
             continue
         expected = CaseIsClosed if start == CaseStatus.CLOSED else TransitionRefused
         with pytest.raises(expected) as refused:
-            service.change_status(
+            lifecycle.change_status(
                 session, case, target, operator_id=operator, **NEEDS.get(target, {})
             )
         assert refused.value.zh and refused.value.en
@@ -106,27 +106,27 @@ def test_every_transition_is_allowed_or_refused_with_a_clear_message(
 def test_waiting_needs_to_say_on_whom(session, make_caller, line_id):
     case = _case_in(session, CaseStatus.IN_PROGRESS, make_caller(), line_id, None)
     with pytest.raises(InvalidInput, match="waits on"):
-        service.change_status(session, case, CaseStatus.WAITING, operator_id=None)
+        lifecycle.change_status(session, case, CaseStatus.WAITING, operator_id=None)
     assert case.status == CaseStatus.IN_PROGRESS
-    service.change_status(session, case, "waiting", operator_id=None, waiting_on="caller")
+    lifecycle.change_status(session, case, "waiting", operator_id=None, waiting_on="caller")
     assert case.waiting_on == WaitingOn.CALLER
 
 
 def test_escalating_needs_a_reason_and_resolving_an_outcome(session, make_caller, line_id):
     case = _case_in(session, CaseStatus.IN_PROGRESS, make_caller(), line_id, None)
     with pytest.raises(InvalidInput, match="reason"):
-        service.escalate(session, case, reason="  ", operator_id=None)
+        lifecycle.escalate(session, case, reason="  ", operator_id=None)
     with pytest.raises(InvalidInput, match="outcome"):
-        service.resolve(session, case, outcome="", operator_id=None)
+        lifecycle.resolve(session, case, outcome="", operator_id=None)
     with pytest.raises(InvalidInput):
-        service.resolve(session, case, outcome="made-up", operator_id=None)
+        lifecycle.resolve(session, case, outcome="made-up", operator_id=None)
     assert case.status == CaseStatus.IN_PROGRESS and case.waiting_on is None
 
 
 def test_a_refused_resolve_leaves_the_waiting_case_untouched(session, make_caller, line_id):
     case = _case_in(session, CaseStatus.WAITING, make_caller(), line_id, None)
     with pytest.raises(InvalidInput):
-        service.resolve(session, case, outcome=None, operator_id=None)
+        lifecycle.resolve(session, case, outcome=None, operator_id=None)
     assert case.waiting_on == WaitingOn.AGENCY
 
 
@@ -134,7 +134,7 @@ def test_reopen_clears_the_outcome_and_counts(session, make_caller, make_staff, 
     operator = make_staff()
     case = _case_in(session, CaseStatus.RESOLVED, make_caller(), line_id, operator)
     assert case.outcome == CaseOutcome.ANSWERED and case.resolved_at is not None
-    service.reopen(session, case, operator_id=operator, reason="来电人说问题还在")
+    lifecycle.reopen(session, case, operator_id=operator, reason="来电人说问题还在")
     assert case.status == CaseStatus.IN_PROGRESS
     assert case.outcome is None and case.resolved_at is None and case.reopen_count == 1
     last = audit_of(session, "case", case.id)[-1]
@@ -145,12 +145,12 @@ def test_reopen_clears_the_outcome_and_counts(session, make_caller, make_staff, 
 def test_only_a_resolved_case_can_be_reopened(session, make_caller, line_id):
     case = _case_in(session, CaseStatus.WAITING, make_caller(), line_id, None)
     with pytest.raises(TransitionRefused, match="Only a resolved case"):
-        service.reopen(session, case, operator_id=None)
+        lifecycle.reopen(session, case, operator_id=None)
     closed = _case_in(
         session, CaseStatus.CLOSED, make_caller(phone_number="+8613123456702"), line_id, None
     )
     with pytest.raises(CaseIsClosed):
-        service.reopen(session, closed, operator_id=None)
+        lifecycle.reopen(session, closed, operator_id=None)
 
 
 def test_a_closed_case_is_read_only(session, make_caller, line_id, make_call):
@@ -158,17 +158,17 @@ def test_a_closed_case_is_read_only(session, make_caller, line_id, make_call):
     call_id, _sid = make_call(caller)
     case = _case_in(session, CaseStatus.CLOSED, caller, line_id, None)
     attempts = [
-        lambda: service.add_note(session, case, text="再补一句", operator_id=None),
-        lambda: service.set_scenario(session, case, scenario="medical", operator_id=None),
-        lambda: service.update_summary(session, case, summary="x", operator_id=None),
-        lambda: service.record_contact(session, case, kind="call", call_id=call_id),
-        lambda: service.refer_case(
+        lambda: lifecycle.add_note(session, case, text="再补一句", operator_id=None),
+        lambda: lifecycle.set_scenario(session, case, scenario="medical", operator_id=None),
+        lambda: lifecycle.update_summary(session, case, summary="x", operator_id=None),
+        lambda: lifecycle.record_contact(session, case, kind="call", call_id=call_id),
+        lambda: referrals.refer_case(
             session, case, target_kind="agency", target_name="民政", reason="r", operator_id=None
         ),
-        lambda: service.set_follow_up(
+        lambda: followups.set_follow_up(
             session, case, follow_up_at=utcnow() + timedelta(days=3), operator_id=None
         ),
-        lambda: service.set_owner(session, case, owner_id=None, operator_id=None),
+        lambda: lifecycle.set_owner(session, case, owner_id=None, operator_id=None),
     ]
     for attempt in attempts:
         with pytest.raises(CaseIsClosed, match="read-only"):
@@ -177,12 +177,12 @@ def test_a_closed_case_is_read_only(session, make_caller, line_id, make_call):
 
 def test_a_case_with_a_follow_up_to_come_is_not_closed(session, make_caller, line_id):
     case = _case_in(session, CaseStatus.IN_PROGRESS, make_caller(), line_id, None)
-    service.set_follow_up(
+    followups.set_follow_up(
         session, case, follow_up_at=utcnow() + timedelta(days=7), operator_id=None
     )
-    service.resolve(session, case, outcome="answered", operator_id=None)
+    lifecycle.resolve(session, case, outcome="answered", operator_id=None)
     with pytest.raises(TransitionRefused, match="follow-up"):
-        service.close(session, case, operator_id=None)
+        lifecycle.close(session, case, operator_id=None)
 
 
 def test_a_caller_getting_back_puts_a_case_waiting_on_them_back_in_progress(
@@ -190,10 +190,10 @@ def test_a_caller_getting_back_puts_a_case_waiting_on_them_back_in_progress(
 ):
     caller = make_caller()
     case = _case_in(session, CaseStatus.IN_PROGRESS, caller, line_id, None)
-    service.change_status(session, case, "waiting", operator_id=None, waiting_on="caller")
+    lifecycle.change_status(session, case, "waiting", operator_id=None, waiting_on="caller")
     session.commit()
     call_id, _ = make_call(caller)
-    service.record_contact(session, case, kind=ContactKind.CALL, call_id=call_id)
+    lifecycle.record_contact(session, case, kind=ContactKind.CALL, call_id=call_id)
     assert case.status == CaseStatus.IN_PROGRESS and case.waiting_on is None
 
 
@@ -202,8 +202,10 @@ def test_escalation_gets_a_default_deadline_shorter_when_urgent(session, make_ca
     urgent = _case_in(
         session, CaseStatus.IN_PROGRESS, make_caller(phone_number="+8613123456702"), line_id, None
     )
-    service.escalate(session, normal, reason="需要协调医院", operator_id=None)
-    service.escalate(session, urgent, reason="独居老人没有药了", operator_id=None, is_urgent=True)
-    assert normal.escalation_deadline_at - normal.escalated_at == service.ESCALATION_DEADLINE
-    assert urgent.escalation_deadline_at - urgent.escalated_at == service.URGENT_ESCALATION_DEADLINE
+    lifecycle.escalate(session, normal, reason="需要协调医院", operator_id=None)
+    lifecycle.escalate(session, urgent, reason="独居老人没有药了", operator_id=None, is_urgent=True)
+    assert normal.escalation_deadline_at - normal.escalated_at == lifecycle.ESCALATION_DEADLINE
+    assert (
+        urgent.escalation_deadline_at - urgent.escalated_at == lifecycle.URGENT_ESCALATION_DEADLINE
+    )
     assert urgent.is_urgent

@@ -8,13 +8,13 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from hotline.cases import service
+from hotline.cases import lifecycle
 from hotline.cases.models import Case, CaseContact, CaseStatus, ContactKind
 
 
 def _open(session, caller_id, line_id, **kw):
     kw.setdefault("channel", "call")
-    return service.open_or_continue_case(session, caller_id=caller_id, line_id=line_id, **kw)
+    return lifecycle.open_or_continue_case(session, caller_id=caller_id, line_id=line_id, **kw)
 
 
 def test_case_numbers_count_up_per_local_day(session, make_caller, line_id):
@@ -51,11 +51,11 @@ def test_every_active_status_is_continued_and_no_other(session, line_id):
         caller = row.id
         case = _open(session, caller, line_id)
         if status in ("resolved", "closed"):
-            service.resolve(session, case, outcome="answered", operator_id=None)
+            lifecycle.resolve(session, case, outcome="answered", operator_id=None)
             if status == "closed":
-                service.close(session, case, operator_id=None)
+                lifecycle.close(session, case, operator_id=None)
         else:
-            service.change_status(
+            lifecycle.change_status(
                 session, case, status, operator_id=None, waiting_on="caller", reason="需要协调"
             )
         session.commit()
@@ -68,8 +68,8 @@ def test_every_active_status_is_continued_and_no_other(session, line_id):
 
 def test_the_latest_active_case_is_continued(session, make_caller, line_id):
     caller = make_caller()
-    older = service.open_case(session, caller_id=caller, line_id=line_id, channel="call")
-    newer = service.open_case(session, caller_id=caller, line_id=line_id, channel="sms")
+    older = lifecycle.open_case(session, caller_id=caller, line_id=line_id, channel="call")
+    newer = lifecycle.open_case(session, caller_id=caller, line_id=line_id, channel="sms")
     assert older.id != newer.id
     assert _open(session, caller, line_id).id == newer.id
 
@@ -99,15 +99,15 @@ def test_every_contact_kind_links_once(session, make_caller, make_staff, line_id
     call_id, _ = make_call(caller)
     case = _open(session, caller, line_id)
     for kind in ContactKind:
-        service.record_contact(session, case, kind=kind, operator_id=operator, note=kind.value)
+        lifecycle.record_contact(session, case, kind=kind, operator_id=operator, note=kind.value)
     # The same call arriving twice (a retried webhook) is linked once.
-    first = service.record_contact(session, case, kind="call", call_id=call_id)
-    second = service.record_contact(session, case, kind="call", call_id=call_id)
+    first = lifecycle.record_contact(session, case, kind="call", call_id=call_id)
+    second = lifecycle.record_contact(session, case, kind="call", call_id=call_id)
     assert first.id == second.id
     kinds = session.scalars(select(CaseContact.kind).where(CaseContact.case_id == case.id)).all()
     assert sorted(k.value for k in kinds) == sorted([k.value for k in ContactKind] + ["call"])
     with pytest.raises(ValueError):
-        service.record_contact(session, case, kind="fax")
+        lifecycle.record_contact(session, case, kind="fax")
 
 
 def test_case_for_call_opens_links_and_starts_work(session, make_caller, make_staff, make_call):
@@ -117,10 +117,10 @@ def test_case_for_call_opens_links_and_starts_work(session, make_caller, make_st
     from hotline.calls.models import Call
 
     call = session.get(Call, call_id)
-    case = service.case_for_call(session, call, operator_id=operator)
+    case = lifecycle.case_for_call(session, call, operator_id=operator)
     assert case.scenario == "affairs" and case.status == CaseStatus.IN_PROGRESS
     assert case.owner_id == operator
-    again = service.case_for_call(session, call, operator_id=operator)
+    again = lifecycle.case_for_call(session, call, operator_id=operator)
     assert again.id == case.id
     contacts = session.scalars(select(CaseContact).where(CaseContact.case_id == case.id)).all()
     assert [(c.kind, c.call_id) for c in contacts] == [(ContactKind.CALL, call_id)]
@@ -135,7 +135,7 @@ def test_case_for_a_voicemail_links_it_as_a_voicemail(session, make_caller, make
     )
     from hotline.calls.models import Call
 
-    case = service.case_for_call(session, session.get(Call, call_id), operator_id=None)
+    case = lifecycle.case_for_call(session, session.get(Call, call_id), operator_id=None)
     contact = session.scalar(select(CaseContact).where(CaseContact.case_id == case.id))
     assert contact.kind == ContactKind.VOICEMAIL and case.channel == "voicemail"
     assert case.status == CaseStatus.OPEN, "nobody took it yet"

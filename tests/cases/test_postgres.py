@@ -11,7 +11,7 @@ from sqlalchemy.exc import DatabaseError
 
 from hotline import create_app
 from hotline.callers.models import Caller
-from hotline.cases import service
+from hotline.cases import lifecycle
 from hotline.cases.models import Case
 from hotline.db import db
 
@@ -57,7 +57,7 @@ def test_concurrent_openers_get_distinct_numbers(pg_app):
     numbers = _in_threads(
         pg_app,
         lambda session, i: (
-            service.open_case(session, caller_id=None, line_id=None, channel="call").number
+            lifecycle.open_case(session, caller_id=None, line_id=None, channel="call").number
         ),
         8,
     )
@@ -75,7 +75,7 @@ def test_two_contacts_of_one_caller_at_once_continue_one_case(pg_app):
     numbers = _in_threads(
         pg_app,
         lambda session, i: (
-            service.open_or_continue_case(
+            lifecycle.open_or_continue_case(
                 session, caller_id=caller_id, line_id=None, channel="call" if i % 2 else "sms"
             ).number
         ),
@@ -89,7 +89,7 @@ def test_two_contacts_of_one_caller_at_once_continue_one_case(pg_app):
 @pytest.mark.postgres
 def test_postgres_refuses_to_change_the_audit_trail(pg_app):
     with pg_app.app_context():
-        service.open_case(db.session, caller_id=None, line_id=None, channel="call")
+        lifecycle.open_case(db.session, caller_id=None, line_id=None, channel="call")
         db.session.commit()
         for statement in ("UPDATE audit_entries SET action = 'x'", "DELETE FROM audit_entries"):
             with pytest.raises(DatabaseError, match="append-only"):

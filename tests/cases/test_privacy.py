@@ -13,7 +13,7 @@ from hotline.callbacks.models import CallbackReason, CallbackRequest, CallbackSt
 from hotline.callers import service as callers
 from hotline.callers.models import Caller, FamilyContact
 from hotline.calls.models import Call
-from hotline.cases import jobs, privacy, service
+from hotline.cases import jobs, lifecycle, privacy
 from hotline.cases.models import Case, CaseNote, CaseStatus
 from hotline.db import db
 from hotline.sms.models import SmsPurpose
@@ -46,12 +46,12 @@ def _old_history(session, caller, line_id, operator):
             recording_url=RECORDING,
         )
         session.add(call)
-        case = service.open_case(
+        case = lifecycle.open_case(
             session, caller_id=caller.id, line_id=line_id, channel="call", scenario="medical"
         )
-        service.update_summary(session, case, summary="王阿姨想约心内科", operator_id=operator)
-        service.add_note(session, case, text="她女儿李丽的电话 13900139000", operator_id=operator)
-        service.resolve(session, case, outcome="answered", note="已告知", operator_id=operator)
+        lifecycle.update_summary(session, case, summary="王阿姨想约心内科", operator_id=operator)
+        lifecycle.add_note(session, case, text="她女儿李丽的电话 13900139000", operator_id=operator)
+        lifecycle.resolve(session, case, outcome="answered", note="已告知", operator_id=operator)
         queue_sms(
             session,
             to=caller.phone_number,
@@ -96,7 +96,7 @@ def test_inactive_callers_are_anonymised_after_the_retention_period(
     )
     with_open_case = _caller(session, "+8613900139002", name="陈伯")
     with time_machine.travel(LONG_AGO, tick=False):
-        service.open_case(session, caller_id=with_open_case.id, line_id=line_id, channel="call")
+        lifecycle.open_case(session, caller_id=with_open_case.id, line_id=line_id, channel="call")
     owed_callback = _caller(session, "+8613900139003")
     session.add(
         CallbackRequest(
@@ -295,12 +295,12 @@ def test_jobs_are_registered_with_the_clock():
 
 def test_old_resolved_cases_are_closed_by_the_clock(app, session, line_id):
     with time_machine.travel(LONG_AGO, tick=False):
-        case = service.open_case(session, caller_id=None, line_id=line_id, channel="call")
-        service.resolve(session, case, outcome="answered", operator_id=None)
-        fresh = service.open_case(session, caller_id=None, line_id=line_id, channel="call")
+        case = lifecycle.open_case(session, caller_id=None, line_id=line_id, channel="call")
+        lifecycle.resolve(session, case, outcome="answered", operator_id=None)
+        fresh = lifecycle.open_case(session, caller_id=None, line_id=line_id, channel="call")
         session.commit()
     with time_machine.travel(LONG_AGO + timedelta(days=5), tick=False):
-        service.resolve(session, fresh, outcome="answered", operator_id=None)
+        lifecycle.resolve(session, fresh, outcome="answered", operator_id=None)
         session.commit()
         jobs.run_auto_close(app)
     with time_machine.travel(LONG_AGO + timedelta(days=31), tick=False):

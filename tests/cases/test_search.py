@@ -8,13 +8,13 @@ import pytest
 import time_machine
 
 from hotline.callers import service as callers_service
-from hotline.cases import service
-from hotline.cases.service import CaseFilters
+from hotline.cases import lifecycle, queries
+from hotline.cases.queries import CaseFilters
 
 
 def _numbers(session, **filters) -> list[str]:
     return [
-        c.number for c in session.scalars(service.search_cases(session, CaseFilters(**filters)))
+        c.number for c in session.scalars(queries.search_cases(session, CaseFilters(**filters)))
     ]
 
 
@@ -22,8 +22,8 @@ def _numbers(session, **filters) -> list[str]:
 def two_callers(session, make_caller, line_id):
     wang = make_caller(phone_number="+8613800138000", name="王秀英", display_name="王阿姨")
     li = make_caller(phone_number="+8613900139000", name="李建国")
-    wang_case = service.open_case(session, caller_id=wang, line_id=line_id, channel="call")
-    li_case = service.open_case(session, caller_id=li, line_id=line_id, channel="call")
+    wang_case = lifecycle.open_case(session, caller_id=wang, line_id=line_id, channel="call")
+    li_case = lifecycle.open_case(session, caller_id=li, line_id=line_id, channel="call")
     session.commit()
     return {"wang": (wang, wang_case.number), "li": (li, li_case.number)}
 
@@ -59,7 +59,7 @@ def test_name_and_case_number(session, two_callers):
 def test_filters_by_scenario_status_operator_and_dates(session, make_caller, make_staff, line_id):
     operator = make_staff()
     with time_machine.travel(datetime(2026, 11, 1, 3, 0, tzinfo=UTC), tick=False):
-        november = service.open_case(
+        november = lifecycle.open_case(
             session,
             caller_id=make_caller(),
             line_id=line_id,
@@ -68,10 +68,10 @@ def test_filters_by_scenario_status_operator_and_dates(session, make_caller, mak
             operator_id=operator,
         )
     with time_machine.travel(datetime(2026, 11, 20, 3, 0, tzinfo=UTC), tick=False):
-        later = service.open_case(
+        later = lifecycle.open_case(
             session, caller_id=None, line_id=line_id, channel="call", scenario="travel"
         )
-        service.escalate(session, later, reason="需要协调公交公司", operator_id=None)
+        lifecycle.escalate(session, later, reason="需要协调公交公司", operator_id=None)
     session.commit()
     assert _numbers(session, scenario="medical") == [november.number]
     assert _numbers(session, status="escalated") == [later.number]
@@ -86,7 +86,7 @@ def test_filters_by_scenario_status_operator_and_dates(session, make_caller, mak
 def test_a_merged_number_finds_the_persons_cases(session, make_caller, make_staff, line_id):
     keep = make_caller(phone_number="+8613800138000", name="王秀英")
     landline = make_caller(phone_number="+861062345678")
-    old = service.open_case(session, caller_id=landline, line_id=line_id, channel="call")
+    old = lifecycle.open_case(session, caller_id=landline, line_id=line_id, channel="call")
     session.commit()
     callers_service.merge_callers(
         session, keep_id=keep, merge_id=landline, operator_id=make_staff()

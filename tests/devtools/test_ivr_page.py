@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from markupsafe import escape
-from werkzeug.security import generate_password_hash
 
 from hotline.db import db
 from hotline.ivr.check import check_directory
-from hotline.operators.models import Operator, Role
+from hotline.operators.models import Role
+from tests import factories
 
 PASSWORD = "correct horse battery"
 SHIPPED = Path(__file__).resolve().parents[2] / "ivr_scripts"
@@ -24,14 +24,7 @@ def sign_in(app, client):
     def _sign_in(role: Role, username: str | None = None):
         username = username or role.value
         with app.app_context():
-            db.session.add(
-                Operator(
-                    username=username,
-                    display_name=username,
-                    role=role,
-                    password_hash=generate_password_hash(PASSWORD),
-                )
-            )
+            factories.make_operator(db.session, username, role=role, password=PASSWORD)
             db.session.commit()
         response = client.post("/console/login", data={"username": username, "password": PASSWORD})
         assert response.status_code == 302

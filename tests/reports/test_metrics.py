@@ -251,7 +251,7 @@ def test_per_scenario_breakdown_and_top_scenarios(report):
 
 
 def test_the_summary_sms_carries_the_same_figures(app, fixture_day, report):
-    from hotline.reports.summary import summary_text
+    from hotline.alerts.summary import summary_text
 
     with app.app_context():
         line = db.session.get(Line, fixture_day)
@@ -274,7 +274,7 @@ def test_the_summary_sms_carries_the_same_figures(app, fixture_day, report):
 
 
 def test_with_several_lines_the_summary_names_the_line(app, fixture_day, report):
-    from hotline.reports.summary import summary_text
+    from hotline.alerts.summary import summary_text
 
     with app.app_context():
         line = db.session.get(Line, fixture_day)

@@ -1,4 +1,4 @@
-"""Fixtures shared by the SMS and reports tests (imported by tests/sms and tests/reports conftest).
+"""Fixtures shared by the SMS, reports and alerts tests (imported by their conftest modules).
 
 - the app with PUBLIC_BASE_URL set (status callbacks must carry a real public URL), and a
   `twilio` poster that signs against it;
@@ -15,11 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from hotline.db import db
-from hotline.operators.models import Operator, Role
+from hotline.operators.models import Role
+from tests import factories
 
 # Not imported from tests/conftest.py: another folder's conftest module may hold that name.
 TEST_ACCOUNT_SID = "AC" + "1" * 32
@@ -57,10 +56,8 @@ def now(time_machine) -> datetime:
 
 @pytest.fixture
 def line_id(app) -> int:
-    from hotline.lines.models import Line
-
     with app.app_context():
-        return db.session.scalar(select(Line.id).where(Line.key == "main"))
+        return factories.main_line(db.session).id
 
 
 @pytest.fixture
@@ -69,17 +66,13 @@ def make_operator(app):
 
     def _make(username: str, *, role: Role = Role.OPERATOR, **fields: Any) -> int:
         with app.app_context():
-            operator = Operator(
-                username=username,
-                display_name=fields.pop("display_name", username),
+            operator = factories.make_operator(
+                db.session,
+                username,
                 role=role,
-                # A cheap hash: scrypt (the default) costs a noticeable fraction of a second.
-                password_hash=generate_password_hash(
-                    fields.pop("password", "a long password"), method="pbkdf2:sha256:1000"
-                ),
+                password=fields.pop("password", "a long password"),
                 **fields,
             )
-            db.session.add(operator)
             db.session.commit()
             return operator.id
 
@@ -113,13 +106,13 @@ class Clock:
             send_outbox(self.app)
 
     def alerts(self) -> None:
-        from hotline.sms.jobs import update_alerts
+        from hotline.alerts.jobs import update_alerts
 
         with self.app.app_context():
             update_alerts(self.app)
 
     def summaries(self) -> None:
-        from hotline.reports.jobs import send_daily_summaries
+        from hotline.alerts.jobs import send_daily_summaries
 
         with self.app.app_context():
             send_daily_summaries(self.app)

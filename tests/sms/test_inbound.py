@@ -313,3 +313,19 @@ def test_a_text_from_a_foreign_number_is_kept_but_never_answered(
     assert reply.status == SmsStatus.REFUSED and "country code +44" in reply.status_reason
     clock.send()
     assert texts_sent() == []
+
+
+def test_the_inbound_path_flushes_and_leaves_the_commit_to_the_webhook_guard(app, now):
+    """One transaction rule: receive_sms writes nothing durable by itself; the guard commits."""
+    from hotline.sms import inbound
+
+    params = inbound.IncomingSms(
+        message_sid="SM" + "4" * 32, from_=STRANGER_PHONE, to=LINE_NUMBER, body="你好", num_media=0
+    )
+    with app.app_context():
+        row = inbound.receive_sms(db.session, params, region="CN")
+        assert row is not None and row.processed_at is not None
+        assert db.session.scalar(select(func.count()).select_from(SmsMessage)) >= 1
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(SmsMessage)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Caller)) == 0

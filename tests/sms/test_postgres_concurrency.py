@@ -116,8 +116,8 @@ def test_concurrent_clocks_send_each_text_exactly_once(pg_app, http_client):
 
 
 def test_concurrent_clocks_raise_an_alert_once(pg_app):
+    from hotline.alerts.supervisor import run_alerts
     from hotline.cases.models import Case
-    from hotline.sms.alerts import run_alerts
 
     with pg_app.app_context():
         line_id = db.session.scalar(select(Line.id))
@@ -134,7 +134,7 @@ def test_concurrent_clocks_raise_an_alert_once(pg_app):
 
 
 def test_concurrent_clocks_send_the_daily_summary_once(pg_app):
-    from hotline.reports.summary import run_daily_summaries
+    from hotline.alerts.summary import run_daily_summaries
 
     pg_app.config["REPORTS_SUMMARY_AT"] = "00:00"  # due whenever the test runs
     assert _run_clocks(pg_app, lambda clock: run_daily_summaries(db.session)) == []

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from hotline.cases import lifecycle, referrals
 from hotline.cases import models as cases_models
-from hotline.cases import service as cases_service
 from hotline.db import db
 from hotline.sms.models import SmsMessage, SmsPurpose, SmsStatus
 from sms.fixtures import CALLER_PHONE, sms_params
@@ -19,10 +19,10 @@ def referral(app, line_id, make_caller, now):
     """王阿姨's case about a hospital visit, referred to a volunteer (returns the case number)."""
     caller_id = make_caller(phone_number=CALLER_PHONE, display_name="王阿姨")
     with app.app_context():
-        case = cases_service.open_or_continue_case(
+        case = lifecycle.open_or_continue_case(
             db.session, caller_id=caller_id, line_id=line_id, channel="call", scenario="medical"
         )
-        cases_service.refer_case(
+        referrals.refer_case(
             db.session,
             case,
             target_kind="volunteer",
@@ -98,10 +98,10 @@ def test_an_unclear_reply_is_noted_and_asked_again(app, referral, twilio):
 def test_a_referral_to_an_agency_sends_no_text(app, line_id, make_caller, now):
     caller_id = make_caller(phone_number=CALLER_PHONE)
     with app.app_context():
-        case = cases_service.open_or_continue_case(
+        case = lifecycle.open_or_continue_case(
             db.session, caller_id=caller_id, line_id=line_id, channel="call"
         )
-        cases_service.refer_case(
+        referrals.refer_case(
             db.session,
             case,
             target_kind="agency",

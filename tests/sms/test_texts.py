@@ -19,8 +19,8 @@ from hotline.reports.metrics import (
     LiveNumbers,
     ScenarioRow,
 )
+from hotline.segments import segment_count
 from hotline.sms import texts
-from hotline.sms.segments import segment_count
 from hotline.sms.texts import Head
 
 AT = datetime(2026, 11, 29, 6, 5, tzinfo=UTC)  # 14:05 in Shanghai

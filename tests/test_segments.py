@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.sms.segments import fit_part, is_gsm7, segment_count, segment_info
+from hotline.segments import fit_part, is_gsm7, segment_count, segment_info
 
 
 @pytest.mark.parametrize(

@@ -22,13 +22,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hotline.alerts import conditions
+from hotline.alerts.settings import alert_settings
+from hotline.cases.lifecycle import mark_overdue_alerted
+from hotline.cases.models import Case
 from hotline.lines.models import Line
-from hotline.reports import alerts as conditions
-from hotline.reports import sources
-from hotline.sms import integration, texts
+from hotline.sms import texts
 from hotline.sms.models import AlertKind, SmsPurpose, SupervisorAlert
 from hotline.sms.outbox import queue_sms, send_due
-from hotline.sms.settings import setting
+from hotline.sms.recipients import supervisors_to_alert
 from hotline.sms.texts import Head
 from hotline.timeutil import utcnow
 
@@ -109,7 +111,7 @@ def _queue_for_supervisors(
     render = _RENDER[alert.kind][1 if is_recovery else 0]
     head = Head(now, _timezone(session, alert.line_id), details.get("case_number"))
     ids = []
-    for supervisor in sources.registered_supervisors(session):
+    for supervisor in supervisors_to_alert(session):
         lang = texts.staff_language(supervisor.console_language)
         args = (_recovery_args if is_recovery else _alert_args)(alert.kind, details, lang)
         message = queue_sms(
@@ -130,10 +132,11 @@ def _queue_for_supervisors(
 def sync_alerts(
     session: Session, found: conditions.Observations, *, now: datetime | None = None
 ) -> AlertChanges:
-    """Raise the alerts that fire and recover the ones that cleared (commits each change)."""
+    """Raise the alerts that fire and recover the ones that cleared (commits each change: an
+    episode is a claim other clocks must see at once)."""
     now = now or utcnow()
     changes = AlertChanges()
-    window = timedelta(seconds=int(setting("ALERT_WINDOW_SECONDS")))
+    window = timedelta(seconds=alert_settings().window_seconds)
     firing = {o.key: o for o in found.items if o.is_firing}
     quiet = {o.key: o for o in found.items if not o.is_firing}
 
@@ -163,7 +166,11 @@ def sync_alerts(
                 session, alert, is_recovery=False, details=observation.details, now=now
             )
             if observation.kind == AlertKind.OVERDUE_ESCALATION:
-                integration.mark_overdue_alerted(session, observation.case_id, now)
+                case = session.get(Case, observation.case_id)
+                if case is not None:
+                    mark_overdue_alerted(session, case, now)
+            # An episode is a claim (the exception to "the job commits once"): the partial
+            # unique index makes a second clock's insert fail here, so the alert goes out once.
             session.commit()
         except IntegrityError:
             session.rollback()  # another clock raised it at the same moment
@@ -186,6 +193,7 @@ def sync_alerts(
             continue
         details = {**alert.details, **(quiet[key].details if key in quiet else {})}
         ids = _queue_for_supervisors(session, alert, is_recovery=True, details=details, now=now)
+        # The conditional UPDATE is a claim: durable at once, so one clock sends the recovery.
         session.commit()
         changes.recovered.append(key)
         changes.message_ids += ids
@@ -219,6 +227,7 @@ def check_clock(session: Session, *, clock: str, now: datetime | None = None) ->
 
 
 def active_alerts(session: Session) -> list[SupervisorAlert]:
+    """The alert episodes not yet recovered, oldest first."""
     return list(
         session.scalars(
             select(SupervisorAlert)

@@ -1,4 +1,5 @@
-"""Alert conditions: what is wrong right now, per line (pure reads; sending is hotline.sms.alerts).
+"""Alert conditions: what is wrong right now, per line (pure reads; sending is
+hotline.alerts.supervisor).
 
 Each condition is observed with a stable key. Line-wide conditions are always observed (firing
 or not, with the figures a recovery text needs); per-case conditions are observed only for the
@@ -13,11 +14,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hotline.alerts.settings import alert_settings
 from hotline.cases.models import Case
 from hotline.lines.models import Line
 from hotline.reports import metrics, sources
 from hotline.sms.models import AlertKind
-from hotline.sms.settings import setting
 
 SERVICE_LEVEL_WINDOW = timedelta(hours=1)
 CALLBACK_FAILURE_WINDOW = timedelta(hours=1)
@@ -60,7 +61,8 @@ def observe_line(session: Session, line: Line, now: datetime, found: Observation
     names = {"line_name": zh_name, "line_name_en": en_name}
 
     # A caller waiting longer than the limit.
-    limit = int(setting("ALERT_LONG_WAIT_SECONDS"))
+    settings = alert_settings()
+    limit = settings.long_wait_seconds
     live = metrics.live_numbers(session, line)
     scope = _scope(AlertKind.LONG_WAIT, line)
     found.scopes.add(scope)
@@ -82,7 +84,7 @@ def observe_line(session: Session, line: Line, now: datetime, found: Observation
 
     # Service level (answered within T of offered) below target over the last hour.
     figures = metrics.window_call_figures(session, line, now - SERVICE_LEVEL_WINDOW, now)
-    target = float(setting("ALERT_SERVICE_LEVEL_TARGET"))
+    target = settings.service_level_target
     level = figures.service_level_offered
     scope = _scope(AlertKind.SERVICE_LEVEL, line)
     found.scopes.add(scope)
@@ -91,7 +93,7 @@ def observe_line(session: Session, line: Line, now: datetime, found: Observation
             key=scope,
             kind=AlertKind.SERVICE_LEVEL,
             is_firing=(
-                figures.offered >= int(setting("ALERT_SERVICE_LEVEL_MIN_CALLS"))
+                figures.offered >= settings.service_level_min_calls
                 and level is not None
                 and level < target
             ),
@@ -114,7 +116,7 @@ def observe_line(session: Session, line: Line, now: datetime, found: Observation
         Observation(
             key=scope,
             kind=AlertKind.CALLBACKS_FAILING,
-            is_firing=failures >= int(setting("ALERT_CALLBACK_FAILURES")),
+            is_firing=failures >= settings.callback_failures,
             line_id=line.id,
             details={**names, "failures": failures, "given_up": given_up},
         )
@@ -166,7 +168,7 @@ def _case_details(case: Case) -> dict[str, Any]:
 def observe_clock(session: Session, now: datetime, found: Observations) -> None:
     """The clock process silent for longer than ALERT_CLOCK_SILENT_SECONDS."""
     last = sources.clock_last_heartbeat(session)
-    limit = int(setting("ALERT_CLOCK_SILENT_SECONDS"))
+    limit = alert_settings().clock_silent_seconds
     silent = None if last is None else max(0.0, (now - last).total_seconds())
     found.scopes.add(AlertKind.CLOCK_SILENT.value)
     found.add(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sms.fixtures import CALLER_PHONE, SUPERVISOR_PHONE
 from sqlalchemy import select
 
 from hotline.callbacks.models import CallbackReason, CallbackRequest, CallbackStatus
@@ -12,7 +13,6 @@ from hotline.calls.models import Call, CallDirection, CallStatus
 from hotline.cases.models import Case, CaseStatus
 from hotline.db import db
 from hotline.sms.models import SmsMessage, SmsPurpose, SmsStatus, SupervisorAlert
-from sms.fixtures import CALLER_PHONE, SUPERVISOR_PHONE
 
 EN_SUPERVISOR_PHONE = "+8613800000002"
 
@@ -329,7 +329,7 @@ def test_the_cli_check_raises_the_clock_silent_alert_for_cron(
     # The clock comes back: its next rounds recover the alert, once.
     time_machine.move_to(now + timedelta(minutes=10), tick=False)
     _clock_was_alive(app)
-    from hotline.sms.jobs import update_alerts
+    from hotline.alerts.jobs import update_alerts
 
     with app.app_context():
         update_alerts(app)

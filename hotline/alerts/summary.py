@@ -10,14 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hotline.alerts.settings import alert_settings
 from hotline.lines.models import Line
-from hotline.reports import metrics, sources
+from hotline.reports import metrics
 from hotline.reports.metrics import DayReport
 from hotline.reports.models import DailySummary
 from hotline.sms import texts
 from hotline.sms.models import SmsPurpose
 from hotline.sms.outbox import queue_sms
-from hotline.sms.settings import setting
+from hotline.sms.recipients import supervisors_to_alert
 from hotline.sms.texts import Head
 from hotline.timeutil import utcnow
 
@@ -27,11 +28,7 @@ log = logging.getLogger(__name__)
 def summary_time(line: Line) -> time:
     """Local time the line's summary goes out (REPORTS_SUMMARY_AT_BY_LINE[key], else
     REPORTS_SUMMARY_AT)."""
-    raw = (setting("REPORTS_SUMMARY_AT_BY_LINE") or {}).get(line.key) or setting(
-        "REPORTS_SUMMARY_AT"
-    )
-    hours, minutes = (int(part) for part in str(raw).split(":", 1))
-    return time(hours, minutes)
+    return alert_settings().summary_time(line.key)
 
 
 def summary_text(session: Session, line: Line, report: DayReport, lang: str, at: datetime) -> str:
@@ -65,7 +62,7 @@ def send_summary(
     Returns None when another clock already did."""
     now = now or utcnow()
     report = metrics.day_report(session, line, day, now=now)
-    supervisors = sources.registered_supervisors(session)
+    supervisors = supervisors_to_alert(session)
     row = DailySummary(
         line_id=line.id, local_day=day, metrics=report.as_dict(), recipients=len(supervisors)
     )
@@ -88,6 +85,8 @@ def send_summary(
             language=lang,
         )
     try:
+        # The (line, day) row is a claim (the exception to "the job commits once"): another
+        # clock's insert fails on the unique key, so each summary goes out once.
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hotline.callers import service as callers
 from hotline.callers.models import Caller, CallerRestriction, FamilyContact
-from hotline.cases import service
+from hotline.cases import lifecycle
 from hotline.cases.models import Case
 from hotline.errors import ActionRefused, ConsentRequired, InvalidInput
 from hotline.timeutil import utcnow
@@ -59,7 +59,7 @@ def test_consent_puts_exactly_the_granted_permissions_in_force(
     assert callers.consented_family_contacts(session, elder, "may_receive_alerts") == [daughter]
     assert callers.consented_family_contacts(session, elder, "may_request_callbacks") == []
     assert callers.consented_family_contacts(session, elder, "may_change_profile") == []
-    assert service.consented_family_contacts(session, elder, "may_receive_alerts") == [daughter]
+    assert callers.consented_family_contacts(session, elder, "may_receive_alerts") == [daughter]
     consent = audit_of(session, "family_contact", daughter.id)[-1]
     assert consent.action == "consent_recorded" and consent.operator_id == operator
     assert consent.after["consent_method"] == "elder_on_call"
@@ -209,7 +209,7 @@ def test_three_calls_in_seven_days_make_a_repeat_caller(session, make_caller, ma
     assert callers.recent_call_count(session, caller, now) == 2
     make_call(caller, created_at=now)
     assert callers.is_repeat_caller(session, caller, now)
-    assert service.is_repeat_caller(session, caller, now)
+    assert callers.is_repeat_caller(session, caller, now)
     assert not callers.is_repeat_caller(session, caller, now + timedelta(days=6, hours=1))
     assert callers.repeat_caller_ids(session, [caller, other, None], now) == {caller}
     assert not callers.is_repeat_caller(session, None, now)
@@ -300,7 +300,7 @@ def test_merging_moves_everything_and_keeps_the_alias_recognisable(
         is_hard_of_hearing=True,
     )
     call_id, _ = make_call(merge)
-    old_case = service.open_case(session, caller_id=merge, line_id=line_id, channel="call")
+    old_case = lifecycle.open_case(session, caller_id=merge, line_id=line_id, channel="call")
     contact = callers.add_family_contact(
         session, merge, name="李丽", phone_number="13900139000", operator_id=operator
     )
@@ -321,7 +321,7 @@ def test_merging_moves_everything_and_keeps_the_alias_recognisable(
 
     assert session.get(Call, call_id).caller_id == keep
     # A new call from the old number continues the person's case.
-    continued = service.open_or_continue_case(
+    continued = lifecycle.open_or_continue_case(
         session, caller_id=merge, line_id=line_id, channel="call"
     )
     assert continued.id == old_case.id
@@ -391,3 +391,11 @@ def test_time_machine_works_with_the_repeat_rule(session, make_caller, make_call
         for _ in range(3):
             make_call(caller)
         assert callers.is_repeat_caller(session, caller, utcnow())
+
+
+def test_find_caller_is_the_one_lookup_by_number(session, make_caller):
+    caller_id = make_caller(phone_number="+8613123456709")
+    assert callers.find_caller(session, "+8613123456709").id == caller_id
+    assert callers.find_caller(session, "+8613123456708") is None
+    # find_or_create_caller goes through it: the same profile, not a second one.
+    assert callers.find_or_create_caller(session, "13123456709", "CN").id == caller_id
