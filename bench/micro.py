@@ -570,6 +570,8 @@ def run_all(
             "LOCAL_TELEPHONY": False,
             "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
             "CALLBACK_CALLS_PER_SECOND": 0,
+            # Bulk loads and VACUUM (statement_timeout 0) outlast the client bound on waits.
+            "DB_CLIENT_TIMEOUT_MS": 600_000,
         }
     )
     results: dict = {

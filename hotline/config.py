@@ -27,6 +27,17 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _positive(env: dict[str, str], name: str, default: int | None) -> int | None:
+    """A whole number above zero: a database timeout of 0 would mean "wait forever"."""
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    value = _int(env, name, 0)
+    if value <= 0:
+        raise ConfigError(f"{name} must be a number of milliseconds above 0, got {raw!r}")
+    return value
+
+
 #: Optional tuning read from the environment when set (SMS rules, alerts, summaries, Twilio).
 #: Types: int, float, a comma-separated list of ints, an int or "off"/"none" (None), or text.
 #: Defaults live with each feature's frozen settings dataclass.
@@ -115,8 +126,10 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "HOTLINE_TIMEZONE": env.get("HOTLINE_TIMEZONE", "").strip() or "Asia/Shanghai",
         "IVR_SCRIPTS_DIR": env.get("IVR_SCRIPTS_DIR", "").strip()
         or str(Path(__file__).resolve().parent.parent / "ivr_scripts"),
-        # Fail a stalled database long before Twilio's 15 s webhook limit (see db.py).
-        "DB_STATEMENT_TIMEOUT_MS": _int(env, "DB_STATEMENT_TIMEOUT_MS", 3000),
+        # Fail a stalled database within 3 s, long before Twilio's 15 s webhook limit (db.py).
+        "DB_STATEMENT_TIMEOUT_MS": _positive(env, "DB_STATEMENT_TIMEOUT_MS", 2000),
+        # None: the statement timeout + 0.5 s (see make_engine).
+        "DB_CLIENT_TIMEOUT_MS": _positive(env, "DB_CLIENT_TIMEOUT_MS", None),
         "FALLBACK_SPOOL_DIR": env.get("FALLBACK_SPOOL_DIR", "").strip()
         or str(Path(instance_path) / "spool"),
         "DEFAULT_REGION": env.get("HOTLINE_DEFAULT_REGION", "").strip() or "CN",

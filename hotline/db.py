@@ -7,6 +7,7 @@ session from `db.session`; it is closed when the app context ends.
 from __future__ import annotations
 
 import enum
+import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -72,12 +73,90 @@ intpk = Annotated[int, mapped_column(primary_key=True)]
 created_at = Annotated[datetime, mapped_column(default=utcnow)]
 
 
-def make_engine(url: str, *, statement_timeout_ms: int = 3000) -> Engine:
+#: How long after a client-side timeout new PostgreSQL connections are refused without trying.
+#: A stalled server would make each attempt wait the whole connect timeout; failing at once for
+#: a moment lets every webhook fall back quickly, and the first attempt after it probes again.
+STALL_BACKOFF_SECONDS = 5.0
+
+
+class _StallState:
+    """Per-engine memory of the last client-side timeout (see STALL_BACKOFF_SECONDS)."""
+
+    def __init__(self, wait_seconds: float) -> None:
+        self.wait_seconds = wait_seconds
+        self.refuse_until = 0.0
+
+    def tripped(self) -> None:
+        self.refuse_until = time.monotonic() + STALL_BACKOFF_SECONDS
+
+    def check(self) -> None:
+        left = self.refuse_until - time.monotonic()
+        if left > 0:
+            import psycopg
+
+            raise psycopg.OperationalError(
+                f"the database stalled less than {STALL_BACKOFF_SECONDS:.0f} s ago; "
+                f"not connecting for another {left:.1f} s"
+            )
+
+
+def _bounded_connection_class(state: _StallState):
+    """A psycopg Connection whose every wait on the socket is bounded by `state.wait_seconds`.
+
+    psycopg 3 runs each operation (execute, fetch, commit, rollback, the pool's pre-ping) as a
+    generator consumed by `Connection.wait`; passing a timeout there turns "wait forever for
+    bytes" into an error. The half-finished connection is closed, so SQLAlchemy sees a
+    disconnect and drops it from the pool.
+    """
+    import psycopg
+    from psycopg import errors
+
+    class BoundedConnection(psycopg.Connection):
+        def wait(self, gen, interval: float = 0.1, timeout: float | None = None):
+            bound = state.wait_seconds
+            timeout = bound if timeout is None else min(timeout, bound)
+            try:
+                return super().wait(gen, interval=interval, timeout=timeout)
+            except errors.OperationalError as exc:
+                # psycopg's private _WaitTimeout is the only OperationalError raised by the
+                # wait itself; anything else (a server error) is passed on untouched.
+                if type(exc).__name__ != "_WaitTimeout":
+                    raise
+                state.tripped()
+                self.close()
+                raise psycopg.OperationalError(
+                    f"no answer from the database within {timeout:.1f} s; connection closed"
+                ) from exc
+
+    return BoundedConnection
+
+
+def make_engine(
+    url: str, *, statement_timeout_ms: int = 2000, client_timeout_ms: int | None = None
+) -> Engine:
     """Create an engine with the hotline's settings for SQLite or PostgreSQL.
 
-    Both engines are told to give up on a stalled statement after `statement_timeout_ms`, so a
-    locked database fails fast and the voice views can still answer Twilio with the fallback
-    TwiML well inside Twilio's 15 s webhook limit.
+    Every wait on the database is bounded, so a webhook that cannot reach its data raises
+    quickly and the guard (hotline.telephony.webhooks) answers with the fallback TwiML well
+    inside Twilio's 15 s limit, within 3 s with the defaults:
+
+    - SQLite: a write lock held by another connection is waited for `statement_timeout_ms`
+      (busy_timeout), then "database is locked".
+    - PostgreSQL, server side: `statement_timeout` and `lock_timeout` are `statement_timeout_ms`,
+      so a slow statement or a lock held by another connection ends cleanly, connection kept.
+    - PostgreSQL, client side, for a server that does not answer at all (stopped, swapped out,
+      a stalled proxy): the kernel still acknowledges our bytes, so TCP keepalives and
+      `tcp_user_timeout` never fire and the statement timeout never runs. Every wait on the
+      socket (execute, fetch, commit, rollback, the pool's pre-ping) is therefore bounded by
+      `client_timeout_ms` (default: the statement timeout + 0.5 s, so the server's own cancel
+      wins when the server is alive); the connection is then closed and dropped from the pool.
+      After such a timeout new connections are refused for STALL_BACKOFF_SECONDS instead of
+      each waiting the connect timeout (psycopg's minimum is 2 s), and the pool gives up waiting
+      for a free connection after the client timeout. Keepalives and `tcp_user_timeout` still
+      matter for the other failure: a database host that vanished from the network.
+
+    The bound is per wait, not per request: a request that makes several slow but successful
+    round trips can take longer; a stalled database costs one bound.
     """
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -96,18 +175,42 @@ def make_engine(url: str, *, statement_timeout_ms: int = 3000) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(
+    if client_timeout_ms is None:
+        client_timeout_ms = statement_timeout_ms + 500
+    state = _StallState(client_timeout_ms / 1000)
+    connection_class = _bounded_connection_class(state)
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
-        pool_timeout=statement_timeout_ms / 1000,
+        pool_timeout=client_timeout_ms / 1000,
         connect_args={
-            "connect_timeout": max(1, statement_timeout_ms // 1000),
+            # psycopg enforces at least 2 s here; STALL_BACKOFF_SECONDS covers repeated tries.
+            "connect_timeout": max(2, client_timeout_ms // 1000),
+            # A vanished host: unacknowledged data or silent keepalives end the connection.
+            "tcp_user_timeout": int(client_timeout_ms),
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
             "options": f"-c statement_timeout={int(statement_timeout_ms)}"
             f" -c lock_timeout={int(statement_timeout_ms)}",
         },
     )
+
+    import psycopg
+
+    @event.listens_for(engine, "do_connect")
+    def _bounded_connect(_dialect, _record, cargs, cparams):
+        state.check()
+        try:
+            return connection_class.connect(*cargs, **cparams)
+        except psycopg.errors.ConnectionTimeout:
+            state.tripped()
+            raise
+
+    return engine
 
 
 class Database:
@@ -121,6 +224,7 @@ class Database:
         engine = make_engine(
             app.config["DATABASE_URL"],
             statement_timeout_ms=app.config["DB_STATEMENT_TIMEOUT_MS"],
+            client_timeout_ms=app.config.get("DB_CLIENT_TIMEOUT_MS"),
         )
         factory = sessionmaker(engine, expire_on_commit=False)
         app.extensions["hotline.db"] = (engine, factory)

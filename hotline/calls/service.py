@@ -38,6 +38,8 @@ def apply_status(session: Session, params: StatusParams) -> Call | None:
             call_sid=params.call_sid,
             direction=CallDirection.OUTBOUND,
             status=status,
+            # Set here, not left to the column default: it is compared below before any flush.
+            status_sequence=-1,
             menu_path=[],
         )
         session.add(call)

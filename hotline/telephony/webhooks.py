@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -21,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 
 from hotline.calls.models import WebhookEvent
 from hotline.db import db
+from hotline.telephony.spool import SPOOL_REPLAY_ERRORS, open_spool
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-_spool_lock = threading.Lock()
 
 
 class BadWebhook(ValueError):
@@ -44,8 +42,13 @@ def spool(kind: str, params: dict, error: str) -> None:
     """Keep a webhook we could not store in the database, for `flask spool replay`.
 
     Written as one JSON line to FALLBACK_SPOOL_DIR, so a database outage loses no voicemail,
-    callback request or status change.
+    callback request or status change. A webhook that fails again while being replayed is
+    already in the spool: its error goes back to the replay, which keeps the entry once.
     """
+    replay_errors = request.environ.get(SPOOL_REPLAY_ERRORS)
+    if replay_errors is not None:
+        replay_errors.append(error)
+        return
     directory = Path(current_app.config["FALLBACK_SPOOL_DIR"])
     record = {
         "kind": kind,
@@ -56,10 +59,8 @@ def spool(kind: str, params: dict, error: str) -> None:
     }
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with _spool_lock, open(directory / "webhooks.jsonl", "a", encoding="utf-8") as fh:
+        with open_spool(directory) as fh:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
     except OSError:
         log.exception("could not spool a %s webhook either; params=%s", kind, record)
 
