@@ -59,12 +59,14 @@ class ConsoleUser(UserMixin):
 @login_manager.user_loader
 def _load_user(user_id: str) -> ConsoleUser | None:
     """Checked on every request: the account exists, is active, and the session is current."""
+    # A bare id (a session signed before session versions existed) counts as version 0: it
+    # ends with the account's first logout, reset or deactivation like any other.
     operator_id, _, version = user_id.partition(":")
     try:
         operator = db.session.get(Operator, int(operator_id))
-        session_version = int(version)
+        session_version = int(version or 0)
     except ValueError:
-        return None  # also sessions from before session versions existed: sign in again
+        return None
     if operator is None or not operator.is_active or operator.session_version != session_version:
         return None
     return ConsoleUser(operator)

@@ -150,3 +150,15 @@ def test_no_console_template_has_inline_event_handlers():
         if re.search(r"\son[a-z]+\s*=", text) or re.search(r"<script(?![^>]*\b(src|type)=)", text):
             offenders.append(template.relative_to(root))
     assert not offenders, offenders
+
+
+def test_a_session_from_before_session_versions_ends_with_the_first_logout(app, add_operator):
+    operator_id = add_operator("op1")
+    old = app.test_client()
+    with old.session_transaction() as session:
+        session["_user_id"] = str(operator_id)
+    assert old.get("/console/queue").status_code == 200
+    current = app.test_client()
+    login(current, "op1")
+    current.post("/console/logout")
+    assert old.get("/console/queue").status_code == 302
