@@ -71,6 +71,12 @@ def flask(*args: str, env: dict[str, str]) -> None:
     subprocess.run([str(BIN / "flask"), "--app", "hotline", *args], check=True, env=env, cwd=ROOT)
 
 
+DEV_MODE_NOTE = (
+    "Development mode (HOTLINE_DEV_MODE=1): webhooks signed with the public development token\n"
+    "  are accepted and the demo passwords are public. Never put this on a real number."
+)
+
+
 def run(argv: list[str]) -> int:
     """Migrate, seed and start web + clock + local gateway; stop all on Ctrl-C."""
     import argparse
@@ -83,11 +89,15 @@ def run(argv: list[str]) -> int:
     web_url = f"http://127.0.0.1:{args.port}"
     gateway_url = f"http://127.0.0.1:{args.gateway_port}"
     env = _env(LOCAL_BASE_URL=web_url)
-    if not os.environ.get("TWILIO_ACCOUNT_SID"):
+    dev_mode = not os.environ.get("TWILIO_ACCOUNT_SID")
+    if dev_mode:
         env.setdefault("TWILIO_API_BASE_URL", gateway_url)
+        # The app refuses the public development credentials unless told this is development.
+        env["HOTLINE_DEV_MODE"] = "1"
     flask("db", "upgrade", env=env)
     flask("ivr", "check", env=env)
-    flask("seed-demo", env=env)
+    if dev_mode:  # seed-demo refuses beside real credentials (public demo passwords)
+        flask("seed-demo", env=env)
     from_seed = subprocess.run(
         [
             str(PY),
@@ -178,6 +188,7 @@ def run(argv: list[str]) -> int:
         print(
             f"""
   The elder hotline is running (SQLite, local telephony: no Twilio account needed).
+  {DEV_MODE_NOTE if dev_mode else ""}
 
   Operator console   {web_url}/console/
   Dev phone          {gateway_url}/            (call the demo line +861012345678)

@@ -11,7 +11,7 @@ from flask import Flask, abort, jsonify, request
 from sqlalchemy import text
 
 from hotline import config as config_module
-from hotline import events
+from hotline import events, security
 from hotline.alerts import views as alerts_views
 from hotline.alerts.callbacks import on_callback_gave_up
 from hotline.alerts.commands import on_supervisor_texted
@@ -81,10 +81,10 @@ def build_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config_module.from_environment(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    security.check_credentials(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    security.configure(app)
     if not app.config.get("TESTING") and not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -93,6 +93,7 @@ def build_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     gateway.init_app(app)
     _load_scripts(app)
+    security.init_app(app)  # before the signature guard: an oversized body is never read
     _register_twilio_guard(app)
     events.init_app(app, SUBSCRIPTIONS)
     for module, blueprint in BLUEPRINTS:

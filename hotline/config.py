@@ -139,4 +139,8 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "TWILIO_API_KEY_SECRET": env.get("TWILIO_API_KEY_SECRET", "").strip() or None,
         "TWILIO_TWIML_APP_SID": env.get("TWILIO_TWIML_APP_SID", "").strip() or None,
         "TWILIO_VOICE_SDK_URL": env.get("TWILIO_VOICE_SDK_URL", "").strip() or None,
+        # Running with the public development credentials needs this switch (see security.py).
+        "HOTLINE_DEV_MODE": env.get("HOTLINE_DEV_MODE", "").strip() == "1",
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed.
+        "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0),
     }

@@ -83,7 +83,20 @@ def seed_demo_data(session) -> dict:
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo() -> None:
-    """Create a demo line, operators (passwords printed) and callers."""
+    """Create a demo line, operators (passwords printed) and callers.
+
+    Refused when real Twilio credentials are configured: the demo passwords are public, and an
+    admin/admin-demo-pass account beside a real number would open the console to anyone.
+    """
+    from flask import current_app
+
+    from hotline.config import DEV_AUTH_TOKEN
+
+    if current_app.config.get("TWILIO_AUTH_TOKEN") != DEV_AUTH_TOKEN:
+        raise click.ClickException(
+            "refusing to create demo accounts with public passwords: real Twilio credentials "
+            "are configured. Create accounts with `flask operators create` instead."
+        )
     created = seed_demo_data(db.session)
     click.echo(f"demo data: {created}")
     for username, _name, role, password, _phone in DEMO_OPERATORS:

@@ -35,6 +35,7 @@ def test_the_app_reads_callback_tuning_from_the_environment(monkeypatch, tmp_pat
     from hotline import create_app
 
     monkeypatch.setenv("CALLBACK_RINGING_MARGIN", "3")
+    monkeypatch.setenv("HOTLINE_DEV_MODE", "1")  # no Twilio credentials in this test
     app = create_app(
         {
             "TESTING": True,

@@ -37,6 +37,7 @@ def hotline_and_gateway(app_config):
     app_config.update(
         TWILIO_ACCOUNT_SID=DEV_ACCOUNT_SID,
         TWILIO_AUTH_TOKEN=DEV_AUTH_TOKEN,
+        HOTLINE_DEV_MODE=True,
         TWILIO_HTTP_CLIENT=None,
         WTF_CSRF_ENABLED=True,
     )
@@ -106,7 +107,7 @@ def test_dev_phone_caller_is_answered_in_the_console_and_a_case_exists(
     console.fill("#username", "lin")
     console.fill("#password", PASSWORD)
     console.keyboard.press("Enter")
-    console.wait_for_function("window.hotlineQueue && window.hotlineQueue.polls > 0")
+    console.wait_for_function("() => window.hotlineQueue && window.hotlineQueue.polls > 0")
 
     phone.goto(f"{gateway_url}/phone?number=%2B8613123456702")
     phone.locator("#sound").uncheck()
@@ -123,7 +124,8 @@ def test_dev_phone_caller_is_answered_in_the_console_and_a_case_exists(
     assert "李先生" in row.inner_text()
     console.locator("#take-next").click()
     console.wait_for_function(
-        "document.getElementById('current-state').textContent.includes('通话中')", timeout=15_000
+        "() => document.getElementById('current-state').textContent.includes('通话中')",
+        timeout=15_000,
     )
     phone.wait_for_function(
         "document.getElementById('status-main').textContent.includes('会议通话中')", timeout=15_000

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from hotline.db import db
 from hotline.i18n import t
 from hotline.operators import presence
-from hotline.operators.auth import hash_password, password_problem, role_required
+from hotline.operators.auth import end_sessions, hash_password, password_problem, role_required
 from hotline.operators.forms import OperatorCreateForm, OperatorUpdateForm, PasswordResetForm
 from hotline.operators.models import Operator, Presence, Role
 from hotline.operators.presence import PRESENCE_LABELS
@@ -117,6 +117,7 @@ def update_operator(operator_id: int):
     operator.is_active = bool(form.is_active.data)
     if not operator.is_active:
         presence.mark(operator, Presence.OFFLINE)
+        end_sessions(operator)
     db.session.commit()
     flash(t("已保存。", "Saved."), "success")
     return _admin_redirect()
@@ -136,6 +137,7 @@ def reset_password(operator_id: int):
         flash(problem, "error")
         return _admin_redirect()
     operator.password_hash = hash_password(form.password.data)
+    end_sessions(operator)
     db.session.commit()
     flash(t("密码已重置。", "Password reset."), "success")
     return _admin_redirect()

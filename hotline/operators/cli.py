@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from hotline.db import db
-from hotline.operators.auth import MIN_PASSWORD_LENGTH, hash_password
+from hotline.operators.auth import MIN_PASSWORD_LENGTH, end_sessions, hash_password
 from hotline.operators.models import Operator, Role
 from hotline.phone import InvalidNumber, normalise
 
@@ -63,6 +63,7 @@ def reset_password(username: str, password: str | None) -> None:
     if operator is None:
         raise click.ClickException(f"no account named {username!r}")
     operator.password_hash = hash_password(_password(password))
+    end_sessions(operator)  # signed out everywhere
     db.session.commit()
     click.echo(f"password reset for {username!r}")
 

@@ -44,6 +44,9 @@ class Operator(Base):
     #: Last time the console polled; presence turns offline when this gets old.
     last_seen_at: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
+    #: Part of every sign-in session; raising it signs the account out everywhere (logout,
+    #: password reset, deactivation), so a captured cookie stops working.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[created_at]
 
 

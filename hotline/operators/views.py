@@ -11,6 +11,7 @@ from hotline.db import db
 from hotline.i18n import LANGUAGES, t
 from hotline.operators import auth, presence
 from hotline.operators.forms import LoginForm
+from hotline.operators.models import Operator
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -35,13 +36,13 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sign in; five failures in 15 minutes pause further tries from that address."""
+    """Sign in, throttled per account and per address (policy: auth.begin_attempt)."""
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
         username = form.username.data.strip()
-        address = request.remote_addr or "-"
-        if auth.is_rate_limited(username, address):
+        attempt = auth.begin_attempt(username, auth.client_address())
+        if attempt is None:
             flash(
                 t(
                     "登录失败次数太多,请 15 分钟后再试,或请管理员重置密码。",
@@ -51,11 +52,10 @@ def login():
             )
             status = 429
         else:
-            operator = auth.authenticate(username, form.password.data, address)
-            db.session.commit()  # the attempt is kept, failed or not (the rate limit counts it)
+            operator = auth.authenticate(attempt, username, form.password.data)
             if operator is not None:
+                session.clear()  # a fresh session: nothing from before sign-in carries over
                 login_user(auth.ConsoleUser(operator))
-                session.pop("lang", None)
                 return redirect(_safe_next(request.args.get("next")))
             flash(t("用户名或密码不对。", "Wrong username or password."), "error")
             status = 401
@@ -68,8 +68,12 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Sign out (a POST with the CSRF token, so a link elsewhere cannot sign you out)."""
+    """Sign out everywhere (a POST with the CSRF token, so a link elsewhere cannot sign you
+    out): the session version is raised, so a copy of the cookie no longer works either."""
     presence.signed_out(db.session, current_user.id)
+    operator = db.session.get(Operator, current_user.id)
+    if operator is not None:
+        auth.end_sessions(operator)
     db.session.commit()
     logout_user()
     flash(t("已退出。", "Signed out."), "info")

@@ -38,6 +38,22 @@ def idempotency_key(path_and_query: str, form) -> str:
     return digest.hexdigest()
 
 
+#: Longest parameter value kept in webhook_events (an SMS body is at most 1600 characters); the
+#: request itself is bounded by MAX_CONTENT_LENGTH (hotline.security).
+MAX_STORED_PARAM_CHARS = 2000
+
+
+def capped_params(params: dict) -> dict:
+    """The parameters as stored: each value cut to MAX_STORED_PARAM_CHARS, at most 100 names."""
+
+    def cap(value):
+        if isinstance(value, list):
+            return [cap(v) for v in value[:20]]
+        return value[:MAX_STORED_PARAM_CHARS]
+
+    return {name[:100]: cap(value) for name, value in list(params.items())[:100]}
+
+
 def spool(kind: str, params: dict, error: str) -> None:
     """Keep a webhook we could not store in the database, for `flask spool replay`.
 
@@ -111,7 +127,7 @@ def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: 
                                 sid=form.get(sid_param, "")[:64],
                                 idempotency_key=key,
                                 path=path[:300],
-                                params=params,
+                                params=capped_params(params),
                                 status_code=response.status_code,
                                 response_body=body,
                             )

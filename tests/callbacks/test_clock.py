@@ -42,7 +42,9 @@ def test_the_web_app_starts_no_scheduler():
     from hotline import create_app
 
     before = {t.name for t in threading.enumerate()}
-    application = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "x"})
+    application = create_app(
+        {"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "x", "HOTLINE_DEV_MODE": True}
+    )
     started = {t.name for t in threading.enumerate()} - before
     with application.app_context():
         db.engine.dispose()

@@ -20,7 +20,7 @@ def _sign_in(page, base_url: str) -> None:
     page.fill("#username", "lin")
     page.fill("#password", PASSWORD)
     page.keyboard.press("Enter")
-    page.wait_for_function("window.hotlineQueue && window.hotlineQueue.polls > 0")
+    page.wait_for_function("() => window.hotlineQueue && window.hotlineQueue.polls > 0")
 
 
 def test_operator_takes_a_caller_in_the_browser(
@@ -52,7 +52,7 @@ def test_operator_takes_a_caller_in_the_browser(
     page.keyboard.press("Enter")
     page.locator("#current-call").wait_for(state="visible", timeout=3000)
     page.wait_for_function(
-        "document.getElementById('current-state').textContent.includes('正在拨打您的电话')"
+        "() => document.getElementById('current-state').textContent.includes('正在拨打您的电话')"
     )
     ring, dequeue = http_client.requests
     assert ring.data["To"] == ["+8613123456781"]
@@ -67,7 +67,8 @@ def test_operator_takes_a_caller_in_the_browser(
         ),
     )
     page.wait_for_function(
-        "document.getElementById('current-state').textContent.startsWith('通话中')", timeout=3000
+        "() => document.getElementById('current-state').textContent.startsWith('通话中')",
+        timeout=3000,
     )
     assert page.locator("#current-name").inner_text() == "<b>王阿姨</b>"
     assert page.locator("#current-said").inner_text() == MARKUP
@@ -79,7 +80,7 @@ def test_operator_takes_a_caller_in_the_browser(
     assert page.locator("#my-presence").inner_text() == "整理中"
     page.click("#wrap-up-done")
     page.wait_for_function(
-        "document.getElementById('my-presence').textContent === '空闲'", timeout=3000
+        "() => document.getElementById('my-presence').textContent === '空闲'", timeout=3000
     )
     assert page.locator("#wrap-up").is_hidden()
 
@@ -95,7 +96,7 @@ def test_a_second_operator_is_told_clearly_when_the_caller_was_taken(
     second.fill("#username", "zhao")
     second.fill("#password", PASSWORD)
     second.keyboard.press("Enter")
-    second.wait_for_function("window.hotlineQueue && window.hotlineQueue.polls > 0")
+    second.wait_for_function("() => window.hotlineQueue && window.hotlineQueue.polls > 0")
     queued = reach_queue(twilio, app)
     for page in (first, second):
         page.locator(f'tr[data-entry="{queued.entry_id}"]').wait_for(timeout=3000)

@@ -54,6 +54,7 @@ def dev_twilio(app_config):
     app_config.update(
         TWILIO_ACCOUNT_SID=DEV_ACCOUNT_SID,
         TWILIO_AUTH_TOKEN=DEV_AUTH_TOKEN,
+        HOTLINE_DEV_MODE=True,
         TWILIO_HTTP_CLIENT=None,
     )
 

@@ -1,0 +1,1 @@
+"""The fault and abuse suite: what the hotline refuses from an outsider (issue 12)."""

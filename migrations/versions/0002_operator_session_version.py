@@ -1,0 +1,28 @@
+"""operators.session_version: sign an account out everywhere
+
+Revision ID: 0002_session_version
+Revises: 0001
+Create Date: 2026-12-04 17:20:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002_session_version"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("operators", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("session_version", sa.Integer(), server_default="0", nullable=False)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("operators", schema=None) as batch_op:
+        batch_op.drop_column("session_version")
