@@ -443,8 +443,9 @@ def _node_box(script: Script, node: Node, labels: dict[str, str], edges: list[_E
     tooltip = [f"{node.id} ({node.kind})"]
     if node.prompt.text:
         tooltip.append(node.prompt.text)
-    for choice in node.choices:
-        if node.kind == "language":
+    # A menu's `languages` are drawn like a language node's choices (they switch script).
+    for choice in node.choices + node.languages:
+        if node.kind == "language" or choice in node.languages:
             text = f"→ {_clean(choice.language or '?')}"
             target = f"{PSEUDO}lang:{choice.language or '?'}"
             row = _Row("", "choice", key=_clean(choice.key))
@@ -545,16 +546,15 @@ def _build(
     for node in script.nodes.values():
         boxes[node.id] = _node_box(script, node, labels, edges)
     for node in script.nodes.values():
-        if node.kind != "language":
-            continue
-        for choice in node.choices:
+        offers = node.choices if node.kind == "language" else node.languages
+        # A language node continues at its `next`; a menu at the same menu in the other script.
+        continue_at = (node.next or script.start) if node.kind == "language" else node.id
+        for choice in offers:
             key = f"{PSEUDO}lang:{choice.language or '?'}"
             if key not in boxes:
                 language = choice.language or "?"
                 href = link_for(script.line, language) if link_for else None
-                boxes[key] = _external_box(
-                    script, language, node.next or script.start, labels, href
-                )
+                boxes[key] = _external_box(script, language, continue_at, labels, href)
     for edge in edges:
         if edge.target not in boxes:
             key = f"{PSEUDO}missing:{edge.target}"

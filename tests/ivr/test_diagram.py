@@ -131,8 +131,9 @@ def test_shipped_diagrams_mark_language_switches_the_closed_route_and_key_zero(s
     for script in shipped:
         root = _parse(render_svg(script))
         groups = _nodes(root)
-        language = next(n for n in script.nodes.values() if n.kind == "language")
-        for choice in language.choices:
+        # The languages are offered inside the first menu (no separate language prompt).
+        language = next(n for n in script.nodes.values() if n.languages)
+        for choice in language.languages:
             other = f"{script.line}.{choice.language}"
             assert groups[other].get("data-kind") == "external"
             edge = next(
@@ -142,7 +143,9 @@ def test_shipped_diagrams_mark_language_switches_the_closed_route_and_key_zero(s
             )
             assert (edge.get("data-kind"), edge.get("data-to")) == ("language", other)
         links = [a.get("href") for a in root.iter(NS + "a")]
-        assert sorted(links) == sorted(f"{script.line}.{c.language}.svg" for c in language.choices)
+        assert sorted(links) == sorted(
+            f"{script.line}.{c.language}.svg" for c in language.languages
+        )
 
         closed = groups[script.closed_route]
         assert any("closed_route" in text for text in _texts(closed, "ivr-badge"))

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotline.ivr import engine
-from hotline.ivr.check import load_scripts
+from hotline.ivr.check import load_scripts, walk
 from hotline.ivr.engine import (
     CallContext,
     EnqueueAction,
@@ -31,24 +31,15 @@ caller_input = st.one_of(
 
 
 def _walk(language, inputs, ctx):
-    step = engine.begin(SCRIPTS, "main", language, ctx)
-    for item in inputs:
-        gather = next((a for a in step.actions if isinstance(a, GatherAction)), None)
-        if gather is None:
-            return step
-        digits = item[1] if item and item[0] == "digits" else None
-        speech = item[1] if item and item[0] == "speech" else None
-        step = engine.handle_input(
-            SCRIPTS,
-            "main",
-            step.state,
-            ctx,
-            node_id=gather.node_id,
-            digits=digits,
-            speech=speech,
-            confidence=None,
+    pairs = [
+        (
+            item[1] if item and item[0] == "digits" else None,
+            item[1] if item and item[0] == "speech" else None,
         )
-    return step
+        for item in inputs
+    ]
+    steps, _seconds = walk(SCRIPTS, "main", language, ctx, pairs)
+    return steps[-1]
 
 
 @settings(max_examples=300, deadline=None)
@@ -69,38 +60,25 @@ def test_any_sequence_of_inputs_ends_at_a_person_or_voicemail(language, inputs, 
         assert RecordAction in kinds, step.actions
 
 
-def test_silence_at_the_language_offer_keeps_mandarin_and_plays_the_menu():
-    ctx = CallContext(is_open=True)
-    step = engine.begin(SCRIPTS, "main", "zh-CN", ctx)
+def test_the_first_prompt_is_the_menu_with_a_person_and_the_languages_in_it():
+    step = engine.begin(SCRIPTS, "main", "zh-CN", CallContext(is_open=True))
     gather = step.actions[0]
-    assert isinstance(gather, GatherAction) and gather.node_id == "language"
-    assert gather.timeout_seconds == 3, "silence is the usual answer at the language offer"
-    step = engine.handle_input(
-        SCRIPTS,
-        "main",
-        step.state,
-        ctx,
-        node_id="language",
-        digits=None,
-        speech=None,
-        confidence=None,
-    )
-    assert step.state.language == "zh-CN" and step.state.node == "main_menu"
+    assert isinstance(gather, GatherAction) and gather.node_id == "main_menu"
+    spoken = "".join(p.text for p in gather.prompts)
+    assert spoken.startswith("您好,这里是长者服务热线。找人工服务,请按0")
+    assert spoken.endswith("讲广东话,请按9。For English, press 8.")
+    assert gather.timeout_seconds == 9, "every prompt waits 8-10 s, the first one too"
+
+
+def test_a_caller_whose_language_is_stored_hears_no_language_offer():
+    step = engine.begin(SCRIPTS, "main", "yue-HK", CallContext(is_open=True, language_known=True))
+    spoken = "".join(p.text for p in step.actions[0].prompts)
+    assert "搵人工服务" in spoken and "普通话" not in spoken and "English" not in spoken
 
 
 def test_hard_of_hearing_callers_get_slower_speech_and_more_time():
     ctx = CallContext(is_open=True, rate_percent=75, timeout_seconds=12)
     step = engine.begin(SCRIPTS, "main", "zh-CN", ctx)
-    step = engine.handle_input(
-        SCRIPTS,
-        "main",
-        step.state,
-        ctx,
-        node_id="language",
-        digits=None,
-        speech=None,
-        confidence=None,
-    )
     gather = step.actions[0]
     assert gather.timeout_seconds == 12
     assert all(p.rate_percent == 75 for p in gather.prompts)
@@ -109,16 +87,6 @@ def test_hard_of_hearing_callers_get_slower_speech_and_more_time():
 def test_low_confidence_speech_is_not_guessed_at():
     ctx = CallContext(is_open=True)
     step = engine.begin(SCRIPTS, "main", "zh-CN", ctx)
-    step = engine.handle_input(
-        SCRIPTS,
-        "main",
-        step.state,
-        ctx,
-        node_id="language",
-        digits=None,
-        speech=None,
-        confidence=None,
-    )
     step = engine.handle_input(
         SCRIPTS,
         "main",

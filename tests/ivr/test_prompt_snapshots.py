@@ -23,9 +23,10 @@ def test_menu_and_person_prompts_per_language(twilio, language):
     sid = twilio.new_call_sid()
     params = twilio.call_params(sid)
     first = twilio.post("/twilio/voice", params)
-    if language == "zh-CN":
-        assert_snapshot(SNAPSHOTS / "welcome.xml", _pretty(first))
-    menu = follow(twilio, first, params, digits=LANGUAGE_KEYS[language])
+    # The first answer is the main menu (greeting, person, topics, languages in one Gather);
+    # the other languages are one key away in it.
+    key = LANGUAGE_KEYS[language]
+    menu = follow(twilio, first, params, digits=key) if key else first
     assert_snapshot(SNAPSHOTS / f"main_menu.{language}.xml", _pretty(menu))
     person = follow(twilio, menu, params, digits="0")
     assert_snapshot(SNAPSHOTS / f"to_person.{language}.xml", _pretty(person))
