@@ -635,10 +635,9 @@ def _check_budget(script: Script, report: _Reporter) -> None:
         last = steps[-1].actions
         goal = EnqueueAction if is_open else RecordAction
         where = "a person" if is_open else "the voicemail"
+        # The prompts the caller waited at, in order ("main_menu > main_menu").
         path = " > ".join(
-            dict.fromkeys(
-                a.node_id for s in steps for a in s.actions if isinstance(a, GatherAction)
-            )
+            a.node_id for s in steps for a in s.actions if isinstance(a, GatherAction)
         )
         label = f"{name} ({path or 'no prompt'})"
         if not any(isinstance(a, goal) for a in last):
