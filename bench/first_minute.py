@@ -20,7 +20,7 @@ import tempfile
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ class Journey:
     #: family_callbacks (may request callbacks).
     caller: str = "new"
     line: str = "main"
+    _: KW_ONLY
     #: The caller answers in the first second (Twilio stops the prompt at a key or at speech):
     #: only that second of each answered prompt is heard.
     at_once: bool = False
@@ -97,7 +98,11 @@ def journeys() -> list[Journey]:
             Journey("invalid keys", language, ("6", "6"), who),
             Journey("看病 / medical words", language, (SAID["kanbing"][language],), who),
             Journey(
-                "emergency phrase at once", language, (SAID["emergency"][language],), who, True
+                "emergency phrase at once",
+                language,
+                (SAID["emergency"][language],),
+                who,
+                at_once=True,
             ),
             Journey("registered elder", language, (), "elder"),
             Journey("blocked caller", language, (), "blocked"),

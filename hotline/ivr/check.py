@@ -599,20 +599,11 @@ def walk(
     step = engine.begin(scripts, line, language, ctx)
     steps, seconds = [step], step_speech(step, rate_percent)
     for index in range(MAX_WALK_STEPS):
-        gather = next((a for a in step.actions if isinstance(a, engine.GatherAction)), None)
-        if gather is None:
-            break
         digits, speech = inputs[min(index, len(inputs) - 1)] if inputs else (None, None)
-        step = engine.handle_input(
-            scripts,
-            line,
-            step.state,
-            ctx,
-            node_id=gather.node_id,
-            digits=digits,
-            speech=speech,
-            confidence=None,
-        )
+        after = engine.answer(scripts, line, step, ctx, digits=digits, speech=speech)
+        if after is None:
+            break
+        step = after
         steps.append(step)
         seconds += step_speech(step, rate_percent)
     return steps, seconds

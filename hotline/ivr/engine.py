@@ -535,3 +535,29 @@ def handle_input(
         )
     )
     return step
+
+
+def answer(
+    scripts: ScriptSet,
+    line: str,
+    step: Step,
+    ctx: CallContext,
+    *,
+    digits: str | None = None,
+    speech: str | None = None,
+    confidence: float | None = None,
+) -> Step | None:
+    """The next step when the caller answers the prompt `step` waits at (None: no prompt)."""
+    gather = next((a for a in step.actions if isinstance(a, GatherAction)), None)
+    if gather is None:
+        return None
+    return handle_input(
+        scripts,
+        line,
+        step.state,
+        ctx,
+        node_id=gather.node_id,
+        digits=digits,
+        speech=speech,
+        confidence=confidence,
+    )

@@ -38,3 +38,18 @@ def test_fallback_prompt_per_language(twilio, language):
         f"/twilio/voice/fallback?lang={language}", twilio.call_params("CA" + "0" * 32)
     )
     assert_snapshot(SNAPSHOTS / f"fallback.{language}.xml", _pretty(response))
+
+
+def test_emergency_words_and_sentences_per_language():
+    """The emergency words heard at every prompt, and what the caller is told, per language."""
+    from hotline.ivr.check import check_directory
+
+    scripts, errors = check_directory(Path(__file__).resolve().parents[2] / "ivr_scripts")
+    assert errors == []
+    lines = []
+    for language in ("zh-CN", "yue-HK", "en-US"):
+        script = scripts.get("main", language)
+        for kind in script.emergency:
+            lines.append(f"[{language} {kind.kind}] {kind.say}")
+            lines.append("  " + ", ".join(kind.words))
+    assert_snapshot(SNAPSHOTS / "emergency_words.txt", "\n".join(lines) + "\n")
