@@ -4,6 +4,11 @@
 the node, e.g. `main.zh-CN.yaml: node 'main_menu': menu has 5 choices; at most 4 are allowed`.
 The rules enforce mission.md's elderly-first call design, so a script that would let an older
 caller dead-end, loop or wait through deep menus cannot be deployed.
+
+Beyond the graph, every script is played through the engine (`walk`): silence and an unknown
+key must reach a person (closed: the voicemail) within SPEECH_BUDGET_SECONDS of estimated
+speech (`speech_seconds`, SPEECH_RATE) at the script's rate, silence within 2 prompts. The
+shared emergency words (emergency.yaml) and a script's own additions are checked too.
 """
 
 from __future__ import annotations
