@@ -1,4 +1,4 @@
-"""Demo data: one line, demo operators and callers (fictional names and example numbers)."""
+"""Demo data: two lines, demo operators and callers (fictional names and example numbers)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from hotline.operators.models import Operator, Role
 
 #: Example numbers only (the phonenumbers example ranges); none belongs to a real person.
 DEMO_LINE_NUMBER = "+861012345678"
+#: A second demo line with the "no menu" intake (GB/T 33358): greeting, then a person.
+DEMO_NOMENU_LINE_NUMBER = "+861012345679"
 DEMO_CALLERS = [
     # number, name, display name, older caller, straight to person, hard of hearing, language
     ("+8613123456701", "王秀英", "王阿姨", True, True, False, "zh-CN"),
@@ -35,13 +37,19 @@ DEMO_OPERATORS = [
 def seed_demo_data(session) -> dict:
     """Create the demo rows if they are missing (safe to run twice)."""
     created = {"lines": 0, "operators": 0, "callers": 0}
-    if session.scalar(select(Line).where(Line.key == "main")) is None:
+    lines = (
+        ("main", "长者服务热线", DEMO_LINE_NUMBER, "main"),
+        ("nomenu", "长者服务热线(无菜单)", DEMO_NOMENU_LINE_NUMBER, "nomenu"),
+    )
+    for key, name, number, script_key in lines:
+        if session.scalar(select(Line).where(Line.key == key)) is not None:
+            continue
         session.add(
             Line(
-                key="main",
-                name="长者服务热线",
-                phone_number=DEMO_LINE_NUMBER,
-                script_key="main",
+                key=key,
+                name=name,
+                phone_number=number,
+                script_key=script_key,
                 # Open around the clock so the demo answers whenever someone tries it; a real
                 # line sets its hours (and working days only) in the database.
                 is_open_every_day=True,

@@ -25,6 +25,7 @@ class CallbackReason(enum.StrEnum):
     FOLLOW_UP = "follow_up"  # 回访 on a case
     SMS = "sms"  # asked for it by text
     CHECK_IN = "check_in"  # regular check-in call to an elder living alone
+    FAMILY = "family"  # asked for by a consented family contact, for their elder
 
 
 class CallbackStatus(enum.StrEnum):

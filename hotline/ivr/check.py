@@ -4,6 +4,11 @@
 the node, e.g. `main.zh-CN.yaml: node 'main_menu': menu has 5 choices; at most 4 are allowed`.
 The rules enforce mission.md's elderly-first call design, so a script that would let an older
 caller dead-end, loop or wait through deep menus cannot be deployed.
+
+Beyond the graph, every script is played through the engine (`walk`): silence and an unknown
+key must reach a person (closed: the voicemail) within SPEECH_BUDGET_SECONDS of estimated
+speech (`speech_seconds`, SPEECH_RATE) at the script's rate, silence within 2 prompts. The
+shared emergency words (emergency.yaml) and a script's own additions are checked too.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from hotline.ivr.schema import (
     SCENARIOS,
     SPEC_VERSION,
     Choice,
+    EmergencyKind,
     Node,
     Prompt,
     Script,
@@ -35,7 +41,9 @@ FILE_PATTERN = re.compile(
 TIMEOUT_RANGE = (8, 10)
 MAX_CHOICES = 4
 MAX_MENU_LEVELS = 2
-PROMPTED_KINDS = ("say", "menu", "language", "preference", "voicemail", "goodbye")
+PROMPTED_KINDS = ("say", "menu", "language", "ask", "preference", "voicemail", "goodbye")
+#: The shared emergency words and sentences (a script may add to them).
+EMERGENCY_FILE = Path(__file__).with_name("emergency.yaml")
 VALID_KEYS = set("0123456789")
 
 
@@ -167,25 +175,10 @@ def _parse(path: Path, report: _Reporter) -> Script | None:
             audio = None
         if kind in PROMPTED_KINDS and not audio and (prompt is None or not prompt.text):
             report.node(node_id, f"no prompt in {language}")
-        choices: list[Choice] = []
-        for raw_choice in raw.get("choices") or []:
-            if not isinstance(raw_choice, dict):
-                report.node(node_id, "each choice must be a mapping with key and next")
-                continue
-            key = str(raw_choice.get("key", ""))
-            keywords = raw_choice.get("keywords") or []
-            if isinstance(keywords, str):
-                keywords = [keywords]
-            choices.append(
-                Choice(
-                    key=key,
-                    next=raw_choice["next"] if isinstance(raw_choice.get("next"), str) else "",
-                    keywords=tuple(str(k) for k in keywords),
-                    label=str(raw_choice.get("label", "")),
-                    scenario=raw_choice.get("scenario"),
-                    language=raw_choice.get("language"),
-                )
-            )
+        choices = _choices(raw.get("choices"), node_id, report)
+        languages = _choices(raw.get("languages"), node_id, report)
+        retry = _prompt(raw.get("retry_say"), language)
+        offer = _prompt(raw.get("languages_say"), language)
         node_timeout = raw.get("timeout")
         nodes[node_id] = Node(
             id=node_id,
@@ -200,9 +193,16 @@ def _parse(path: Path, report: _Reporter) -> Script | None:
             scenario=raw.get("scenario"),
             max_length_seconds=int(raw.get("max_length", 120)),
             timeout_seconds=node_timeout if isinstance(node_timeout, int) else None,
+            retry_prompt=retry if retry and retry.text else None,
+            languages=tuple(languages),
+            languages_prompt=offer if offer and offer.text else None,
         )
     start = data.get("start")
     closed_route = data.get("closed_route")
+    family_key = data.get("family_callback_key")
+    if family_key is not None and str(family_key) not in VALID_KEYS:
+        report.file(f"family_callback_key must be a single digit, got {family_key!r}")
+        family_key = None
     return Script(
         path=str(path),
         line=match["line"],
@@ -217,7 +217,109 @@ def _parse(path: Path, report: _Reporter) -> Script | None:
         messages={k: str(v) for k, v in messages.items()},
         nodes=nodes,
         broken_ids=frozenset(broken),
+        emergency=_emergency(data.get("emergency"), language, report),
+        family_callback_key=str(family_key) if family_key is not None else None,
     )
+
+
+def _choices(raw_list: Any, node_id: str, report: _Reporter) -> list[Choice]:
+    """Read a node's `choices` (or `languages`) list."""
+    choices: list[Choice] = []
+    for raw_choice in raw_list or []:
+        if not isinstance(raw_choice, dict):
+            report.node(node_id, "each choice must be a mapping with key and next")
+            continue
+        keywords = raw_choice.get("keywords") or []
+        if isinstance(keywords, str):
+            keywords = [keywords]
+        choices.append(
+            Choice(
+                key=str(raw_choice.get("key", "")),
+                next=raw_choice["next"] if isinstance(raw_choice.get("next"), str) else "",
+                keywords=tuple(str(k) for k in keywords),
+                label=str(raw_choice.get("label", "")),
+                scenario=raw_choice.get("scenario"),
+                language=raw_choice.get("language"),
+            )
+        )
+    return choices
+
+
+def _words(raw: Any) -> tuple[str, ...] | None:
+    """A list of non-empty words, or None when it is anything else."""
+    if not isinstance(raw, list) or not all(isinstance(w, str) and w.strip() for w in raw):
+        return None
+    return tuple(w.strip() for w in raw)
+
+
+def read_emergency_file(path: Path = EMERGENCY_FILE) -> tuple[dict, list[str]]:
+    """The shared emergency words: ({kind: {language: (say, words)}}, errors).
+
+    Every kind needs one sentence and at least one word in each of LANGUAGES.
+    """
+    report = _Reporter(path.name)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        report.file("cannot be read as YAML")
+        return {}, report.errors
+    kinds = data.get("kinds") if isinstance(data, dict) else None
+    if not isinstance(kinds, dict) or not kinds:
+        report.file("kinds must be a mapping of emergency kinds")
+        return {}, report.errors
+    table: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {}
+    for kind, per_language in kinds.items():
+        table[kind] = {}
+        for language in LANGUAGES:
+            entry = per_language.get(language) if isinstance(per_language, dict) else None
+            entry = entry if isinstance(entry, dict) else {}
+            say, words = entry.get("say"), _words(entry.get("words"))
+            if not isinstance(say, str) or not say.strip():
+                report.file(f"emergency '{kind}' has no sentence in {language}")
+            elif not words:
+                report.file(f"emergency '{kind}' has no words in {language}")
+            else:
+                table[kind][language] = (say.strip(), words)
+    return table, report.errors
+
+
+_SHARED_EMERGENCY: tuple[dict, list[str]] | None = None
+
+
+def shared_emergency() -> tuple[dict, list[str]]:
+    """read_emergency_file() once per process (the file ships with the code)."""
+    global _SHARED_EMERGENCY
+    if _SHARED_EMERGENCY is None:
+        _SHARED_EMERGENCY = read_emergency_file()
+    return _SHARED_EMERGENCY
+
+
+def _emergency(raw: Any, language: str, report: _Reporter) -> tuple[EmergencyKind, ...]:
+    """The shared emergency kinds in `language`, with the script's own words and sentences."""
+    table, _errors = shared_emergency()
+    merged = {kind: per[language] for kind, per in table.items() if language in per}
+    if raw is not None and not isinstance(raw, dict):
+        report.file("emergency must be a mapping of kinds (medical, fire, police, ...)")
+        raw = None
+    for kind, entry in (raw or {}).items():
+        if not isinstance(entry, dict):
+            report.file(f"emergency '{kind}' must be a mapping with say and/or words")
+            continue
+        say, words = entry.get("say"), entry.get("words")
+        base_say, base_words = merged.get(kind, ("", ()))
+        if say is not None and (not isinstance(say, str) or not say.strip()):
+            report.file(f"emergency '{kind}': say must be one sentence")
+            say = None
+        extra = _words(words) if words is not None else ()
+        if extra is None:
+            report.file(f"emergency '{kind}': words must be a list of words")
+            extra = ()
+        say = say.strip() if isinstance(say, str) else base_say
+        if not say:
+            report.file(f"emergency '{kind}' has no sentence in {language}")
+            continue
+        merged[kind] = (say, base_words + tuple(w for w in extra if w not in base_words))
+    return tuple(EmergencyKind(kind, words, say) for kind, (say, words) in merged.items())
 
 
 def _edges(node: Node) -> list[tuple[str, str]]:
@@ -286,7 +388,7 @@ def _check_script(script: Script, report: _Reporter) -> None:
         for label, target in _edges(node):
             if target not in nodes and target not in script.broken_ids:
                 report.node(node.id, f"{label} goes to '{target}', which does not exist")
-        if node.kind in ("say", "preference", "language") and not node.next:
+        if node.kind in ("say", "preference", "language", "ask") and not node.next:
             report.node(node.id, f"a {node.kind} node needs next")
         if node.kind == "hours" and (not node.open or not node.closed):
             report.node(node.id, "an hours node needs both open and closed")
@@ -298,6 +400,9 @@ def _check_script(script: Script, report: _Reporter) -> None:
                 report.node(node.id, f"unknown scenario '{scenario}'")
         if node.kind == "menu":
             _check_menu(script, node, report)
+        if node.kind == "ask" and node.next in nodes and not ends_at_person(script, node.next):
+            report.node(node.id, f"next goes to '{node.next}', which does not end at a person")
+        _check_emergency_keywords(script, node, report)
         if node.kind == "language":
             for choice in node.choices:
                 if choice.language not in LANGUAGES:
@@ -367,6 +472,14 @@ def _check_menu(script: Script, node: Node, report: _Reporter) -> None:
             report.node(node.id, f"key '{key}' is not a single digit")
     for key in sorted({k for k in keys if keys.count(k) > 1}):
         report.node(node.id, f"key '{key}' is used twice")
+    for offer in node.languages:
+        if offer.language not in LANGUAGES:
+            report.node(node.id, f"language key '{offer.key}' names no known language")
+        elif offer.key in keys or offer.key not in VALID_KEYS:
+            report.node(node.id, f"language key '{offer.key}' is not a free single digit")
+    family = script.family_callback_key
+    if family is not None and family in keys + [c.key for c in node.languages]:
+        report.node(node.id, f"key '{family}' is the family_callback_key; choose another key")
     zero = next((c for c in node.choices if c.key == "0"), None)
     if zero is None:
         report.node(node.id, "key 0 must lead to a person")
@@ -389,9 +502,9 @@ def _check_languages(scripts: list[Script], report_for: dict[str, _Reporter]) ->
     by_key = {(s.line, s.language): s for s in scripts}
     for script in scripts:
         for node in script.nodes.values():
-            if node.kind != "language":
+            if node.kind not in ("language", "menu"):
                 continue
-            for choice in node.choices:
+            for choice in node.choices if node.kind == "language" else node.languages:
                 if choice.language not in LANGUAGES:
                     continue
                 other = by_key.get((script.line, choice.language))
@@ -402,12 +515,141 @@ def _check_languages(scripts: list[Script], report_for: dict[str, _Reporter]) ->
                         f"offers {choice.language} but {script.line}.{choice.language}.yaml "
                         "does not exist",
                     )
-                elif node.next and node.next not in other.nodes:
+                elif node.kind == "language" and node.next and node.next not in other.nodes:
                     report.node(
                         node.id,
                         f"offers {choice.language} but {script.line}.{choice.language}.yaml "
                         f"has no node '{node.next}' to continue at",
                     )
+
+
+def _check_emergency_keywords(script: Script, node: Node, report: _Reporter) -> None:
+    """A menu keyword holding an emergency word would never be chosen: the emergency wins."""
+    from hotline.ivr.engine import _contains  # the engine's own matching, not a copy
+
+    for choice in node.choices:
+        for keyword in choice.keywords:
+            if any(_contains(keyword, w) for kind in script.emergency for w in kind.words):
+                report.node(
+                    node.id,
+                    f"keyword '{keyword}' is an emergency word (heard at every prompt); "
+                    "remove it from the choice",
+                )
+
+
+#: Speech speed at 100 % rate, per language: Chinese characters (and digits) per second, and
+#: words in Latin letters per second. Estimates from typical TTS and news reading (Mandarin and
+#: Cantonese about 5 syllables a second, English about 150 words a minute), rounded towards
+#: slower so the budget errs on the caller's side. Each punctuation mark adds a pause.
+SPEECH_RATE = {"zh-CN": (5.0, 2.5), "yue-HK": (5.0, 2.5), "en-US": (5.0, 2.5)}
+PAUSE_SECONDS = 0.2
+#: Seconds of speech allowed on the silence and invalid-key paths before a person (or the
+#: voicemail when closed), at the script's rate.
+SPEECH_BUDGET_SECONDS = 30.0
+#: Prompts (waits for input) allowed on the silence path before a person.
+MAX_SILENT_PROMPTS = 2
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff0-9]")
+_WORD = re.compile(r"[A-Za-z0-9']+")
+_PAUSE = re.compile(r"[,.;:!?，。、；：！？]")
+
+
+def speech_seconds(text: str, language: str, rate_percent: int) -> float:
+    """Estimated seconds to speak `text` at `rate_percent` (see SPEECH_RATE)."""
+    han_rate, word_rate = SPEECH_RATE.get(language, SPEECH_RATE["zh-CN"])
+    han = len(_HAN.findall(text))
+    latin = re.sub(_HAN, " ", text)
+    words = len(_WORD.findall(latin))
+    spoken = (han / han_rate + words / word_rate) / (rate_percent / 100)
+    return spoken + PAUSE_SECONDS * len(_PAUSE.findall(text))
+
+
+def step_speech(step: Any, rate_percent: int | None = None) -> float:
+    """Seconds of speech in one engine step (prompts inside a Gather included)."""
+    from hotline.ivr.engine import GatherAction, SayAction
+
+    says: list[SayAction] = []
+    for action in step.actions:
+        if isinstance(action, SayAction):
+            says.append(action)
+        elif isinstance(action, GatherAction):
+            says.extend(action.prompts)
+    return sum(
+        speech_seconds(s.text, s.language, rate_percent or s.rate_percent)
+        for s in says
+        if not s.audio_url
+    )
+
+
+#: Inputs a journey may take before walk() gives up (the engine's loop cap ends any call
+#: long before).
+MAX_WALK_STEPS = 100
+
+
+def walk(
+    scripts: ScriptSet,
+    line: str,
+    language: str,
+    ctx: Any,
+    inputs: list[tuple[str | None, str | None]],
+    *,
+    rate_percent: int | None = None,
+) -> tuple[list[Any], float]:
+    """Play a journey through the engine: each input is (digits, speech), (None, None) for
+    silence, and the last one repeats until the call reaches a person, a voicemail or a hang-up.
+
+    Returns the steps and the seconds of speech heard on the way.
+    """
+    from hotline.ivr import engine
+
+    step = engine.begin(scripts, line, language, ctx)
+    steps, seconds = [step], step_speech(step, rate_percent)
+    for index in range(MAX_WALK_STEPS):
+        digits, speech = inputs[min(index, len(inputs) - 1)] if inputs else (None, None)
+        after = engine.answer(scripts, line, step, ctx, digits=digits, speech=speech)
+        if after is None:
+            break
+        step = after
+        steps.append(step)
+        seconds += step_speech(step, rate_percent)
+    return steps, seconds
+
+
+def _check_budget(script: Script, report: _Reporter) -> None:
+    """Silence and an unknown key must reach a person within the speech budget (open), and
+    silence the voicemail (closed); silence within MAX_SILENT_PROMPTS prompts."""
+    from hotline.ivr.engine import CallContext, EnqueueAction, GatherAction, RecordAction
+
+    alone = ScriptSet({(script.line, script.language): script})
+    journeys = (
+        ("silence path", True, (None, None)),
+        ("invalid path", True, ("#", None)),
+        ("closed silence path", False, (None, None)),
+    )
+    for name, is_open, answer in journeys:
+        ctx = CallContext(is_open=is_open)
+        steps, seconds = walk(alone, script.line, script.language, ctx, [answer])
+        last = steps[-1].actions
+        goal = EnqueueAction if is_open else RecordAction
+        where = "a person" if is_open else "the voicemail"
+        # The prompts the caller waited at, in order ("main_menu > main_menu").
+        path = " > ".join(
+            a.node_id for s in steps for a in s.actions if isinstance(a, GatherAction)
+        )
+        label = f"{name} ({path or 'no prompt'})"
+        if not any(isinstance(a, goal) for a in last):
+            report.file(f"{label} does not reach {where}")
+            continue
+        if seconds > SPEECH_BUDGET_SECONDS:
+            report.file(
+                f"{label} is {seconds:.1f} s of speech at {script.rate_percent} % before "
+                f"reaching {where}; at most {SPEECH_BUDGET_SECONDS:.0f} s are allowed"
+            )
+        prompts = sum(1 for s in steps for a in s.actions if isinstance(a, GatherAction))
+        if name == "silence path" and prompts > MAX_SILENT_PROMPTS:
+            report.file(
+                f"{label} waits at {prompts} prompts before reaching a person; "
+                f"at most {MAX_SILENT_PROMPTS} are allowed"
+            )
 
 
 def check_directory(directory: str | Path) -> tuple[ScriptSet, list[str]]:
@@ -428,7 +670,15 @@ def check_directory(directory: str | Path) -> tuple[ScriptSet, list[str]]:
             _check_script(script, report)
             scripts.append(script)
     _check_languages(scripts, reports)
-    errors = [e for r in reports.values() for e in r.errors]
+    for script in scripts:
+        report = reports[script.path]
+        if not report.errors:  # a broken graph has no meaningful speech budget
+            _check_budget(script, report)
+    # The shared emergency words are part of every script: their errors block every script.
+    shared_errors = shared_emergency()[1]
+    errors = [e for r in reports.values() for e in r.errors] + shared_errors
+    if shared_errors:
+        return ScriptSet(), errors
     valid = ScriptSet({(s.line, s.language): s for s in scripts if not reports[s.path].errors})
     return valid, errors
 

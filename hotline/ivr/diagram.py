@@ -39,6 +39,7 @@ LABELS: dict[str, dict[str, str]] = {
         "say": "say",
         "menu": "menu",
         "language": "language choice",
+        "ask": "ask (no menu): words kept for the operator",
         "preference": "preference",
         "hours": "opening hours",
         "queue": "person (operator queue)",
@@ -85,6 +86,7 @@ LABELS: dict[str, dict[str, str]] = {
         "say": "播报",
         "menu": "菜单",
         "language": "选语言",
+        "ask": "请说事由(无菜单):记给坐席",
         "preference": "记住偏好",
         "hours": "上班时间",
         "queue": "人工(排队)",
@@ -135,6 +137,7 @@ KIND_COLOURS: dict[str, tuple[str, str]] = {
     "goodbye": ("#f6f8fa", "#24292f"),
     "menu": ("#ddf4ff", "#0b5cad"),
     "language": ("#e0f5f2", "#0f766e"),
+    "ask": ("#ddf4ff", "#0b5cad"),
     "hours": ("#fbefff", "#8250df"),
     "queue": ("#dafbe1", "#1a7f37"),
     "voicemail": ("#fff8c5", "#9a6700"),
@@ -443,8 +446,9 @@ def _node_box(script: Script, node: Node, labels: dict[str, str], edges: list[_E
     tooltip = [f"{node.id} ({node.kind})"]
     if node.prompt.text:
         tooltip.append(node.prompt.text)
-    for choice in node.choices:
-        if node.kind == "language":
+    # A menu's `languages` are drawn like a language node's choices (they switch script).
+    for choice in node.choices + node.languages:
+        if node.kind == "language" or choice in node.languages:
             text = f"→ {_clean(choice.language or '?')}"
             target = f"{PSEUDO}lang:{choice.language or '?'}"
             row = _Row("", "choice", key=_clean(choice.key))
@@ -545,16 +549,15 @@ def _build(
     for node in script.nodes.values():
         boxes[node.id] = _node_box(script, node, labels, edges)
     for node in script.nodes.values():
-        if node.kind != "language":
-            continue
-        for choice in node.choices:
+        offers = node.choices if node.kind == "language" else node.languages
+        # A language node continues at its `next`; a menu at the same menu in the other script.
+        continue_at = (node.next or script.start) if node.kind == "language" else node.id
+        for choice in offers:
             key = f"{PSEUDO}lang:{choice.language or '?'}"
             if key not in boxes:
                 language = choice.language or "?"
                 href = link_for(script.line, language) if link_for else None
-                boxes[key] = _external_box(
-                    script, language, node.next or script.start, labels, href
-                )
+                boxes[key] = _external_box(script, language, continue_at, labels, href)
     for edge in edges:
         if edge.target not in boxes:
             key = f"{PSEUDO}missing:{edge.target}"

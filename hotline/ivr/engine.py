@@ -6,7 +6,12 @@ one place whatever the script says:
 - `*` repeats the current prompt and is never counted as a mistake;
 - a call that keeps going round the menus is sent to a person after `max_steps` inputs;
 - a known caller is greeted by name; a caller who asked for it goes straight to a person;
-- when the line is closed, wherever the caller would reach a person they reach the voicemail.
+- when the line is closed, wherever the caller would reach a person they reach the voicemail;
+- emergency words are heard at every prompt: one sentence with the number to dial (120, 119,
+  110), then a person at once, at emergency priority;
+- a blocked caller hears a short polite greeting and the voicemail (no queue place, no reason);
+- a consented family contact is greeted as calling for their elder, and may ask for a callback
+  to the elder by key or by word when they hold that permission.
 """
 
 from __future__ import annotations
@@ -15,7 +20,14 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 
-from hotline.ivr.schema import Node, Script, ScriptSet
+from hotline.ivr.schema import (
+    FAMILY_CALLBACK_WORDS,
+    GATHER_KINDS,
+    EmergencyKind,
+    Node,
+    Script,
+    ScriptSet,
+)
 
 #: Spoken words that mean "say that again", per language, beside the `*` key.
 REPEAT_WORDS = {
@@ -38,6 +50,14 @@ class CallContext:
     #: Per-caller overrides (hard of hearing: slower speech, more time to press a key).
     rate_percent: int | None = None
     timeout_seconds: int | None = None
+    #: The caller's language is stored on their profile: do not offer the other languages.
+    language_known: bool = False
+    #: A supervisor's block is in force on this caller (the service checks its expiry).
+    blocked: bool = False
+    #: A consented family contact is calling: how the line names their elder ("王阿姨").
+    proxy_for: str | None = None
+    #: ...and they may ask for a callback to the elder.
+    proxy_may_request_callbacks: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,8 +93,10 @@ class EnqueueAction:
     language: str
     scenario: str | None
     #: Why the caller is going to a person: "chosen", "key_0", "silence_twice",
-    #: "invalid_twice", "loop_cap", "straight_to_person".
+    #: "invalid_twice", "loop_cap", "straight_to_person", "emergency".
     reason: str
+    #: "emergency" when the caller said an emergency word: the service queues them as urgent.
+    priority: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +127,12 @@ class Step:
     language_changed: bool = False
     #: One entry for the call's menu path: node, what came in, what happened.
     path_entry: dict | None = None
+    #: The kind of emergency the caller's words revealed (medical, fire, police).
+    emergency: str | None = None
+    #: A family contact asked for a callback to their elder.
+    callback_for_elder: bool = False
+    #: What the caller said at a "no menu" intake prompt, kept for the operator.
+    caller_words: str | None = None
 
     @property
     def enqueue(self) -> EnqueueAction | None:
@@ -130,21 +158,38 @@ def _prompt(script: Script, ctx: CallContext, node: Node) -> SayAction:
 
 
 def _timeout(script: Script, ctx: CallContext, node: Node) -> int:
-    if node.kind == "language":
-        # Silence is the usual answer here (keep Mandarin); it must not cost every caller 9 s.
-        return node.timeout_seconds or 3
+    # Every prompt waits 8-10 s (mission rule 4), the language offer too: a short wait there
+    # cut off the slow callers it was meant to let through.
     base = node.timeout_seconds or script.input_timeout_seconds
     return max(base, ctx.timeout_seconds or 0)
 
 
-def _gather(script: Script, ctx: CallContext, node: Node, before: list[SayAction]) -> GatherAction:
-    hints = tuple(k for c in node.choices for k in c.keywords)
+def _gather(
+    script: Script,
+    ctx: CallContext,
+    node: Node,
+    before: list[SayAction],
+    *,
+    retry: bool = False,
+) -> GatherAction:
+    """Wait for input at `node`; `retry` plays the short prompt after a silence or mistake."""
+    # Emergency words as hints too: recognising 救命 matters more than any menu word.
+    hints = tuple(k for c in node.choices + node.languages for k in c.keywords) + tuple(
+        w for kind in script.emergency for w in kind.words
+    )
+    if retry and node.retry_prompt is not None:
+        prompts = [_say(script, ctx, node.retry_prompt.text, node.retry_prompt.audio_url)]
+    else:
+        prompts = [_prompt(script, ctx, node)]
+        if node.languages_prompt is not None and not ctx.language_known and not retry:
+            offer = node.languages_prompt
+            prompts.append(_say(script, ctx, offer.text, offer.audio_url))
     return GatherAction(
         node_id=node.id,
         language=script.language,
         timeout_seconds=_timeout(script, ctx, node),
         hints=hints,
-        prompts=tuple(before) + (_prompt(script, ctx, node),),
+        prompts=tuple(before) + tuple(prompts),
     )
 
 
@@ -202,7 +247,7 @@ def _run(
             step.actions.append(HangupAction())
             step.state = replace(state, language=script.language, node=node.id, failures=0)
             return step
-        else:  # menu, language: wait for input
+        else:  # menu, language, ask: wait for input
             step.actions.append(_gather(script, ctx, node, pending))
             step.state = replace(state, language=script.language, node=node.id, failures=0)
             return step
@@ -231,6 +276,63 @@ def to_person(
     return step
 
 
+def voicemail_node(script: Script) -> str:
+    """The voicemail node at the end of the script's closed route (straight to the message)."""
+    current: str | None = script.closed_route
+    for _ in range(MAX_NODES_PER_STEP):
+        node = script.nodes.get(current or "")
+        if node is None or node.kind == "voicemail":
+            break
+        current = node.next or node.closed
+    return current or script.closed_route
+
+
+def _emergency_step(
+    script: Script, ctx: CallContext, state: CallState, step: Step, kind: EmergencyKind
+) -> Step:
+    """One sentence with the number to dial, then a person at once (urgent in the queue)."""
+    step.emergency = kind.kind
+    step.scenario = "emergency"
+    sentence = _say(script, ctx, kind.say)
+    step.actions.append(sentence)
+    if not ctx.is_open:
+        return _run(script, ctx, script.closed_route, state, step, reason="emergency")
+    step.actions.append(
+        EnqueueAction(script.language, "emergency", "emergency", priority="emergency")
+    )
+    step.state = replace(state, language=script.language, node=None, failures=0)
+    return step
+
+
+def _contains(said: str, word: str) -> bool:
+    """Chinese: anywhere in what was heard; words in Latin letters: as whole words."""
+    if word.isascii():
+        spaced = " " + re.sub(r"[^a-z0-9]+", " ", said.lower()) + " "
+        wanted = re.sub(r"[^a-z0-9]+", " ", word.lower()).strip()
+        return bool(wanted) and f" {wanted} " in spaced
+    cleaned = _clean(word)
+    return bool(cleaned) and cleaned in _clean(said)
+
+
+def match_emergency(script: Script, speech: str) -> EmergencyKind | None:
+    """The emergency kind whose word the caller said (longest word wins), or None."""
+    best: tuple[int, EmergencyKind] | None = None
+    for kind in script.emergency:
+        for word in kind.words:
+            if _contains(speech, word) and (best is None or len(word) > best[0]):
+                best = (len(word), kind)
+    return best[1] if best else None
+
+
+def _family_callback(script: Script, ctx: CallContext, state: CallState, step: Step) -> Step:
+    """A family contact asked for a callback to their elder: confirm and say goodbye."""
+    step.callback_for_elder = True
+    text = script.message("family_callback_done").format(elder=ctx.proxy_for or "")
+    step.actions.extend([_say(script, ctx, text), HangupAction()])
+    step.state = replace(state, language=script.language, node=None, failures=0)
+    return step
+
+
 def begin(
     scripts: ScriptSet,
     line: str,
@@ -243,8 +345,20 @@ def begin(
     script = _script(scripts, line, language)
     state = CallState(language=script.language)
     step = Step(state=state)
+    if ctx.blocked:
+        # Polite and short; no queue place, and nothing that tells them why.
+        step.path_entry = {"node": None, "input": None, "result": "blocked"}
+        step.actions.append(_say(script, ctx, script.message("blocked")))
+        return _run(script, ctx, voicemail_node(script), state, step, reason="blocked")
     greeting = []
-    if ctx.caller_name:
+    if ctx.proxy_for:
+        elder = ctx.proxy_for
+        greeting.append(_say(script, ctx, script.message("greet_family").format(elder=elder)))
+        if ctx.proxy_may_request_callbacks and script.family_callback_key:
+            offer = script.message("family_callback_offer")
+            text = offer.format(elder=elder, key=script.family_callback_key)
+            greeting.append(_say(script, ctx, text))
+    elif ctx.caller_name:
         greeting.append(
             _say(script, ctx, script.messages["greet_known"].format(name=ctx.caller_name))
         )
@@ -252,6 +366,9 @@ def begin(
         step.path_entry = {"node": None, "input": None, "result": "straight_to_person"}
         return to_person(script, ctx, state, step, reason="straight_to_person", prefix=greeting)
     step.path_entry = {"node": script.start, "input": None, "result": "start"}
+    if ctx.proxy_for:
+        # Shown to the operator: a family contact calling about this elder.
+        step.path_entry["proxy_for"] = ctx.proxy_for
     _run(script, ctx, script.start, state, step)
     if greeting:
         _prepend(step, greeting)
@@ -288,7 +405,7 @@ def match_speech(node: Node, speech: str) -> str | None:
     if not said:
         return None
     best: tuple[int, str] | None = None
-    for choice in node.choices:
+    for choice in node.choices + node.languages:
         for keyword in choice.keywords:
             word = _clean(keyword)
             if word and word in said and (best is None or len(word) > best[0]):
@@ -312,7 +429,7 @@ def handle_input(
     """Apply the caller's answer (keys, words, or nothing) at node `node_id`."""
     script = _script(scripts, line, state.language)
     node = script.nodes.get(node_id)
-    if node is None or node.kind not in ("menu", "language"):
+    if node is None or node.kind not in GATHER_KINDS:
         # A stale or unknown node (script changed mid-call): a person, never a dead end.
         step = Step(state=state)
         step.path_entry = {"node": node_id, "input": digits or speech, "result": "unknown_node"}
@@ -333,9 +450,33 @@ def handle_input(
     entry = {"node": node_id, "input": (digits or heard or None), "result": ""}
     step.path_entry = entry
 
+    # Heard at every prompt, before anything else (even a mumbled one: a false alarm costs an
+    # urgent place in the queue, a missed one may cost a life).
+    emergency = match_emergency(script, heard) if heard else None
+    if emergency is not None:
+        entry["result"] = f"emergency:{emergency.kind}"
+        return _emergency_step(script, ctx, state, step, emergency)
+
     if steps > script.max_steps:
         entry["result"] = "loop_cap"
         return to_person(script, ctx, state, step, reason="loop_cap")
+
+    if node.kind == "ask":
+        # "No menu" intake: whatever was said (or nothing) goes to the operator, no branching.
+        step.caller_words = heard or None
+        entry["result"] = "noted" if heard else "no_words"
+        return _run(script, ctx, node.next or script.closed_route, state, step)
+
+    if (
+        ctx.proxy_may_request_callbacks
+        and script.family_callback_key
+        and (
+            (digits or "").strip()[:1] == script.family_callback_key
+            or any(_contains(heard, w) for w in FAMILY_CALLBACK_WORDS.get(script.language, ()))
+        )
+    ):
+        entry["result"] = "family_callback"
+        return _family_callback(script, ctx, state, step)
 
     if node.kind == "language":
         choice = next((c for c in node.choices if c.key == key), None)
@@ -354,6 +495,15 @@ def handle_input(
         entry["result"] = "repeat"
         step.actions.append(_gather(script, ctx, node, []))
         return step
+
+    offered = next((c for c in node.languages if c.key == key), None)
+    other = scripts.get(script.line, offered.language) if offered and offered.language else None
+    if offered is not None and other is not None:
+        entry["result"] = f"language:{other.language}"
+        step.language_changed = True
+        target = node.id if node.id in other.nodes else other.start
+        chosen = replace(ctx, language_known=True)  # just chosen: do not offer it again
+        return _run(other, chosen, target, replace(state, language=other.language), step)
 
     choice = next((c for c in node.choices if c.key == key), None)
     if choice is not None:
@@ -380,6 +530,34 @@ def handle_input(
         )
     entry["result"] = kind
     step.actions.append(
-        _gather(script, ctx, node, [_say(script, ctx, script.messages["not_understood"])])
+        _gather(
+            script, ctx, node, [_say(script, ctx, script.messages["not_understood"])], retry=True
+        )
     )
     return step
+
+
+def answer(
+    scripts: ScriptSet,
+    line: str,
+    step: Step,
+    ctx: CallContext,
+    *,
+    digits: str | None = None,
+    speech: str | None = None,
+    confidence: float | None = None,
+) -> Step | None:
+    """The next step when the caller answers the prompt `step` waits at (None: no prompt)."""
+    gather = next((a for a in step.actions if isinstance(a, GatherAction)), None)
+    if gather is None:
+        return None
+    return handle_input(
+        scripts,
+        line,
+        step.state,
+        ctx,
+        node_id=gather.node_id,
+        digits=digits,
+        speech=speech,
+        confidence=confidence,
+    )

@@ -10,6 +10,10 @@ Node kinds:
   which every menu must have and which must reach a person), `*` repeats the prompt,
   `on_timeout` and `on_invalid` must reach a person.
 - `language`: offer other languages; silence keeps the current one and goes on to `next`.
+  (Older scripts only: a separate language prompt costs every caller a prompt. A menu's
+  `languages` offers the languages inside the first prompt instead.)
+- `ask`: the "no menu" intake (GB/T 33358): "请说您要办的事", wait once, keep whatever the
+  caller says for the operator (no branching), and go on to `next` (which must reach a person).
 - `preference`: remember "next time put me straight through to a person" and go on to `next`.
 - `hours`: branch on the line's opening hours (working days, Chinese holidays, make-up days).
 - `queue`: go to the operator queue (optionally recording a scenario).
@@ -23,8 +27,20 @@ from dataclasses import dataclass, field
 
 SPEC_VERSION = 1
 
-NODE_KINDS = ("say", "menu", "language", "preference", "hours", "queue", "voicemail", "goodbye")
+NODE_KINDS = (
+    "say",
+    "menu",
+    "language",
+    "ask",
+    "preference",
+    "hours",
+    "queue",
+    "voicemail",
+    "goodbye",
+)
 INPUT_KINDS = ("menu",)
+#: Nodes where the engine waits for the caller (a Gather): emergency words are heard at each.
+GATHER_KINDS = ("menu", "language", "ask")
 SCENARIOS = (
     "emergency",
     "travel",
@@ -44,6 +60,38 @@ REQUIRED_MESSAGES = (
     "queue_wait",  # spoken while waiting in the queue
     "voicemail_thanks",  # after a recorded message
 )
+#: Messages a script may give; the engine has these defaults (per language) otherwise.
+OPTIONAL_MESSAGES: dict[str, dict[str, str]] = {
+    # A blocked caller: polite, short, and nothing about why (the voicemail prompt follows).
+    "blocked": {
+        "zh-CN": "您好,这里是长者服务热线。",
+        "yue-HK": "您好,呢度系长者服务热线。",
+        "en-US": "Hello, this is the Elder Service Hotline.",
+    },
+    # A consented family contact calling: the elder's name first, then the usual first prompt.
+    "greet_family": {
+        "zh-CN": "您好,您是为{elder}来电的吧。",
+        "yue-HK": "您好,您系为{elder}打嚟嘅吧。",
+        "en-US": "Hello. Are you calling about {elder}?",
+    },
+    # ...who may ask for a callback to the elder: the key is the script's family_callback_key.
+    "family_callback_offer": {
+        "zh-CN": "要我们给{elder}回电话,请按{key}。",
+        "yue-HK": "要我哋覆电俾{elder},请按{key}。",
+        "en-US": "For us to call {elder} back, press {key}.",
+    },
+    "family_callback_done": {
+        "zh-CN": "好的,我们会尽快给{elder}回电话。再见。",
+        "yue-HK": "好,我哋会尽快覆电俾{elder}。再见。",
+        "en-US": "All right. We will call {elder} back soon. Goodbye.",
+    },
+}
+#: Spoken words that ask for a callback to the elder (family contacts), beside the key.
+FAMILY_CALLBACK_WORDS = {
+    "zh-CN": ("回电话", "回电", "打回去"),
+    "yue-HK": ("覆电", "打返俾"),
+    "en-US": ("call back", "callback", "call her back", "call him back"),
+}
 
 
 @dataclass(frozen=True)
@@ -85,6 +133,25 @@ class Node:
     max_length_seconds: int = 120
     #: Key timeout for this node (seconds); None uses the script's input_timeout.
     timeout_seconds: int | None = None
+    #: Menus: what to say after the first silence or unknown key, instead of the whole prompt
+    #: (keeps the silence path short; `*` still repeats the whole prompt).
+    retry_prompt: Prompt | None = None
+    #: Menus: languages offered in this prompt (key, language, keywords), not counted as choices;
+    #: switching continues at the node with the same id in the other language's script.
+    languages: tuple[Choice, ...] = ()
+    #: Menus: the sentence that offers those languages, spoken after the prompt on its first
+    #: play, and not to a caller whose language is already known.
+    languages_prompt: Prompt | None = None
+
+
+@dataclass(frozen=True)
+class EmergencyKind:
+    """One kind of emergency (medical, fire, police): the words that reveal it, in one language,
+    and the one sentence that tells the caller which number to dial."""
+
+    kind: str
+    words: tuple[str, ...]
+    say: str
 
 
 @dataclass(frozen=True)
@@ -103,6 +170,11 @@ class Script:
     closed_route: str
     messages: dict[str, str]
     nodes: dict[str, Node]
+    #: Emergency words and messages: the shared list (hotline/ivr/emergency.yaml) with this
+    #: script's own additions and overrides (its `emergency:` section).
+    emergency: tuple[EmergencyKind, ...] = ()
+    #: Key a consented family contact presses to ask for a callback to the elder (None: off).
+    family_callback_key: str | None = None
     #: Ids of nodes that were declared but could not be read (already reported); references
     #: to them are not reported again.
     broken_ids: frozenset[str] = frozenset()
@@ -110,6 +182,13 @@ class Script:
     def node(self, node_id: str) -> Node:
         """Return a node by id (KeyError when absent)."""
         return self.nodes[node_id]
+
+    def message(self, name: str) -> str:
+        """A message from the script, or the engine's default for an optional one."""
+        if name in self.messages:
+            return self.messages[name]
+        defaults = OPTIONAL_MESSAGES[name]
+        return defaults.get(self.language) or defaults["zh-CN"]
 
 
 @dataclass

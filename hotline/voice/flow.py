@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from hotline.callbacks import service as callbacks_service
 from hotline.callbacks.models import CallbackReason
 from hotline.callbacks.service import AnswerResult, request_callback
-from hotline.callers.models import Caller
+from hotline.callers.models import Caller, CallerRestriction, FamilyContact
 from hotline.callers.service import ChangeSource, find_or_create_caller, set_preferences
 from hotline.calls.models import Call, CallDirection, CallOutcome, CallStatus
 from hotline.ivr import engine
@@ -50,11 +51,41 @@ class CallTurn:
     call: Call
 
 
-def call_context(session: Session, line: Line, caller: Caller | None) -> CallContext:
-    """Opening hours now, and the caller's name and pacing preferences."""
-    is_open = LineCalendar.load(session, line).is_open(utcnow())
+def is_blocked(caller: Caller | None, now: datetime) -> bool:
+    """A supervisor's block is in force on this caller now (it lapses by itself at its expiry)."""
+    return caller is not None and caller.restriction_in_force(now) == CallerRestriction.BLOCK
+
+
+def family_proxy(session: Session, caller: Caller | None) -> tuple[FamilyContact, Caller] | None:
+    """The consented family contact calling from this caller's number, and their elder.
+
+    Only a contact whose consent is in force counts (see FamilyContact.is_consented); with
+    several elders on one number, the oldest record wins (the operator sees which one).
+    """
+    if caller is None:
+        return None
+    contacts = session.scalars(
+        select(FamilyContact)
+        .where(FamilyContact.phone_number == caller.phone_number)
+        .order_by(FamilyContact.id)
+    ).all()
+    for contact in contacts:
+        elder = session.get(Caller, contact.caller_id)
+        if contact.is_consented and elder is not None and elder.id != caller.id:
+            return contact, elder
+    return None
+
+
+def call_context(
+    session: Session, line: Line, caller: Caller | None, *, language_known: bool = False
+) -> CallContext:
+    """Opening hours now, the caller's name and pacing preferences, a block in force, and
+    (for a consented family contact) the elder they call about."""
+    now = utcnow()
+    is_open = LineCalendar.load(session, line).is_open(now)
     if caller is None:
         return CallContext(is_open=is_open)
+    proxy = family_proxy(session, caller)
     rate = rate_for(
         speech_rate_percent=caller.speech_rate_percent,
         is_hard_of_hearing=caller.is_hard_of_hearing,
@@ -68,6 +99,10 @@ def call_context(session: Session, line: Line, caller: Caller | None) -> CallCon
         caller_name=caller.display_name or None,
         rate_percent=rate,
         timeout_seconds=timeout,
+        language_known=language_known,
+        blocked=is_blocked(caller, now),
+        proxy_for=(proxy[1].label or proxy[0].relation or "") if proxy else None,
+        proxy_may_request_callbacks=bool(proxy and proxy[0].may("may_request_callbacks")),
     )
 
 
@@ -106,7 +141,8 @@ def start_inbound_call(
     """Handle the first webhook of an inbound call: recognise, greet, and walk to the menu."""
     line, caller, call = _inbound_call(session, params, region, status=CallStatus.RINGING)
     language = _language(scripts, line, caller)
-    ctx = call_context(session, line, caller)
+    known = caller is not None and caller.language in scripts.languages(line.script_key)
+    ctx = call_context(session, line, caller, language_known=known)
     straight = bool(caller and caller.is_straight_to_person)
     step = engine.begin(scripts, line.script_key, language, ctx, straight_to_person=straight)
     if caller is not None:
@@ -142,7 +178,12 @@ def continue_call(
         failures=call.node_failures,
         steps=call.step_count,
     )
-    ctx = call_context(session, line, caller)
+    ctx = call_context(
+        session,
+        line,
+        caller,
+        language_known=bool(caller and caller.language == state.language),
+    )
     step = engine.handle_input(
         scripts,
         line.script_key,
@@ -185,10 +226,34 @@ def _apply(session: Session, call: Call, caller: Caller | None, step: Step) -> N
             language=step.state.language if step.language_changed else None,
         )
     if enqueue is not None:
-        queue_service.enqueue(session, call, caller, reason=enqueue.reason)
+        urgent = queue_service.Priority.URGENT if enqueue.priority == "emergency" else None
+        queue_service.enqueue(session, call, caller, reason=enqueue.reason, priority=urgent)
+    if step.callback_for_elder:
+        _family_callback(session, call, caller)
     if step.record is not None:
         call.outcome = CallOutcome.VOICEMAIL
         _voicemail_callback(session, call, caller, note="voicemail")
+
+
+def _family_callback(session: Session, call: Call, caller: Caller | None) -> None:
+    """A consented family contact asked, by key or word, for a callback to their elder."""
+    proxy = family_proxy(session, caller)
+    if proxy is None or not proxy[0].may("may_request_callbacks") or call.line_id is None:
+        log.warning("callback for an elder asked on call %s without the permission", call.call_sid)
+        return
+    contact, elder = proxy
+    session.flush()
+    request_callback(
+        session,
+        line_id=call.line_id,
+        phone_number=elder.phone_number,
+        reason=CallbackReason.FAMILY,
+        original_arrival_at=call.created_at or utcnow(),
+        caller_id=elder.id,
+        origin_call_id=call.id,
+        language=elder.language or call.language,
+        note=f"asked for by {contact.name} ({contact.relation})".strip()[:200],
+    )
 
 
 def _voicemail_callback(session: Session, call: Call, caller: Caller | None, *, note: str) -> None:

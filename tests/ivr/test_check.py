@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from hotline.ivr.check import check_directory
+from hotline.ivr.check import (
+    SPEECH_BUDGET_SECONDS,
+    check_directory,
+    read_emergency_file,
+    speech_seconds,
+    walk,
+)
+from hotline.ivr.engine import CallContext, EnqueueAction, GatherAction, RecordAction
 
 BROKEN = Path(__file__).parent / "broken"
 SHIPPED = Path(__file__).resolve().parents[2] / "ivr_scripts"
@@ -16,7 +23,9 @@ CASES = sorted(p.name for p in BROKEN.iterdir() if p.is_dir())
 def test_shipped_scripts_pass_the_checker():
     scripts, errors = check_directory(SHIPPED)
     assert errors == []
-    assert sorted(scripts.scripts) == [("main", "en-US"), ("main", "yue-HK"), ("main", "zh-CN")]
+    assert sorted(scripts.scripts) == [
+        (line, language) for line in ("main", "nomenu") for language in ("en-US", "yue-HK", "zh-CN")
+    ]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -33,7 +42,7 @@ def test_there_is_a_broken_script_for_every_rule():
 def test_cli_check_passes_the_shipped_scripts(runner):
     result = runner.invoke(args=["ivr", "check", "--dir", str(SHIPPED)])
     assert result.exit_code == 0, result.output
-    assert "ok: 3 script(s)" in result.output
+    assert "ok: 6 script(s)" in result.output
 
 
 def test_cli_check_fails_naming_file_and_node(runner):
@@ -49,3 +58,50 @@ def test_an_empty_folder_is_an_error(runner, tmp_path):
     result = runner.invoke(args=["ivr", "check", "--dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "no IVR scripts" in result.output
+
+
+def test_speech_estimate_counts_characters_words_and_pauses():
+    # 5 Chinese characters a second at 100 %, 2.5 English words, 0.2 s per punctuation mark.
+    assert speech_seconds("您好您好您", "zh-CN", 100) == 1.0
+    assert speech_seconds("您好您好您", "zh-CN", 50) == 2.0
+    assert speech_seconds("press one now please go", "en-US", 100) == 2.0
+    assert speech_seconds("请按0。", "zh-CN", 100) == pytest.approx(0.6 + 0.2)
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "yue-HK", "en-US"])
+@pytest.mark.parametrize("line", ["main", "nomenu"])
+def test_shipped_scripts_reach_a_person_with_margin_on_silence_and_invalid_keys(line, language):
+    scripts, _errors = check_directory(SHIPPED)
+    for answer in [(None, None), ("#", None)]:
+        steps, seconds = walk(scripts, line, language, CallContext(is_open=True), [answer])
+        assert isinstance(steps[-1].actions[-1], EnqueueAction)
+        prompts = sum(isinstance(a, GatherAction) for s in steps for a in s.actions)
+        assert prompts <= 2, "silence reaches a person in at most 2 prompts"
+        assert seconds <= SPEECH_BUDGET_SECONDS - 2, f"{line}.{language}: {seconds:.1f} s"
+    steps, seconds = walk(scripts, line, language, CallContext(is_open=False), [(None, None)])
+    assert any(isinstance(a, RecordAction) for a in steps[-1].actions)
+    assert seconds <= SPEECH_BUDGET_SECONDS
+
+
+def test_shipped_emergency_words_have_a_sentence_and_words_in_every_language():
+    table, errors = read_emergency_file()
+    assert errors == []
+    assert set(table) == {"medical", "fire", "police"}
+    for kind, number in (("medical", "120"), ("fire", "119"), ("police", "110")):
+        for language in ("zh-CN", "yue-HK", "en-US"):
+            say, words = table[kind][language]
+            assert number in say
+            assert words
+
+
+def test_a_broken_emergency_file_is_reported_by_name(tmp_path):
+    path = tmp_path / "emergency.yaml"
+    path.write_text(
+        "kinds:\n  medical:\n    zh-CN: {say: '请拨120。', words: []}\n", encoding="utf-8"
+    )
+    _table, errors = read_emergency_file(path)
+    assert errors == [
+        "emergency.yaml: emergency 'medical' has no words in zh-CN",
+        "emergency.yaml: emergency 'medical' has no sentence in yue-HK",
+        "emergency.yaml: emergency 'medical' has no sentence in en-US",
+    ]

@@ -10,7 +10,6 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from conftest import follow
 from hotline.db import db
 from hotline.lines.models import CalendarOverride, Line
 
@@ -28,12 +27,12 @@ def office_hours_line(app):
         return line.id
 
 
-def _after_language_offer(twilio, when: datetime):
+def _first_answer(twilio, when: datetime):
+    """The first answer: the menu when open, the voicemail when closed (no prompt before)."""
     with time_machine.travel(when, tick=False):
         sid = twilio.new_call_sid()
         params = twilio.call_params(sid)
-        first = twilio.post("/twilio/voice", params)
-        root = ET.fromstring(follow(twilio, first, params).get_data())
+        root = ET.fromstring(twilio.post("/twilio/voice", params).get_data())
     return root
 
 
@@ -46,27 +45,27 @@ def _is_voicemail(root) -> bool:
 
 
 def test_weekday_morning_is_open(twilio, office_hours_line):
-    assert _is_menu(_after_language_offer(twilio, datetime(2026, 3, 3, 10, 0, tzinfo=SHANGHAI)))
+    assert _is_menu(_first_answer(twilio, datetime(2026, 3, 3, 10, 0, tzinfo=SHANGHAI)))
 
 
 def test_evening_is_closed_and_goes_to_voicemail(twilio, office_hours_line):
-    root = _after_language_offer(twilio, datetime(2026, 3, 3, 20, 30, tzinfo=SHANGHAI))
+    root = _first_answer(twilio, datetime(2026, 3, 3, 20, 30, tzinfo=SHANGHAI))
     assert _is_voicemail(root)
 
 
 def test_spring_festival_weekday_is_closed(twilio, office_hours_line):
     # Tuesday 17 February 2026 is the Spring Festival.
-    root = _after_language_offer(twilio, datetime(2026, 2, 17, 10, 0, tzinfo=SHANGHAI))
+    root = _first_answer(twilio, datetime(2026, 2, 17, 10, 0, tzinfo=SHANGHAI))
     assert _is_voicemail(root)
 
 
 def test_make_up_saturday_is_a_working_day(twilio, office_hours_line):
     # Saturday 14 February 2026 is worked in exchange for the Spring Festival break (调休).
-    assert _is_menu(_after_language_offer(twilio, datetime(2026, 2, 14, 10, 0, tzinfo=SHANGHAI)))
+    assert _is_menu(_first_answer(twilio, datetime(2026, 2, 14, 10, 0, tzinfo=SHANGHAI)))
 
 
 def test_ordinary_sunday_is_closed(twilio, office_hours_line):
-    root = _after_language_offer(twilio, datetime(2026, 3, 8, 10, 0, tzinfo=SHANGHAI))
+    root = _first_answer(twilio, datetime(2026, 3, 8, 10, 0, tzinfo=SHANGHAI))
     assert _is_voicemail(root)
 
 
@@ -86,10 +85,8 @@ def test_local_override_closes_a_weekday_and_opens_a_sunday(app, twilio, office_
             ]
         )
         db.session.commit()
-    assert _is_voicemail(
-        _after_language_offer(twilio, datetime(2026, 3, 4, 10, 0, tzinfo=SHANGHAI))
-    )
-    assert _is_menu(_after_language_offer(twilio, datetime(2026, 3, 8, 10, 0, tzinfo=SHANGHAI)))
+    assert _is_voicemail(_first_answer(twilio, datetime(2026, 3, 4, 10, 0, tzinfo=SHANGHAI)))
+    assert _is_menu(_first_answer(twilio, datetime(2026, 3, 8, 10, 0, tzinfo=SHANGHAI)))
 
 
 def test_silence_twice_when_closed_reaches_the_voicemail_not_a_hang_up(

@@ -49,11 +49,10 @@ def _call(app, sid) -> Call:
 
 
 def _to_main_menu(twilio, params, first):
-    """Skip the language offer by silence, arriving at the main menu."""
-    response = follow(twilio, first, params)
-    root = _xml(response)
+    """The first answer is already the main menu (no separate language prompt)."""
+    root = _xml(first)
     assert "找人工服务,请按0" in _spoken(root)
-    return response
+    return first
 
 
 def test_first_prompt_greets_and_offers_a_person(twilio):
@@ -85,7 +84,6 @@ def test_silence_twice_reaches_the_operator_queue(app, twilio):
     again = _xml(follow(twilio, menu, params))
     assert "没有听清楚" in _spoken(again), "the first silence gets a gentle repeat"
     assert again.find("Gather") is not None
-    second = follow(twilio, twilio_response(again), params) if False else None  # noqa: F841
     root = _xml(follow(twilio, _resp(again), params))
     assert root.find("Enqueue") is not None
     assert _call(app, sid).menu_path[-1]["result"] == "timeout_twice"
@@ -102,16 +100,12 @@ def _resp(root):
     return _R()
 
 
-def twilio_response(root):
-    return _resp(root)
-
-
 def test_invalid_key_twice_reaches_the_operator_queue(app, twilio):
     sid, params, response = _start(twilio)
     menu = _to_main_menu(twilio, params, response)
     again = _xml(follow(twilio, menu, params, digits="7"))
     assert "没有听清楚" in _spoken(again)
-    root = _xml(follow(twilio, _resp(again), params, digits="9"))
+    root = _xml(follow(twilio, _resp(again), params, digits="6"))
     assert root.find("Enqueue") is not None
     assert _call(app, sid).menu_path[-1]["result"] == "invalid_twice"
 
@@ -223,8 +217,8 @@ def test_closed_line_sends_the_caller_to_voicemail_and_a_callback(app, twilio):
         line.opens_at, line.closes_at = time(0, 0), time(0, 1)
         db.session.commit()
     sid, params, response = _start(twilio, from_="+8613123456707")
-    root = _xml(follow(twilio, response, params))
-    assert root.find("Record") is not None
+    root = _xml(response)
+    assert root.find("Record") is not None, "closed: the voicemail in the first answer"
     assert "下班时间" in _spoken(root)
     with app.app_context():
         cb = db.session.scalar(select(CallbackRequest))
