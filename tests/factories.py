@@ -118,3 +118,25 @@ def make_case(
         scenario=scenario,
         operator_id=operator_id,
     )
+
+
+def voice_urls():
+    """The voice URLs as the app's routes build them, for calling the pure renderers directly
+    (snapshots then show that a route change is deliberate)."""
+    from urllib.parse import urlencode
+
+    from hotline.telephony.twiml import VoiceUrls
+
+    def query(path: str, **params: object) -> str:
+        present = {k: v for k, v in params.items() if v is not None}
+        return f"{path}?{urlencode(present)}" if present else path
+
+    return VoiceUrls(
+        menu_input=lambda node, lang, turn: query(
+            "/twilio/voice/input", node=node, lang=lang, turn=turn
+        ),
+        recorded=lambda lang: query("/twilio/voice/recorded", lang=lang),
+        fallback_recorded=lambda lang: query("/twilio/voice/fallback/recorded", lang=lang),
+        queue_wait=lambda lang, turn: query("/twilio/voice/wait", lang=lang, turn=turn),
+        queue_exit="/twilio/voice/queue-exit",
+    )

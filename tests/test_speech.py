@@ -11,6 +11,7 @@ from hotline.callbacks.service import AnswerResult
 from hotline.ivr.fallback import fallback_twiml
 from hotline.ivr.schema import ScriptSet
 from hotline.telephony.speech import add_say, rate_for, voice_for
+from tests.factories import voice_urls
 
 
 def test_one_voice_per_language_and_cantonese_is_the_neural_hiujin():
@@ -39,9 +40,14 @@ def test_numbers_are_read_digit_by_digit_at_the_rate():
 
 
 def test_the_fallback_and_a_scriptless_callback_speak_cantonese_with_the_same_voice():
-    assert 'voice="Polly.Hiujin-Neural"' in fallback_twiml("yue-HK").to_xml()
+    assert (
+        'voice="Polly.Hiujin-Neural"'
+        in fallback_twiml(
+            "yue-HK", record_action="/twilio/voice/fallback/recorded?lang=yue-HK"
+        ).to_xml()
+    )
     line = SimpleNamespace(script_key="none", name="长者服务热线", queue_name="line-main")
     result = AnswerResult(kind="person", line=line, language="yue-HK", rate_percent=None)
-    xml = answer_twiml(result, ScriptSet()).to_xml()
+    xml = answer_twiml(result, ScriptSet(), urls=voice_urls()).to_xml()
     assert 'voice="Polly.Hiujin-Neural"' in xml and '<prosody rate="85%">' in xml
     assert "<Enqueue" in xml and 'waitUrl="/twilio/voice/wait?lang=yue-HK"' in xml

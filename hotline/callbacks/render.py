@@ -9,7 +9,7 @@ from hotline.callbacks.service import AnswerResult
 from hotline.ivr.engine import SayAction
 from hotline.ivr.schema import ScriptSet
 from hotline.telephony.speech import DEFAULT_RATE, add_say, voice_for
-from hotline.telephony.twiml import add_enqueue
+from hotline.telephony.twiml import VoiceUrls, add_enqueue
 
 
 def _say(result: AnswerResult, scripts: ScriptSet, text: str) -> SayAction:
@@ -19,7 +19,7 @@ def _say(result: AnswerResult, scripts: ScriptSet, text: str) -> SayAction:
     return SayAction(text=text, language=result.language, voice=voice, rate_percent=rate)
 
 
-def answer_twiml(result: AnswerResult, scripts: ScriptSet) -> VoiceResponse:
+def answer_twiml(result: AnswerResult, scripts: ScriptSet, *, urls: VoiceUrls) -> VoiceResponse:
     """A person: one slow sentence, then the queue. A machine: our number. A fax: hang up."""
     response = VoiceResponse()
     if result.kind == "person":
@@ -27,7 +27,7 @@ def answer_twiml(result: AnswerResult, scripts: ScriptSet) -> VoiceResponse:
             response,
             _say(result, scripts, texts.person_greeting(result.language, result.line.name)),
         )
-        add_enqueue(response, result.line.queue_name, result.language)
+        add_enqueue(response, result.line.queue_name, result.language, urls)
         return response
     if result.kind == "machine":
         message = texts.machine_message(result.language, result.line.name, result.line.phone_number)

@@ -31,15 +31,15 @@ FALLBACK_TEXT = {
 }
 
 
-def fallback_twiml(language: str = "zh-CN") -> VoiceResponse:
-    """Apology, a voicemail, thanks, hang up."""
+def fallback_twiml(language: str, *, record_action: str) -> VoiceResponse:
+    """Apology, a voicemail (recorded to `record_action`), thanks, hang up."""
     language = language if language in FALLBACK_TEXT else "zh-CN"
     apology, thanks = FALLBACK_TEXT[language]
     voice = voice_for(language)
     response = VoiceResponse()
     add_say(response, SayAction(apology, language, voice, DEFAULT_RATE))
     response.record(
-        action=f"/twilio/voice/fallback/recorded?lang={language}",
+        action=record_action,
         method="POST",
         max_length=120,
         timeout=10,

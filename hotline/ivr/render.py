@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.ivr.engine import (
@@ -15,27 +13,22 @@ from hotline.ivr.engine import (
     Step,
 )
 from hotline.telephony.speech import SPEECH_LANGUAGE, add_say
-from hotline.telephony.twiml import add_enqueue
+from hotline.telephony.twiml import VoiceUrls, add_enqueue
 
 
-def input_url(node_id: str, language: str, turn: int) -> str:
-    """The Gather action (and the Redirect after it, reached on silence).
+def render_step(step: Step, *, queue_name: str, urls: VoiceUrls) -> VoiceResponse:
+    """Turn an engine step into the TwiML document returned to Twilio.
 
-    `turn` (the call's input count) makes each prompt's URL unique: two silences at the same
-    menu are otherwise identical requests, and the webhook guard would take the second for a
-    retry of the first.
+    Each menu prompt's action URL carries the call's input count (`turn`), so it is unique: two
+    silences at the same menu would otherwise be identical requests, and the webhook guard
+    would take the second for a retry of the first.
     """
-    return "/twilio/voice/input?" + urlencode({"node": node_id, "lang": language, "turn": turn})
-
-
-def render_step(step: Step, *, queue_name: str) -> VoiceResponse:
-    """Turn an engine step into the TwiML document returned to Twilio."""
     response = VoiceResponse()
     for action in step.actions:
         if isinstance(action, SayAction):
             add_say(response, action)
         elif isinstance(action, GatherAction):
-            url = input_url(action.node_id, action.language, step.state.steps)
+            url = urls.menu_input(action.node_id, action.language, step.state.steps)
             gather = response.gather(
                 action=url,
                 method="POST",
@@ -51,10 +44,10 @@ def render_step(step: Step, *, queue_name: str) -> VoiceResponse:
             # Without input Twilio goes on to the next verb: come back to count the silence.
             response.redirect(url, method="POST")
         elif isinstance(action, EnqueueAction):
-            add_enqueue(response, queue_name, action.language)
+            add_enqueue(response, queue_name, action.language, urls)
         elif isinstance(action, RecordAction):
             response.record(
-                action="/twilio/voice/recorded?" + urlencode({"lang": action.language}),
+                action=urls.recorded(action.language),
                 method="POST",
                 max_length=action.max_length_seconds,
                 timeout=10,

@@ -36,8 +36,9 @@ from hotline.operators import presence
 from hotline.operators.models import Operator, Presence
 from hotline.queue import service
 from hotline.queue.models import QueueEntry, QueueStatus
-from hotline.queue.twiml import operator_text, with_query
+from hotline.queue.twiml import operator_text
 from hotline.telephony.gateway import get_gateway, public_base_url
+from hotline.telephony.twiml import with_query
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)

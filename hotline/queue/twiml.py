@@ -21,7 +21,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from hotline.ivr.engine import REPEAT_WORDS, SayAction
 from hotline.telephony.speech import SPEECH_LANGUAGE, add_say
-from hotline.telephony.twiml import add_enqueue, with_query  # noqa: F401 (with_query: views)
+from hotline.telephony.twiml import VoiceUrls, add_enqueue
 
 #: Caller-facing queue texts. Keep them short: one idea per sentence, read slowly.
 QUEUE_TEXTS: dict[str, dict[str, str]] = {
@@ -258,11 +258,13 @@ def goodbye_document(voice: Voice, texts: Mapping[str, str]) -> VoiceResponse:
     return response
 
 
-def requeue_document(voice: Voice, texts: Mapping[str, str], *, queue_name: str) -> VoiceResponse:
+def requeue_document(
+    voice: Voice, texts: Mapping[str, str], *, queue_name: str, urls: VoiceUrls
+) -> VoiceResponse:
     """The operator did not pick up: back into the queue, keeping the place."""
     response = VoiceResponse()
     add_say(response, voice.say(texts["queue_requeued"]))
-    add_enqueue(response, queue_name, voice.language)
+    add_enqueue(response, queue_name, voice.language, urls)
     return response
 
 

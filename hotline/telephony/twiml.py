@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import Response
@@ -20,9 +22,25 @@ def empty_status_response() -> Response:
     return Response(status=204)
 
 
-#: The <Enqueue> URLs, served by the voice orchestration (hotline.voice.views).
-WAIT_PATH = "/twilio/voice/wait"
-EXIT_PATH = "/twilio/voice/queue-exit"
+@dataclass(frozen=True)
+class VoiceUrls:
+    """Where a TwiML document sends Twilio next.
+
+    Built by the voice views with `url_for` (`hotline.voice.views.voice_urls`) and passed into
+    the pure renderers (ivr/render.py, ivr/fallback.py, callbacks/render.py, queue/twiml.py),
+    which never spell a path themselves: a route that moves changes in one place.
+    """
+
+    #: (node id, language, turn) -> the menu's Gather action (and the Redirect on silence).
+    menu_input: Callable[[str, str, int], str]
+    #: language -> the voicemail's Record action.
+    recorded: Callable[[str], str]
+    #: language -> the fallback voicemail's Record action.
+    fallback_recorded: Callable[[str], str]
+    #: (language, turn or None) -> the <Enqueue> waitUrl (and the next round of the wait).
+    queue_wait: Callable[[str, int | None], str]
+    #: the <Enqueue> action, requested when the caller leaves the queue for any reason.
+    queue_exit: str
 
 
 def with_query(path: str, **params: object) -> str:
@@ -31,21 +49,16 @@ def with_query(path: str, **params: object) -> str:
     return f"{path}?{query}" if query else path
 
 
-def wait_url(language: str, turn: int | None = None) -> str:
-    """The <Enqueue> waitUrl (and, with `turn`, the next round of the wait)."""
-    return with_query(WAIT_PATH, lang=language, turn=turn)
-
-
-def add_enqueue(response: VoiceResponse, queue_name: str, language: str) -> None:
+def add_enqueue(response: VoiceResponse, queue_name: str, language: str, urls: VoiceUrls) -> None:
     """Append the <Enqueue> that puts the caller into the Twilio queue `queue_name`.
 
-    Twilio holds the caller there (a restart of our web processes drops nobody), asks WAIT_PATH
-    what to play, and EXIT_PATH when the caller leaves it for any reason.
+    Twilio holds the caller there (a restart of our web processes drops nobody), asks
+    `urls.queue_wait` what to play, and `urls.queue_exit` when the caller leaves it.
     """
     response.enqueue(
         queue_name,
-        wait_url=wait_url(language),
+        wait_url=urls.queue_wait(language, None),
         wait_url_method="POST",
-        action=EXIT_PATH,
+        action=urls.queue_exit,
         method="POST",
     )

@@ -12,11 +12,11 @@ from flask import Blueprint, current_app, request
 from hotline.callbacks import service
 from hotline.callbacks.render import answer_twiml
 from hotline.db import db
-from hotline.ivr.fallback import fallback_twiml
 from hotline.telephony.params import StatusParams, VoiceParams
 from hotline.telephony.twiml import empty_status_response, twiml_response
 from hotline.telephony.webhooks import BadWebhook, twilio_webhook
 from hotline.voice import flow
+from hotline.voice.urls import fallback_document, voice_urls
 
 bp = Blueprint("callbacks_twilio", __name__)
 
@@ -30,7 +30,7 @@ def _attempt_id() -> int:
 
 def _answer_failed():
     """Our answer webhook failed: the fallback still takes a message (and owes a callback)."""
-    return twiml_response(fallback_twiml("zh-CN"))
+    return twiml_response(fallback_document("zh-CN"))
 
 
 @bp.post("/twilio/callbacks/answer")
@@ -40,7 +40,9 @@ def answer():
     params = VoiceParams.parse(request.form)
     answered_by = request.form.get("AnsweredBy", "").strip()[:32] or None
     result = flow.answer_callback(db.session, _attempt_id(), params, answered_by=answered_by)
-    return twiml_response(answer_twiml(result, current_app.extensions["hotline.ivr_scripts"]))
+    return twiml_response(
+        answer_twiml(result, current_app.extensions["hotline.ivr_scripts"], urls=voice_urls())
+    )
 
 
 @bp.post("/twilio/callbacks/status")

@@ -11,20 +11,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, after_this_request, current_app, request
+from flask import Blueprint, after_this_request, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.callers.models import Caller
 from hotline.db import db
-from hotline.ivr.fallback import fallback_twiml
 from hotline.lines.models import Line
 from hotline.queue import connect, service, twiml
 from hotline.queue.models import QueueEntry
 from hotline.telephony.gateway import public_base_url
 from hotline.telephony.params import GatherParams, QueueParams, VoiceParams
 from hotline.telephony.speech import DEFAULT_RATE, rate_for, voice_for
-from hotline.telephony.twiml import empty_status_response, twiml_response, wait_url
+from hotline.telephony.twiml import empty_status_response, twiml_response
 from hotline.telephony.webhooks import BadWebhook, twilio_webhook
+from hotline.voice.urls import fallback_document, voice_urls
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def _safe_wait():
 
 
 def _fallback():
-    return twiml_response(fallback_twiml(_lang()))
+    return twiml_response(fallback_document(_lang()))
 
 
 def _operator_failure():
@@ -128,8 +128,8 @@ def render_wait(turn: service.WaitTurn):
     document = twiml.wait_document(
         voice,
         prompts,
-        input_url=twiml.with_query("/twilio/queue/wait-input", lang=turn.language, turn=turn.turn),
-        next_url=wait_url(turn.language, turn.turn),
+        input_url=url_for("queue_twilio.wait_input", lang=turn.language, turn=turn.turn),
+        next_url=voice_urls().queue_wait(turn.language, turn.turn),
         pause_seconds=turn.pause_seconds,
         listen_for_callback=turn.offer_callback,
     )
@@ -173,10 +173,10 @@ def exit_response(params: VoiceParams, queue: QueueParams, language: str):
     if result.kind == "callback":
         return twiml_response(twiml.callback_confirmed_document(voice, texts))
     if result.kind == "voicemail":
-        action = twiml.with_query("/twilio/voice/recorded", lang=result.language)
+        action = voice_urls().recorded(result.language)
         return twiml_response(twiml.voicemail_document(voice, texts, record_action=action))
     if result.kind == "voicemail_unknown":
-        return twiml_response(fallback_twiml(result.language))
+        return twiml_response(fallback_document(result.language))
     if queue.queue_result == "redirected":
         return twiml_response(VoiceResponse())  # ignored: the call runs our dequeue URL
     response = VoiceResponse()
@@ -199,7 +199,9 @@ def join():
         line = db.session.get(Line, entry.line_id) if entry is not None else None
         if line is None:
             return _fallback()
-        return twiml_response(twiml.requeue_document(voice, texts, queue_name=line.queue_name))
+        return twiml_response(
+            twiml.requeue_document(voice, texts, queue_name=line.queue_name, urls=voice_urls())
+        )
     base = public_base_url()
     return twiml_response(
         twiml.caller_conference_document(
@@ -241,7 +243,9 @@ def after_call():
     if outcome == "requeue" and entry is not None:
         line = db.session.get(Line, entry.line_id)
         assert line is not None
-        return twiml_response(twiml.requeue_document(voice, texts, queue_name=line.queue_name))
+        return twiml_response(
+            twiml.requeue_document(voice, texts, queue_name=line.queue_name, urls=voice_urls())
+        )
     return twiml_response(twiml.goodbye_document(voice, texts))
 
 
@@ -256,7 +260,9 @@ def requeue():
     line = db.session.get(Line, entry.line_id)
     assert line is not None
     voice, texts = speech_for(entry.language, entry=entry)
-    return twiml_response(twiml.requeue_document(voice, texts, queue_name=line.queue_name))
+    return twiml_response(
+        twiml.requeue_document(voice, texts, queue_name=line.queue_name, urls=voice_urls())
+    )
 
 
 @bp.post("/conference-status")

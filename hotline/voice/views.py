@@ -12,7 +12,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.db import db
 from hotline.ivr.engine import SayAction
-from hotline.ivr.fallback import fallback_twiml, thanks_twiml
+from hotline.ivr.fallback import thanks_twiml
 from hotline.ivr.render import render_step
 from hotline.ivr.schema import ScriptSet
 from hotline.lines.models import Line
@@ -22,6 +22,7 @@ from hotline.telephony.twiml import twiml_response
 from hotline.telephony.webhooks import twilio_webhook
 from hotline.voice import flow as service
 from hotline.voice import queue_views
+from hotline.voice.urls import fallback_document, voice_urls
 
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
 
@@ -31,7 +32,7 @@ def _lang() -> str:
 
 
 def _fallback():
-    return twiml_response(fallback_twiml(_lang()))
+    return twiml_response(fallback_document(_lang()))
 
 
 def scripts() -> ScriptSet:
@@ -53,7 +54,9 @@ def incoming_call():
     except service.NoLineConfigured:
         current_app.logger.error("a call arrived but no line is configured; using the fallback")
         return _fallback()
-    return twiml_response(render_step(turn.step, queue_name=turn.line.queue_name))
+    return twiml_response(
+        render_step(turn.step, queue_name=turn.line.queue_name, urls=voice_urls())
+    )
 
 
 @bp.post("/input")
@@ -72,7 +75,9 @@ def menu_input():
         language=_lang(),
         region=_region(),
     )
-    return twiml_response(render_step(turn.step, queue_name=turn.line.queue_name))
+    return twiml_response(
+        render_step(turn.step, queue_name=turn.line.queue_name, urls=voice_urls())
+    )
 
 
 def _safe_wait():
@@ -123,7 +128,7 @@ def recorded():
 @bp.post("/fallback")
 def fallback():
     """Twilio's Fallback URL: touches no database, so it works when nothing else does."""
-    return twiml_response(fallback_twiml(_lang()))
+    return twiml_response(fallback_document(_lang()))
 
 
 @bp.post("/fallback/recorded")

@@ -17,6 +17,7 @@ from hotline.callbacks.render import answer_twiml
 from hotline.callbacks.service import AnswerResult
 from hotline.ivr.check import check_directory
 from hotline.lines.models import Line
+from tests.factories import voice_urls
 
 SNAPSHOTS = Path(__file__).with_name("snapshots")
 CALLED_AT = datetime(2025, 3, 4, 9, 55, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -114,14 +115,14 @@ def test_answer_twiml_snapshot(kind, language):
     scripts, errors = check_directory(Path(__file__).resolve().parents[2] / "ivr_scripts")
     assert not errors
     result = AnswerResult(kind=kind, line=LINE, language=language, rate_percent=None)
-    document: VoiceResponse = answer_twiml(result, scripts)
+    document: VoiceResponse = answer_twiml(result, scripts, urls=voice_urls())
     assert_snapshot(SNAPSHOTS / f"answer.{kind}.{language}.xml", document.to_xml() + "\n")
 
 
 def test_hard_of_hearing_callers_hear_the_slower_rate():
     scripts, _errors = check_directory(Path(__file__).resolve().parents[2] / "ivr_scripts")
     result = AnswerResult(kind="person", line=LINE, language="zh-CN", rate_percent=75)
-    assert 'rate="75%"' in answer_twiml(result, scripts).to_xml()
+    assert 'rate="75%"' in answer_twiml(result, scripts, urls=voice_urls()).to_xml()
 
 
 def test_an_english_alert_about_a_chinese_name_keeps_the_number_and_one_segment():

@@ -11,6 +11,7 @@ from snapshots import assert_snapshot
 
 from hotline.queue import twiml
 from hotline.voice.queue_views import speech_for
+from tests.factories import voice_urls
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -68,7 +69,7 @@ def test_queue_prompts_per_language(app, language):
             ),
             (
                 "operator did not answer",
-                twiml.requeue_document(voice, texts, queue_name="line-main"),
+                twiml.requeue_document(voice, texts, queue_name="line-main", urls=voice_urls()),
             ),
             ("after the conversation", twiml.goodbye_document(voice, texts)),
         ]
