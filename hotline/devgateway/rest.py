@@ -189,18 +189,20 @@ def create_call() -> Any:
         timeout = float(form_get("Timeout", "60") or 60)
     except ValueError:
         timeout = 60.0
-    call = sim().create_rest_call(
-        to=to, from_=from_, url=None if twiml else url, twiml=twiml,
-        method=(form_get("Method") or "POST").upper(),
-        fallback_url=form_get("FallbackUrl"),
-        fallback_method=(form_get("FallbackMethod") or "POST").upper(),
-        status_callback=status_callback,
-        status_callback_method=(form_get("StatusCallbackMethod") or "POST").upper(),
-        status_callback_events=_call_events({"completed"}) if status_callback else set(),
-        timeout=min(max(timeout, 1.0), 600.0),
-        machine_detection=form_get("MachineDetection"),
-    )  # fmt: skip
-    return created(res.call_json(call))
+    # As for participants: render the call as Twilio answers (queued) before it moves on.
+    with sim().lock:
+        call = sim().create_rest_call(
+            to=to, from_=from_, url=None if twiml else url, twiml=twiml,
+            method=(form_get("Method") or "POST").upper(),
+            fallback_url=form_get("FallbackUrl"),
+            fallback_method=(form_get("FallbackMethod") or "POST").upper(),
+            status_callback=status_callback,
+            status_callback_method=(form_get("StatusCallbackMethod") or "POST").upper(),
+            status_callback_events=_call_events({"completed"}) if status_callback else set(),
+            timeout=min(max(timeout, 1.0), 600.0),
+            machine_detection=form_get("MachineDetection"),
+        )  # fmt: skip
+        return created(res.call_json(call))
 
 
 @bp.get("/Calls.json")
@@ -553,8 +555,10 @@ def create_participant(conference: str) -> Any:
         "status_callback_method": (form_get("StatusCallbackMethod") or "POST").upper(),
         "status_callback_events": _call_events({"completed"}) if status_callback else set(),
     }
-    _, participant, _ = simulator.create_participant(conference, options, call_options)
+    # Render the new participant before the simulation can move its call on (Twilio answers
+    # with the participant as queued), so hold the simulator's lock across both.
     with simulator.lock:
+        _, participant, _ = simulator.create_participant(conference, options, call_options)
         return created(res.participant_json(participant, simulator.config.account_sid))
 
 
