@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from queue_support import *  # noqa: F403
-from queue_support import reach_queue
 from sqlalchemy import select
 
 from conftest import TwilioCaller, add_main_line
@@ -20,6 +18,9 @@ from hotline.callbacks.models import ACTIVE_STATUSES, CallbackRequest
 from hotline.calls.models import Call, CallStatus
 from hotline.db import db
 from hotline.queue.models import QueueEntry, QueueStatus
+
+from .queue_support import *  # noqa: F403
+from .queue_support import reach_queue
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 NUMBER = "+8613123456790"

@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from queue_support import *  # noqa: F403
-from queue_support import PASSWORD, entry_of, reach_queue
+
+from .queue_support import *  # noqa: F403
+from .queue_support import PASSWORD, entry_of, reach_queue
 
 pytestmark = pytest.mark.browser
 

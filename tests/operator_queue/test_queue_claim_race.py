@@ -10,7 +10,6 @@ import threading
 from datetime import time
 
 import pytest
-from queue_support import QUEUE_SID
 from sqlalchemy import select
 
 from hotline import create_app
@@ -22,6 +21,8 @@ from hotline.queue import connect, service
 from hotline.queue.connect import QueueActionError
 from hotline.queue.models import QueueEntry, QueueStatus
 from hotline.timeutil import utcnow
+
+from .queue_support import QUEUE_SID
 
 CLAIMERS = 8
 

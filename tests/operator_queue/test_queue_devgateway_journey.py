@@ -13,8 +13,6 @@ from datetime import timedelta
 import pytest
 import requests
 import time_machine
-from queue_support import *  # noqa: F403
-from queue_support import entry_of, login, operator_of
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -23,6 +21,9 @@ from hotline.db import db
 from hotline.operators.models import Presence
 from hotline.queue.models import QueueStatus
 from hotline.timeutil import utcnow
+
+from .queue_support import *  # noqa: F403
+from .queue_support import entry_of, login, operator_of
 
 DEV_ACCOUNT_SID = "AC" + "0" * 32
 DEV_AUTH_TOKEN = "dev-auth-token"

@@ -6,8 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import time_machine
-from queue_support import *  # noqa: F403
-from queue_support import (
+from sqlalchemy import select
+
+from hotline.callbacks.models import CallbackReason, CallbackRequest
+from hotline.calls.models import CallOutcome
+from hotline.db import db
+from hotline.queue.models import QueueStatus
+from hotline.queue.twiml import LISTEN_SECONDS
+
+from .queue_support import *  # noqa: F403
+from .queue_support import (
     call_of,
     entry_of,
     press,
@@ -17,13 +25,6 @@ from queue_support import (
     wait,
     xml,
 )
-from sqlalchemy import select
-
-from hotline.callbacks.models import CallbackReason, CallbackRequest
-from hotline.calls.models import CallOutcome
-from hotline.db import db
-from hotline.queue.models import QueueStatus
-from hotline.queue.twiml import LISTEN_SECONDS
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
 
@@ -157,7 +158,7 @@ def test_a_full_twilio_queue_still_reaches_voicemail_and_a_callback(app, twilio)
 
 
 def test_cantonese_caller_waits_in_cantonese(app, twilio):
-    from queue_support import follow
+    from .queue_support import follow
 
     sid = twilio.new_call_sid()
     params = twilio.call_params(sid, from_="+8613123456787")

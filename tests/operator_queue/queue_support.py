@@ -1,10 +1,9 @@
 """Queue test helpers and fixtures: operators, callers reaching the queue, Twilio's queue and
 conference requests as signed webhooks.
 
-Not a conftest.py: tests/queue cannot be a package (it would shadow the standard library's
-`queue`), and a second non-package conftest.py replaces tests/conftest.py in sys.modules, which
-breaks every later `from conftest import ...`. Test modules star-import the fixtures (listed in
-__all__) and import the helpers by name. Nothing here imports `conftest` for the same reason.
+The folder is `operator_queue`, not `queue`: as a package `queue` would shadow the standard
+library's module. Test modules star-import the fixtures (listed in __all__) and import the
+helpers by name.
 """
 
 from __future__ import annotations

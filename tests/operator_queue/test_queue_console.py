@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from queue_support import *  # noqa: F403
-from queue_support import PASSWORD, login, operator_of, reach_queue
 from sqlalchemy import select
 
 from hotline.db import db
 from hotline.operators.models import Operator, Presence, Role
+
+from .queue_support import *  # noqa: F403
+from .queue_support import PASSWORD, login, operator_of, reach_queue
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,16 @@ when the operator's phone does not answer."""
 
 from __future__ import annotations
 
-from queue_support import *  # noqa: F403
-from queue_support import (
+from sqlalchemy import select
+
+from hotline.calls.models import CallOutcome
+from hotline.db import db
+from hotline.lines.models import Line
+from hotline.operators.models import Presence
+from hotline.queue.models import QueueEntry, QueueStatus
+
+from .queue_support import *  # noqa: F403
+from .queue_support import (
     ACCOUNT_PATH,
     BASE_URL,
     QUEUE_SID,
@@ -19,13 +27,6 @@ from queue_support import (
     spoken,
     xml,
 )
-from sqlalchemy import select
-
-from hotline.calls.models import CallOutcome
-from hotline.db import db
-from hotline.lines.models import Line
-from hotline.operators.models import Presence
-from hotline.queue.models import QueueEntry, QueueStatus
 
 OPERATOR_PHONE = "+8613123456781"
 LINE_NUMBER = "+861012345678"

@@ -8,13 +8,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import time_machine
-from queue_support import *  # noqa: F403
-from queue_support import call_status, entry_of, follow, queue_exit, reach_queue, wait, xml
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from hotline.calls.models import WebhookEvent
 from hotline.db import db
+
+from .queue_support import *  # noqa: F403
+from .queue_support import call_status, entry_of, follow, queue_exit, reach_queue, wait, xml
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 

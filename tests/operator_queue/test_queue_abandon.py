@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from queue_support import *  # noqa: F403
-from queue_support import call_of, call_status, entry_of, queue_exit, reach_queue
 from sqlalchemy import select
 
 from hotline.callbacks.models import CallbackReason, CallbackRequest
 from hotline.calls.models import CallOutcome, CallStatus
 from hotline.db import db
 from hotline.queue.models import QueueStatus
+
+from .queue_support import *  # noqa: F403
+from .queue_support import call_of, call_status, entry_of, queue_exit, reach_queue
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 

@@ -126,6 +126,25 @@ def _operators(app, count: int) -> list[OperatorAccount]:
     return accounts
 
 
+def _run_in_own_thread(coroutine):
+    """asyncio.run in a thread of its own: a browser test earlier in the session leaves
+    Playwright's event loop running in the main thread, where asyncio.run refuses to start."""
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout=60)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 async def _run(port: int, accounts, stub: TwilioStub, calls: int, token: str = TEST_AUTH_TOKEN):
     client = HttpClient("127.0.0.1", port, timeout=10)
     recorder = Recorder()
@@ -161,7 +180,7 @@ async def _run(port: int, accounts, stub: TwilioStub, calls: int, token: str = T
 
 def test_simulated_callers_follow_the_twiml_to_the_goodbye(app, served, stub):
     accounts = _operators(app, 2)
-    results, recorder = asyncio.run(_run(served, accounts, stub, calls=2))
+    results, recorder = _run_in_own_thread(_run(served, accounts, stub, calls=2))
     report = recorder.report()
     assert results == [True, True], report["error_samples"]
     assert report["errors"] == 0
@@ -181,7 +200,9 @@ def test_simulated_callers_follow_the_twiml_to_the_goodbye(app, served, stub):
 
 def test_a_wrongly_signed_webhook_counts_as_an_error(app, served, stub):
     accounts = _operators(app, 1)
-    results, recorder = asyncio.run(_run(served, accounts, stub, calls=1, token="not-the-token"))
+    results, recorder = _run_in_own_thread(
+        _run(served, accounts, stub, calls=1, token="not-the-token")
+    )
     assert results == [False]
     assert recorder.errors["voice.incoming"] == 1
     assert "HTTP 403" in recorder.samples[0]
