@@ -145,3 +145,53 @@ def test_csv_import_previews_then_imports_only_the_valid_rows(app, signed_in):
     exported = client.get("/console/directory/volunteers.csv")
     assert exported.status_code == 200
     assert exported.get_data(as_text=True).count("+86138000001") == 10
+
+
+def test_a_file_that_is_not_utf8_is_refused_and_changes_nothing(app, signed_in):
+    client = signed_in(Role.ADMIN)
+    response = client.post(
+        "/console/directory/volunteers/import",
+        data={"file": (io.BytesIO(roster_csv(2).encode("gb18030")), "roster.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "Please save the CSV as UTF-8." in response.get_data(as_text=True)
+    missing = client.post(
+        "/console/directory/volunteers/import",
+        data={"file": (io.BytesIO(b"name,phone\nx,+8613800000801\n"), "roster.csv")},
+        content_type="multipart/form-data",
+    )
+    assert missing.status_code == 400
+    assert "lacks these columns: phone_number, consented_on, consent_way" in missing.get_data(
+        as_text=True
+    )
+    assert _count(app, Volunteer) == 0
+
+
+def test_admin_edits_a_volunteer_and_their_elders_and_the_trail_is_redacted(
+    app, signed_in, make_caller
+):
+    elder_id = make_caller(phone_number="+8613900000801")
+    client = signed_in(Role.ADMIN)
+    client.post("/console/directory/volunteers", data=VOLUNTEER)
+    with app.app_context():
+        volunteer_id = db.session.scalar(select(Volunteer.id))
+    form = client.get(f"/console/directory/volunteers/{volunteer_id}").get_data(as_text=True)
+    assert 'value="+8613800000201"' in form
+    response = client.post(
+        f"/console/directory/volunteers/{volunteer_id}",
+        data={**VOLUNTEER, "name": "张新名", "elders": "139 0000 0801"},
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        volunteer = db.session.get(Volunteer, volunteer_id)
+        assert volunteer.name == "张新名"
+        entry = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "volunteer").order_by(AuditEntry.id)
+        ).all()[-1]
+        assert entry.action == "updated"
+        assert entry.after == {"name": "<3 chars>", "elder_ids": [elder_id]}
+    unchecked = {k: v for k, v in VOLUNTEER.items() if k != "is_active"}
+    client.post(f"/console/directory/volunteers/{volunteer_id}", data=unchecked)
+    with app.app_context():
+        assert db.session.get(Volunteer, volunteer_id).is_active is False
