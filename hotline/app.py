@@ -25,6 +25,7 @@ from hotline.cases import subscribers as cases_subscribers
 from hotline.cases import views as cases_views
 from hotline.cases.events import CaseReferred
 from hotline.db import db
+from hotline.directory import views as directory_views
 from hotline.ivr.check import check_directory
 from hotline.operators import admin as operators_admin
 from hotline.operators import views as operators_views
@@ -56,6 +57,7 @@ BLUEPRINTS = (
     (callbacks_views, callbacks_views.bp),
     (callback_views, callback_views.bp),
     (alerts_views, alerts_views.bp),
+    (directory_views, directory_views.bp),
 )
 
 
@@ -126,6 +128,8 @@ CONSOLE_NAV = [
     ("cases.escalations_page", "困难上报", "Escalations", "supervisor"),
     ("cases.review_page", "个案排查", "Scenario review", "supervisor"),
     ("reports.supervisor_page", "值班概况", "Today", "supervisor"),
+    ("directory.agencies_page", "机构名录", "Agencies", "operator"),
+    ("directory.volunteers_page", "志愿者", "Volunteers", "operator"),
     ("operators_admin.operators_page", "坐席管理", "Operators", "admin"),
     ("devtools.index", "开发工具", "Dev tools", "admin"),
 ]

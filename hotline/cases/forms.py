@@ -84,15 +84,15 @@ class FollowUpForm(FlaskForm):
 
 
 class ReferralForm(FlaskForm):
+    """A volunteer picked from the roster, an agency from the directory, or (for someone in
+    neither) a typed kind, name and number."""
+
+    volunteer_id = WholeNumberField(validators=[Optional()])
+    agency_id = WholeNumberField(validators=[Optional()])
     target_kind = choice(
         [(k.value, k.value) for k in ReferralTarget], validators=[DataRequired(message=REQUIRED)]
     )
-    target_name = StringField(
-        validators=[
-            DataRequired(message=L("请填写转介对象。", "Please name who the case goes to.")),
-            Length(max=120, message=too_long(120)),
-        ]
-    )
+    target_name = StringField(validators=[Optional(), Length(max=120, message=too_long(120))])
     target_number = StringField(validators=[Optional(), Length(max=40, message=too_long(40))])
     reason = TextAreaField(
         validators=[

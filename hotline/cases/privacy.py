@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from hotline import audit
@@ -29,6 +29,7 @@ from hotline.cases.models import (
     CaseNote,
     Referral,
 )
+from hotline.directory.models import VolunteerElder
 from hotline.errors import ActionRefused
 from hotline.phone import mask
 from hotline.sms.models import SmsMessage, SmsStatus
@@ -160,6 +161,8 @@ def anonymise_caller(
     family = session.scalars(select(FamilyContact).where(FamilyContact.caller_id.in_(group))).all()
     for contact in family:
         session.delete(contact)
+    # The volunteers' roster keeps the volunteer (staff data) but not whom they looked after.
+    session.execute(delete(VolunteerElder).where(VolunteerElder.caller_id.in_(group)))
     case_ids = select(Case.id).where(Case.caller_id.in_(group))
     session.execute(
         update(Case)

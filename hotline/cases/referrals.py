@@ -21,6 +21,7 @@ from hotline.cases.models import (
     ReferralStatus,
     ReferralTarget,
 )
+from hotline.directory.models import Agency, Volunteer
 from hotline.errors import ActionRefused, InvalidInput
 from hotline.phone import mask, try_normalise
 from hotline.timeutil import utcnow
@@ -39,13 +40,33 @@ def refer_case(
     reason: str,
     operator_id: int | None,
     target_number: str | None = None,
+    volunteer_id: int | None = None,
+    agency_id: int | None = None,
 ) -> Referral:
     """Refer the case to an agency or a community volunteer: who, why and when. Flushes.
 
-    A volunteer needs a phone number (they are told by SMS). `CaseReferred` is published
-    (its subscribers run in the same transaction).
+    `volunteer_id` (a volunteer of the roster, hotline.directory) or `agency_id` (an agency of
+    the directory) fill in the kind, name and number; otherwise they are typed (an agency not
+    yet in the directory, a helper not on the roster). A volunteer needs a phone number (they
+    are told by SMS). `CaseReferred` is published (its subscribers run in the same transaction).
     """
     refuse_if_closed(case)
+    if volunteer_id:
+        volunteer = session.get(Volunteer, volunteer_id)
+        if volunteer is None or not volunteer.is_active:
+            raise InvalidInput(
+                "这位志愿者不在名册上或已停用。", "That volunteer is not on the active roster."
+            )
+        target_kind = ReferralTarget.VOLUNTEER
+        target_name, target_number = volunteer.name, volunteer.phone_number
+    elif agency_id:
+        agency = session.get(Agency, agency_id)
+        if agency is None or not agency.is_active:
+            raise InvalidInput(
+                "这个机构不在名录上或已停用。", "That agency is not in the directory."
+            )
+        target_kind = ReferralTarget.AGENCY
+        target_name, target_number = agency.name, agency.phone_number
     try:
         target_kind = ReferralTarget(target_kind)
     except ValueError as exc:
@@ -59,7 +80,9 @@ def refer_case(
     if not reason:
         raise InvalidInput("请写明转介原因。", "Please say why the case is referred.")
     number = None
-    if target_number and target_number.strip():
+    if agency_id:
+        number = target_number  # from the directory: checked there (short codes such as 120)
+    elif target_number and target_number.strip():
         number = try_normalise(target_number, default_region())
         if number is None or number.startswith(("client:", "sip:")):
             raise InvalidInput("转介对象的电话号码无效。", "That phone number is not valid.")

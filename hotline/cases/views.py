@@ -40,6 +40,7 @@ from hotline.cases.models import (
     Referral,
 )
 from hotline.db import db
+from hotline.directory import service as directory_service
 from hotline.errors import ActionRefused
 from hotline.i18n import t
 from hotline.operators.auth import role_required
@@ -180,6 +181,8 @@ def _render_case(case: Case, *, status: int = 200, **override_forms):
             history=queries.case_history(session, case),
             callbacks=links,
             referrals=referrals,
+            roster=directory_service.roster_for_caller(session, case.caller_id),
+            agencies=directory_service.agencies(session, active_only=True),
             trail=trail,
             operators=_operators(),
             handled_by=sorted(queries.case_operator_ids(session, case)),
@@ -379,6 +382,8 @@ def refer(number: str):
             target_number=form.target_number.data,
             reason=form.reason.data,
             operator_id=_me(),
+            volunteer_id=form.volunteer_id.data,
+            agency_id=form.agency_id.data,
         )
 
     return _case_action(
