@@ -22,6 +22,7 @@ from flask.cli import with_appcontext
 
 from hotline.alerts.jobs import JOBS as ALERT_JOBS
 from hotline.callbacks.jobs import JOBS as CALLBACK_JOBS
+from hotline.calls.jobs import JOBS as CALL_JOBS
 from hotline.cases.jobs import JOBS as CASE_JOBS
 from hotline.db import db
 from hotline.schedule import HEARTBEAT_SECONDS, ClockJob, clock_id, record_heartbeat
@@ -49,6 +50,7 @@ def registered_jobs() -> list[ClockJob]:
     jobs = [
         ClockJob("heartbeat", heartbeat, HEARTBEAT_SECONDS),
         *CALLBACK_JOBS,
+        *CALL_JOBS,
         *CASE_JOBS,
         *SMS_JOBS,
         *ALERT_JOBS,

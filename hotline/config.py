@@ -60,6 +60,7 @@ TUNING_VARIABLES: dict[str, str] = {
     "CALLBACK_BATCH_SIZE": "int",
     "CALLBACK_RING_TIMEOUT_SECONDS": "int",
     "CALLBACK_RECONCILE_MINUTES": "int",
+    "WEBHOOK_EVENT_RETENTION_DAYS": "int",
 }
 #: Environment names that differ from the configuration key they set.
 RENAMED_VARIABLES = {

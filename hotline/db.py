@@ -131,6 +131,11 @@ def _bounded_connection_class(state: _StallState):
     return BoundedConnection
 
 
+#: A failed statement's error names its SQL but never its values: they are case summaries,
+#: notes, texts and numbers, and an error ends up in the logs (issue 12: no personal text there).
+HIDE_PARAMETERS = True
+
+
 def make_engine(
     url: str, *, statement_timeout_ms: int = 2000, client_timeout_ms: int | None = None
 ) -> Engine:
@@ -162,6 +167,7 @@ def make_engine(
         engine = create_engine(
             url,
             connect_args={"timeout": statement_timeout_ms / 1000, "check_same_thread": False},
+            hide_parameters=HIDE_PARAMETERS,
         )
 
         @event.listens_for(engine, "connect")
@@ -182,6 +188,7 @@ def make_engine(
     engine = create_engine(
         url,
         pool_pre_ping=True,
+        hide_parameters=HIDE_PARAMETERS,
         pool_size=5,
         max_overflow=5,
         pool_timeout=client_timeout_ms / 1000,

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from hotline.callbacks import service, texts
 from hotline.callbacks.forms import CallNowForm, CancelForm, RescheduleForm, ScheduleForm
 from hotline.callbacks.models import CallbackReason, CallbackRequest, CallbackStatus
+from hotline.callers.forms import OUT_OF_RANGE
 from hotline.callers.models import Caller
 from hotline.db import db
 from hotline.i18n import current_language, t
@@ -174,13 +175,21 @@ def call_now(callback_id: int):
     return _back()
 
 
+def _first_error(field) -> str | None:
+    """A date out of the console's range says so (the other errors keep their message)."""
+    return str(OUT_OF_RANGE) if str(OUT_OF_RANGE) in field.errors else None
+
+
 @bp.post("/console/callbacks/<int:callback_id>/reschedule")
 @role_required(Role.OPERATOR)
 def reschedule(callback_id: int):
     """Move the callback to another time (kept inside the calling window)."""
     form = RescheduleForm()
     if not form.validate_on_submit():
-        flash(t("请填写新的回电时间。", "Please give the new time."), "error")
+        flash(
+            _first_error(form.due_at) or t("请填写新的回电时间。", "Please give the new time."),
+            "error",
+        )
         return _back()
     due_at = form.due_at.data.replace(tzinfo=_line_zone(callback_id))
     try:
@@ -225,7 +234,11 @@ def schedule():
         .where(Line.id == request.form.get("line_id", type=int))
     ) or db.session.scalar(select(Line).where(Line.is_active.is_(True)).order_by(Line.id))
     if not form.validate_on_submit() or number is None or line is None:
-        flash(t("请填写正确的电话号码。", "Please enter a valid phone number."), "error")
+        flash(
+            _first_error(form.due_at)
+            or t("请填写正确的电话号码。", "Please enter a valid phone number."),
+            "error",
+        )
         return _back()
     zone = ZoneInfo(line.timezone)
     due_at = form.due_at.data.replace(tzinfo=zone) if form.due_at.data else None

@@ -17,7 +17,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+)
 
 from hotline.callers.models import AgeBand, CallerRestriction, ConsentMethod
 from hotline.i18n import t
@@ -49,6 +56,35 @@ def too_long(limit: int) -> L:
     return L(f"最多 {limit} 个字。", f"At most {limit} characters.")
 
 
+#: The dates the console accepts. Beyond them a time zone conversion or a day's end overflows
+#: Python's datetime (0001-01-01 in Shanghai is before year 1 in UTC), which was a 500; no case,
+#: callback, restriction or consent of this hotline lies outside these years.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2100, 12, 31)
+OUT_OF_RANGE = L(
+    f"日期超出范围,请填写 {EARLIEST_DAY.year} 年至 {LATEST_DAY.year} 年之间的日期。",
+    f"That date is out of range; use a date from {EARLIEST_DAY.year} to {LATEST_DAY.year}.",
+)
+
+
+def check_day_in_range(day: date) -> None:
+    """Refuse a date the console cannot compute with (ValueError with a bilingual message)."""
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(OUT_OF_RANGE)
+
+
+class DayInRange:
+    """A WTForms validator for date and datetime fields other than ours (same range)."""
+
+    def __call__(self, form, field) -> None:
+        value = field.data
+        if isinstance(value, datetime):
+            value = value.date()
+        if isinstance(value, date) and not EARLIEST_DAY <= value <= LATEST_DAY:
+            field.data = None
+            raise StopValidation(str(OUT_OF_RANGE))
+
+
 class LocalDateTimeField(StringField):
     """An <input type="datetime-local"> read in the console's time zone, stored as aware UTC."""
 
@@ -58,11 +94,13 @@ class LocalDateTimeField(StringField):
         if not raw:
             self.data = None
             return
+        self.data = None
         for pattern in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"):
             try:
                 local = datetime.strptime(raw, pattern)
             except ValueError:
                 continue
+            check_day_in_range(local.date())
             self.data = local.replace(tzinfo=console_timezone())
             return
         self.data = None
@@ -86,12 +124,15 @@ class LocalDateField(StringField):
             self.data = None
             return
         try:
-            self.data = date.fromisoformat(raw)
+            day = date.fromisoformat(raw)
         except ValueError:
             self.data = None
             raise ValueError(
                 L("日期格式不对,请用 年-月-日。", "Not a valid date; use YYYY-MM-DD.")
             ) from None
+        self.data = None
+        check_day_in_range(day)
+        self.data = day
 
     def _value(self) -> str:
         if isinstance(self.data, date):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hotline.calls.events import CallEnded
-from hotline.calls.models import Call, CallDirection, CallStatus
+from hotline.calls.models import Call, CallDirection, CallStatus, WebhookEvent
 from hotline.events import publish
 from hotline.telephony.params import StatusParams
 from hotline.telephony.webhooks import BadWebhook
@@ -68,3 +68,14 @@ def apply_status(session: Session, params: StatusParams) -> Call | None:
         publish(session, CallEnded(call.id))
     session.flush()
     return call
+
+
+def delete_webhook_events_before(session: Session, cutoff: datetime) -> int:
+    """Delete the stored webhooks received before `cutoff`; returns how many. Flushes."""
+    result = session.execute(
+        delete(WebhookEvent)
+        .where(WebhookEvent.received_at < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return result.rowcount or 0

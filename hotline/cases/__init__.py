@@ -24,10 +24,12 @@ What other features use (all flush and leave the commit to the entry point, unle
 - Subscribers: `subscribers.on_callback_attempt_ended` records each callback attempt on the
   callback's cases (closed cases skipped).
 - Console: `url_for("cases.case_for_call", call_sid=...)` opens or continues the case of a taken
-  call and shows the case screen (GET or POST; taking a call twice lands on the same case).
+  call and shows the case screen (a POST form with the CSRF token: it changes data; a GET of
+  the address only shows the button; taking a call twice lands on the same case).
 
 The call-ended hook (`lifecycle.link_ended_call`) puts every inbound call that carried a request
 (answered, voicemail, abandoned after the threshold, callback requested, wait cap) on a case.
 Clock jobs (`jobs.JOBS`): follow-up callbacks on their day, closing long-resolved cases, and the
-retention sweep (HOTLINE_RETENTION_DAYS, default 730).
+retention sweep (HOTLINE_RETENTION_DAYS, default 730). Erasure (`privacy.anonymise_caller`)
+clears the person from every table, the stored webhooks of their calls and texts included.
 """

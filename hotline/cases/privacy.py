@@ -14,14 +14,15 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+import phonenumbers
+from sqlalchemy import String, and_, cast, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from hotline import audit
 from hotline.callbacks.models import ACTIVE_STATUSES, CallbackRequest, CallbackStatus
 from hotline.callers.models import Caller, FamilyContact
 from hotline.callers.service import caller_group_ids
-from hotline.calls.models import Call
+from hotline.calls.models import Call, CallDirection, WebhookEvent
 from hotline.cases.models import (
     ACTIVE_CASE_STATUSES,
     Case,
@@ -32,7 +33,7 @@ from hotline.cases.models import (
 from hotline.directory.models import VolunteerElder
 from hotline.errors import ActionRefused
 from hotline.phone import mask
-from hotline.sms.models import SmsMessage, SmsStatus
+from hotline.sms.models import SmsMessage, SmsOptOut, SmsStatus, SupervisorAlert
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 DEFAULT_RETENTION_DAYS = 730
 ANONYMISED_TEXT = "[已匿名化 anonymised]"
 RECORDING_SID_RE = re.compile(r"RE[0-9a-fA-F]{32}")
+#: A menu input made of keys only (kept when the words a caller said are erased).
+KEYS_ONLY = re.compile(r"^[0-9*#\s]*$")
 
 
 # --------------------------------------------------------------------------- export
@@ -143,7 +146,9 @@ def anonymise_caller(
     group = caller_group_ids(session, caller_id)
     if not group:
         raise ActionRefused("找不到该来电人。", "Caller not found.")
-    for caller in session.scalars(select(Caller).where(Caller.id.in_(group))):
+    callers = session.scalars(select(Caller).where(Caller.id.in_(group))).all()
+    numbers = [c.phone_number for c in callers if c.anonymised_at is None and c.phone_number]
+    for caller in callers:
         if caller.anonymised_at is not None:
             continue
         caller.phone_number = f"anon-{caller.id}"
@@ -184,20 +189,16 @@ def anonymise_caller(
         .values(reason=ANONYMISED_TEXT, response_text=""),
         execution_options={"synchronize_session": "fetch"},
     )
-    session.execute(
-        update(Call).where(Call.caller_id.in_(group)).values(from_number=""),
-        execution_options={"synchronize_session": "fetch"},
-    )
+    _erase_calls_and_webhooks(session, group, numbers, case_ids)
     session.execute(
         update(CallbackRequest)
         .where(CallbackRequest.caller_id.in_(group), CallbackRequest.status.in_(ACTIVE_STATUSES))
         .values(status=CallbackStatus.CANCELED, cancel_reason="caller data erased"),
         execution_options={"synchronize_session": "fetch"},
     )
+    theirs = or_(CallbackRequest.caller_id.in_(group), CallbackRequest.phone_number.in_(numbers))
     session.execute(
-        update(CallbackRequest)
-        .where(CallbackRequest.caller_id.in_(group))
-        .values(phone_number="anon", note=""),
+        update(CallbackRequest).where(theirs).values(phone_number="anon", note=""),
         execution_options={"synchronize_session": "fetch"},
     )
     session.execute(
@@ -208,10 +209,31 @@ def anonymise_caller(
     )
     session.execute(
         update(SmsMessage)
-        .where(SmsMessage.caller_id.in_(group))
+        .where(
+            or_(
+                SmsMessage.caller_id.in_(group),
+                SmsMessage.from_number.in_(numbers),
+                SmsMessage.to_number.in_(numbers),
+            )
+        )
         .values(body="", to_number="anon", from_number=""),
         execution_options={"synchronize_session": "fetch"},
     )
+    # Texts about their cases to staff and volunteers (alerts quote the summary, offers the
+    # matter): the row stays for the caps and the record, the words go.
+    session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.case_id.in_(case_ids), SmsMessage.body != "")
+        .values(body=ANONYMISED_TEXT),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    # An opt-out is the number itself; with the person gone nothing is texted to it any more
+    # (pending texts refused above, callbacks cancelled), and whoever uses it next is new.
+    session.execute(
+        delete(SmsOptOut).where(SmsOptOut.phone_number.in_(numbers)),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    _erase_alert_details(session, group)
     for caller_id_ in group:
         audit.record(
             session,
@@ -228,6 +250,80 @@ def anonymise_caller(
     session.flush()
     log.info("caller %s anonymised (%s)", group[0], actor)
     return group
+
+
+def _number_patterns(numbers: list[str]) -> list[str]:
+    """The digits of each number as stored text may hold them (E.164 holds the national)."""
+    patterns = set()
+    for number in numbers:
+        try:
+            patterns.add(str(phonenumbers.parse(number, None).national_number))
+        except phonenumbers.NumberParseException:
+            patterns.add(number)
+    return sorted(p for p in patterns if len(p) >= 6)
+
+
+def _erase_calls_and_webhooks(session: Session, group: list[int], numbers: list[str], case_ids):
+    """Their calls keep their times, outcomes and menu choices (the statistics) but lose the
+    numbers and the words they said; the stored webhooks of those calls and of their texts
+    (the parameters with the number and the speech, the TwiML greeting them by name) go."""
+    theirs = or_(
+        Call.caller_id.in_(group), Call.from_number.in_(numbers), Call.to_number.in_(numbers)
+    )
+    calls = session.scalars(select(Call).where(theirs)).all()
+    for call in calls:
+        if call.from_number in numbers or call.caller_id in group:
+            call.from_number = ""
+        if call.to_number in numbers or call.direction == CallDirection.OUTBOUND:
+            call.to_number = ""
+        call.menu_path = [_without_words(step) for step in call.menu_path or []]
+    sids = {call.call_sid for call in calls}
+    sids |= set(
+        session.scalars(
+            select(SmsMessage.message_sid).where(
+                SmsMessage.message_sid.is_not(None),
+                or_(
+                    SmsMessage.caller_id.in_(group),
+                    SmsMessage.from_number.in_(numbers),
+                    SmsMessage.to_number.in_(numbers),
+                    SmsMessage.case_id.in_(case_ids),
+                ),
+            )
+        )
+    )
+    by_sid = WebhookEvent.sid.in_(sorted(sids)) if sids else None
+    # A webhook without a row of ours (a status callback before the row, a refused request)
+    # is found by the number in its parameters.
+    by_number = [
+        cast(WebhookEvent.params, String).like(f"%{p}%") for p in _number_patterns(numbers)
+    ]
+    conditions = ([by_sid] if by_sid is not None else []) + by_number
+    if conditions:
+        session.execute(
+            delete(WebhookEvent).where(or_(*conditions)),
+            execution_options={"synchronize_session": "fetch"},
+        )
+
+
+def _without_words(step: Any) -> Any:
+    """A menu step without what the caller said (keys pressed are kept for the reports)."""
+    if not isinstance(step, dict):
+        return step
+    heard = step.get("input")
+    if isinstance(heard, str) and not KEYS_ONLY.match(heard):
+        return {**step, "input": ANONYMISED_TEXT}
+    return step
+
+
+def _erase_alert_details(session: Session, group: list[int]) -> None:
+    """Supervisor alerts about their cases quote the case summary: the quote goes."""
+    numbers = set(session.scalars(select(Case.number).where(Case.caller_id.in_(group))))
+    if not numbers:
+        return
+    for alert in session.scalars(select(SupervisorAlert)):
+        details = alert.details or {}
+        if details.get("case_number") in numbers and details.get("summary"):
+            alert.details = {**details, "summary": ""}
 
 
 def inactive_caller_ids(session: Session, now: datetime, *, retention: timedelta, limit: int = 200):

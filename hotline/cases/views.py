@@ -201,7 +201,18 @@ def case_page(number: str):
     return _render_case(_load_case(number))
 
 
-@bp.route("/cases/for-call/<call_sid>", methods=["GET", "POST"])
+@bp.get("/cases/for-call/<call_sid>")
+@role_required(Role.OPERATOR)
+def case_for_call_page(call_sid: str):
+    """A button that opens the case of a taken call. Opening it changes data (a case, its
+    owner, the call's link), so it is a POST; this page only serves a GET that reached the
+    address (an old bookmark, or the sign-in page sending the operator back)."""
+    if db.session.scalar(select(Call.id).where(Call.call_sid == call_sid)) is None:
+        abort(404)
+    return render_template("cases/for_call.html", call_sid=call_sid)
+
+
+@bp.post("/cases/for-call/<call_sid>")
 @role_required(Role.OPERATOR)
 def case_for_call(call_sid: str):
     """From a taken call to its case: opens or continues the caller's case, links the call,
@@ -209,6 +220,8 @@ def case_for_call(call_sid: str):
     call = db.session.scalar(select(Call).where(Call.call_sid == call_sid))
     if call is None:
         abort(404)
+    if not forms.EmptyForm().validate_on_submit():
+        abort(400)
     try:
         case = lifecycle.case_for_call(db.session, call, operator_id=_me())
         db.session.commit()

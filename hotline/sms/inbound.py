@@ -116,6 +116,12 @@ def receive_sms(session: Session, params: IncomingSms, *, region: str) -> SmsMes
     if row is None:
         log.info("SMS %s already handled", params.message_sid)
         return None
+    _process(session, row, params, region, now)
+    return row
+
+
+def _process(session: Session, row: SmsMessage, params: IncomingSms, region: str, now) -> None:
+    """Route a claimed inbound row and mark it processed (flushes)."""
     line = session.get(Line, row.line_id) if row.line_id is not None else None
     number = try_normalise(params.from_, region)
     if line is None or number is None:
@@ -129,7 +135,46 @@ def receive_sms(session: Session, params: IncomingSms, *, region: str) -> SmsMes
     row.processed_at = now
     row.lease_expires_at = None
     session.flush()
-    return row
+
+
+def stale_inbound_ids(session: Session, *, limit: int = 50) -> list[int]:
+    """Inbound texts whose processing was claimed but never finished, the claim now expired:
+    a worker died between a durable step (the callback path commits the text first) and the
+    end of its webhook. Twilio does not send the text again, so the clock must finish it."""
+    return list(
+        session.scalars(
+            select(SmsMessage.id)
+            .where(
+                SmsMessage.direction == SmsDirection.INBOUND,
+                SmsMessage.processed_at.is_(None),
+                SmsMessage.lease_expires_at < utcnow(),
+            )
+            .order_by(SmsMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+def finish_stale_inbound(session: Session, sms_id: int, *, region: str) -> bool:
+    """Claim one stale inbound text (the same conditional lease as a webhook retry, so a sweep
+    and a retry, or two clocks, handle it once) and process it as its webhook would have.
+    Flushes; the clock job commits. False when someone else holds or finished it."""
+    now = utcnow()
+    if not _claim_expired(session, SmsMessage.id == sms_id, now):
+        return False
+    row = session.scalar(
+        select(SmsMessage).where(SmsMessage.id == sms_id).execution_options(populate_existing=True)
+    )
+    params = IncomingSms(
+        message_sid=row.message_sid,
+        from_=row.from_number,
+        to=row.to_number or "",
+        body=row.body or "",
+        num_media=0,
+    )
+    log.info("SMS %s: finishing a text whose processing was interrupted", row.message_sid)
+    _process(session, row, params, region, now)
+    return True
 
 
 def _claim_inbound(session: Session, params: IncomingSms, region: str) -> SmsMessage | None:
@@ -163,10 +208,18 @@ def _claim_inbound(session: Session, params: IncomingSms, region: str) -> SmsMes
             # else. (Not a savepoint: SQLite's driver commits a lone SAVEPOINT on RELEASE.)
             session.rollback()
     # Seen before: handle it again only if an earlier attempt crashed before finishing.
+    if not _claim_expired(session, SmsMessage.message_sid == params.message_sid, now):
+        return None
+    return session.scalar(select(SmsMessage).where(SmsMessage.message_sid == params.message_sid))
+
+
+def _claim_expired(session: Session, which, now) -> bool:
+    """Take over the processing of the unfinished inbound row `which` if its lease ran out (one
+    conditional UPDATE: of a webhook retry, a sweep or two clocks, exactly one wins)."""
     result = session.execute(
         update(SmsMessage)
         .where(
-            SmsMessage.message_sid == params.message_sid,
+            which,
             SmsMessage.direction == SmsDirection.INBOUND,
             SmsMessage.processed_at.is_(None),
             SmsMessage.lease_expires_at < now,
@@ -174,9 +227,7 @@ def _claim_inbound(session: Session, params: IncomingSms, region: str) -> SmsMes
         .values(lease_expires_at=now + PROCESSING_LEASE)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
-        return None
-    return session.scalar(select(SmsMessage).where(SmsMessage.message_sid == params.message_sid))
+    return result.rowcount == 1
 
 
 def _reply(

@@ -40,7 +40,7 @@ def _case(app, number=None):
 def test_a_taken_call_opens_its_case_screen(app, client, sign_in, operator, taken_call):
     _caller, sid = taken_call
     sign_in(client, operator)
-    response = client.get(f"/console/cases/for-call/{sid}")
+    response = client.post(f"/console/cases/for-call/{sid}")
     assert response.status_code == 303
     case = _case(app)
     assert response.headers["Location"].endswith(f"/console/cases/{case.number}")
@@ -55,7 +55,7 @@ def test_a_taken_call_opens_its_case_screen(app, client, sign_in, operator, take
         client.post(f"/console/cases/for-call/{sid}").headers["Location"]
         == response.headers["Location"]
     )
-    assert client.get("/console/cases/for-call/CAnope").status_code == 404
+    assert client.post("/console/cases/for-call/CAnope").status_code == 404
 
 
 def test_the_case_screen_requires_an_operator(client, open_case):
@@ -119,7 +119,7 @@ def test_form_errors_are_clear_in_both_languages(client, sign_in, operator, make
 def test_call_back_at_creates_a_callback_request(app, client, sign_in, operator, taken_call):
     caller, sid = taken_call
     sign_in(client, operator)
-    number = client.get(f"/console/cases/for-call/{sid}").headers["Location"].rsplit("/", 1)[1]
+    number = client.post(f"/console/cases/for-call/{sid}").headers["Location"].rsplit("/", 1)[1]
     response = client.post(
         f"/console/cases/{number}/callback",
         data={"due_at": "2099-06-01T15:30", "note": "她女儿下午在家"},

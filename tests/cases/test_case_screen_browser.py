@@ -55,6 +55,7 @@ def test_operator_works_a_case_from_a_taken_call_and_a_supervisor_resolves_it(
     # The queue console links a taken call to its case screen.
     page = new_page()
     _sign_in(page, live_server.url, "liu", f"/console/cases/for-call/{sid}")
+    page.click("#open-case")  # opening the case is a POST form, never a GET
     page.wait_for_selector("#case-title")
     assert page.locator(".caller-name a").inner_text() == "<i>王阿姨</i>", "rendered as text"
     assert page.locator("text=老年来电人").count() >= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -329,3 +330,69 @@ def test_the_inbound_path_flushes_and_leaves_the_commit_to_the_webhook_guard(app
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(SmsMessage)) == 0
         assert db.session.scalar(select(func.count()).select_from(Caller)) == 0
+
+
+def _killed_mid_callback_text(app, twilio, monkeypatch) -> None:
+    """A "回电" text whose worker dies after the text was saved (the callback path commits it
+    first) and before the callback and the reply: Twilio does not send the text again."""
+    from hotline.sms import integration
+
+    def die(*_args, **_kwargs):
+        raise SystemExit("worker killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(integration, "request_callback_by_sms", die)
+        with pytest.raises(SystemExit):
+            twilio.post("/twilio/sms", sms_params("回电"))
+    with app.app_context():
+        (row,) = db.session.scalars(
+            select(SmsMessage).where(SmsMessage.direction == SmsDirection.INBOUND)
+        ).all()
+        assert row.processed_at is None and row.lease_expires_at is not None
+        assert db.session.scalar(select(func.count()).select_from(CallbackRequest)) == 0
+
+
+def test_a_text_interrupted_mid_way_is_finished_by_the_clock_once(
+    app, twilio, now, monkeypatch, time_machine
+):
+    from hotline.sms.inbound import PROCESSING_LEASE
+    from hotline.sms.jobs import JOBS, finish_interrupted_inbound
+
+    assert "sms_inbound_sweep" in {job.id for job in JOBS}
+    _killed_mid_callback_text(app, twilio, monkeypatch)
+
+    def sweep() -> None:
+        with app.app_context():
+            finish_interrupted_inbound(app)
+
+    sweep()  # the lease still runs: the dead worker might be a slow one
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CallbackRequest)) == 0
+    time_machine.move_to(now + PROCESSING_LEASE + timedelta(seconds=1), tick=False)
+    sweep()
+    sweep()
+    with app.app_context():
+        row = db.session.scalar(
+            select(SmsMessage).where(SmsMessage.direction == SmsDirection.INBOUND)
+        )
+        assert row.processed_at is not None and row.lease_expires_at is None
+        assert db.session.scalar(select(func.count()).select_from(CallbackRequest)) == 1
+    assert [m.kind for m in _outbound(app)] == ["callback_requested"], "one reply, once"
+
+
+def test_a_sweep_and_a_late_webhook_retry_handle_the_text_once(
+    app, twilio, now, monkeypatch, time_machine
+):
+    from hotline.sms import inbound
+    from hotline.sms.jobs import finish_interrupted_inbound
+
+    _killed_mid_callback_text(app, twilio, monkeypatch)
+    time_machine.move_to(now + inbound.PROCESSING_LEASE + timedelta(seconds=1), tick=False)
+    with app.app_context():
+        (sms_id,) = inbound.stale_inbound_ids(db.session)
+        sid = db.session.get(SmsMessage, sms_id).message_sid
+        finish_interrupted_inbound(app)
+        assert inbound.stale_inbound_ids(db.session) == []
+        assert inbound.finish_stale_inbound(db.session, sms_id, region="CN") is False
+    _text(twilio, "回电", sid=sid)  # Twilio's own retry arriving late: already handled
+    assert [m.kind for m in _outbound(app)] == ["callback_requested"]

@@ -144,3 +144,43 @@ def test_concurrent_clocks_send_the_daily_summary_once(pg_app):
             select(SmsMessage.to_number).where(SmsMessage.purpose == SmsPurpose.SUPERVISOR_SUMMARY)
         ).all()
         assert sorted(texts) == ["+8613800000001", "+8613800000002"]
+
+
+def test_concurrent_clocks_finish_an_interrupted_text_once(pg_app):
+    from datetime import timedelta
+
+    from hotline.callbacks.models import CallbackRequest
+    from hotline.sms.jobs import finish_interrupted_inbound
+    from hotline.sms.models import SmsDirection
+    from hotline.timeutil import utcnow
+
+    with pg_app.app_context():
+        line_id = db.session.scalar(select(Line.id))
+        for i in range(5):
+            # Saved by a webhook whose worker died before the end: the lease ran out.
+            db.session.add(
+                SmsMessage(
+                    direction=SmsDirection.INBOUND,
+                    status=SmsStatus.RECEIVED,
+                    line_id=line_id,
+                    message_sid=f"SMdead{i}",
+                    from_number=f"+861391234567{i}",
+                    to_number=DEMO_LINE_NUMBER,
+                    body="回电",
+                    lease_expires_at=utcnow() - timedelta(seconds=1),
+                    created_at=utcnow() - timedelta(minutes=2),
+                )
+            )
+        db.session.commit()
+
+    assert _run_clocks(pg_app, lambda clock: finish_interrupted_inbound(pg_app)) == []
+    with pg_app.app_context():
+        inbound = db.session.scalars(
+            select(SmsMessage).where(SmsMessage.direction == SmsDirection.INBOUND)
+        ).all()
+        assert all(row.processed_at is not None for row in inbound)
+        assert db.session.scalar(select(func.count()).select_from(CallbackRequest)) == 5
+        replies = db.session.scalars(
+            select(SmsMessage.to_number).where(SmsMessage.kind == "callback_requested")
+        ).all()
+        assert sorted(replies) == [f"+861391234567{i}" for i in range(5)], "one reply each"

@@ -248,10 +248,11 @@
     }
   }
 
-  // Our own URLs only (built by the server with url_for); hidden when there is none.
-  function setLink(link, url) {
-    link.hidden = !url;
-    if (url && url.charAt(0) === "/") link.setAttribute("href", url);
+  // Our own URLs only (built by the server with url_for); hidden when there is none. The case
+  // buttons submit a POST form (opening a case changes data): their formaction is the URL.
+  function setLink(button, url) {
+    button.hidden = !url;
+    if (url && url.charAt(0) === "/") button.setAttribute("formaction", url);
   }
 
   function drawWrapUp(state) {
