@@ -26,6 +26,7 @@ from hotline.cases import views as cases_views
 from hotline.cases.events import CaseReferred
 from hotline.db import db
 from hotline.ivr.check import check_directory
+from hotline.lines import views as lines_views
 from hotline.operators import admin as operators_admin
 from hotline.operators import views as operators_views
 from hotline.queue import console as queue_console
@@ -56,6 +57,7 @@ BLUEPRINTS = (
     (callbacks_views, callbacks_views.bp),
     (callback_views, callback_views.bp),
     (alerts_views, alerts_views.bp),
+    (lines_views, lines_views.bp),
 )
 
 
@@ -89,6 +91,7 @@ def build_app(test_config: dict | None = None) -> Flask:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    quiet_library_loggers()
 
     db.init_app(app)
     gateway.init_app(app)
@@ -106,13 +109,22 @@ def build_app(test_config: dict | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        """Liveness for load balancers: database reachable and IVR scripts valid."""
+        """Liveness for load balancers: database reachable and IVR scripts valid (503 if not).
+
+        `readiness` lists, in plain words, what stops a line from working as set up (see
+        hotline.lines.readiness); it informs the administrator and does not fail the check.
+        """
         problems = list(app.extensions["hotline.ivr_errors"])
+        readiness: list[str] = []
         try:
             db.session.execute(text("SELECT 1"))
+            readiness = lines_views.current_readiness()
         except Exception as exc:  # noqa: BLE001
             problems.append(f"database: {exc.__class__.__name__}")
-        return jsonify(ok=not problems, problems=problems), (503 if problems else 200)
+        return (
+            jsonify(ok=not problems, problems=problems, readiness=readiness),
+            (503 if problems else 200),
+        )
 
     return app
 
@@ -126,6 +138,7 @@ CONSOLE_NAV = [
     ("cases.escalations_page", "困难上报", "Escalations", "supervisor"),
     ("cases.review_page", "个案排查", "Scenario review", "supervisor"),
     ("reports.supervisor_page", "值班概况", "Today", "supervisor"),
+    ("lines_admin.lines_page", "线路", "Lines", "supervisor"),
     ("operators_admin.operators_page", "坐席管理", "Operators", "admin"),
     ("devtools.index", "开发工具", "Dev tools", "admin"),
 ]
@@ -164,6 +177,17 @@ def _init_console(app: Flask) -> None:
         if rule.rule.startswith("/twilio/") or rule.rule == "/twilio":
             csrf.exempt(app.view_functions[rule.endpoint])
     i18n.init_app(app)
+
+
+#: Libraries whose INFO lines say nothing an administrator acts on (a line per scheduler run,
+#: per migration plugin): only their warnings are shown.
+QUIET_LOGGERS = ("apscheduler", "alembic")
+
+
+def quiet_library_loggers() -> None:
+    """Keep INFO for what an administrator needs (calls, texts, jobs that did work)."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _instance_secret(app: Flask) -> str:

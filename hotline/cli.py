@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from hotline.lines.cli import calendar_cli, lines_cli
 from hotline.operators.cli import operators_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -143,3 +144,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(ivr_cli)
     app.cli.add_command(spool_cli)
     app.cli.add_command(operators_cli)
+    app.cli.add_command(lines_cli)
+    app.cli.add_command(calendar_cli)

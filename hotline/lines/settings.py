@@ -226,7 +226,7 @@ def validate_line(
 ) -> LineInput:
     """Check a line's settings. `raw` may leave fields out when `line` exists (they keep their
     value); a new line needs key, name and number. Never writes."""
-    text = {**(current_text(line) if line is not None else _defaults()), **dict(raw)}
+    text = {**(current_text(line) if line is not None else defaults()), **dict(raw)}
     text = {k: (v if v is not None else "") for k, v in text.items()}
     result = LineInput()
     values, errors = result.values, result.errors
@@ -379,7 +379,8 @@ def validate_line(
     return result
 
 
-def _defaults() -> dict[str, str]:
+def defaults() -> dict[str, str]:
+    """The text fields of a new line: its form, and what `lines add` does not say."""
     return {
         "key": "",
         "name": "",
@@ -400,11 +401,6 @@ def _defaults() -> dict[str, str]:
         "quiet_hours": "",
         "is_active": "yes",
     }
-
-
-def defaults() -> dict[str, str]:
-    """The text fields of a new line's form."""
-    return _defaults()
 
 
 def from_form(form: Mapping[str, str]) -> dict[str, str]:
