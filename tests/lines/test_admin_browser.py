@@ -12,11 +12,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from browser import LiveServer
 from hotline.audit import AuditEntry
-from hotline.db import db
+from hotline.db import Base, db
 from hotline.lines.models import CalendarOverride, Line, LineRecipient
 
 pytestmark = pytest.mark.browser
@@ -30,7 +30,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def empty_hotline_and_gateway(app_config):
+def empty_hotline_and_gateway(app_config, _suite_pg_url):
     """The hotline (CSRF on, no line at all) and the dev gateway, each on a real port."""
     from hotline import create_app
     from hotline.devgateway import create_gateway_app
@@ -44,7 +44,8 @@ def empty_hotline_and_gateway(app_config):
     )
     app = create_app(app_config)
     with app.app_context():
-        db.create_all()
+        if _suite_pg_url is None:
+            db.create_all()
     hotline = LiveServer(app.wsgi_app).start()
     holder: dict = {}
     gateway = LiveServer(lambda environ, start: holder["app"](environ, start)).start()
@@ -67,6 +68,11 @@ def empty_hotline_and_gateway(app_config):
     gateway.stop()
     hotline.stop()
     with app.app_context():
+        db.session.close()
+        if _suite_pg_url is not None:  # the suite's shared database: leave it empty again
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         db.engine.dispose()
 
 
