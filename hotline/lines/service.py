@@ -13,6 +13,7 @@ from hotline import audit
 from hotline.audit import changes
 from hotline.lines.models import CalendarOverride, Line, LineRecipient
 from hotline.lines.settings import AUDITED
+from hotline.operators.models import Operator
 from hotline.phone import mask, try_normalise
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,34 @@ def set_recipients(
             before={**old, **removed},
             after={**new, **{k: None for k in removed}},
         )
+
+
+def set_recipient_phones(
+    session: Session,
+    phones: dict[int, str | None],
+    *,
+    operator_id: int | None,
+    actor: str | None = None,
+) -> None:
+    """Set the phones staff texts go to ({operator id: E.164 or None}), audited (masked).
+    Flushes."""
+    for op_id, number in phones.items():
+        person = session.get(Operator, op_id)
+        if person is None or person.phone_number == number:
+            continue
+        before = audit.snapshot(person, ["phone_number"])
+        person.phone_number = number
+        audit.record(
+            session,
+            entity="operator",
+            entity_id=op_id,
+            action="phone_changed",
+            operator_id=operator_id,
+            actor=actor,
+            before=before,
+            after=audit.snapshot(person, ["phone_number"]),
+        )
+    session.flush()
 
 
 def _recipient_text(summary: bool, kinds: set[str]) -> str:

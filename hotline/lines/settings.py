@@ -161,6 +161,25 @@ def current_text(line: Line) -> dict[str, str]:
     return raw
 
 
+def plain_phone(raw: str, region: str = "CN") -> str | None:
+    """A supervisor's phone for texts: a plain phone number in E.164, or None when left empty;
+    ValueError in plain words otherwise (a `client:` or SIP identity cannot receive a text)."""
+    if not (raw or "").strip():
+        return None
+    try:
+        number = normalise(raw, region)
+    except InvalidNumber:
+        number = ""
+    if not number.startswith("+"):
+        raise ValueError(
+            _tr(
+                "不是电话号码:请写成 +86138xxxxxxxx",
+                "not a phone number: write it as +86138xxxxxxxx",
+            )
+        )
+    return number
+
+
 def _clock(text: str) -> time:
     return time.fromisoformat(text.strip())
 

@@ -34,6 +34,7 @@ from hotline.lines.settings import (
     defaults,
     from_form,
     hours_text,
+    plain_phone,
     script_choices,
     validate_line,
 )
@@ -181,20 +182,31 @@ def _save(line: Line | None):
 @bp.post("/<int:line_id>/recipients")
 @role_required(Role.ADMIN)
 def save_recipients(line_id: int):
-    """Choose who gets this line's daily summary and which alerts."""
+    """Choose who gets this line's daily summary and which alerts, and their phones."""
     line = _line_or_404(line_id)
-    allowed = {
-        op.id
-        for op in db.session.scalars(
-            select(Operator).where(Operator.role.in_((Role.SUPERVISOR, Role.ADMIN)))
-        )
-    }
+    people = list(
+        db.session.scalars(select(Operator).where(Operator.role.in_((Role.SUPERVISOR, Role.ADMIN))))
+    )
+    region = current_app.config.get("DEFAULT_REGION", "CN")
     wanted: dict[int, tuple[bool, set[str]]] = {}
-    for op_id in allowed:
-        summary = request.form.get(f"summary_{op_id}") == "on"
-        kinds = {k.value for k in AlertKind if request.form.get(f"alert_{op_id}_{k.value}") == "on"}
+    phones: dict[int, str | None] = {}
+    errors: dict[str, str] = {}
+    for op in people:
+        summary = request.form.get(f"summary_{op.id}") == "on"
+        kinds = {k.value for k in AlertKind if request.form.get(f"alert_{op.id}_{k.value}") == "on"}
         if summary or kinds:
-            wanted[op_id] = (summary, kinds)
+            wanted[op.id] = (summary, kinds)
+        if f"phone_{op.id}" in request.form:
+            try:
+                phones[op.id] = plain_phone(request.form[f"phone_{op.id}"], region)
+            except ValueError as exc:
+                errors[f"phone_{op.id}"] = str(exc)
+    if errors:
+        flash(t("没有保存:请看标出的栏目。", "Not saved: see the marked fields."), "error")
+        return _form_page(line, current_text(line), errors, status=422)
+    service.set_recipient_phones(
+        db.session, phones, operator_id=current_user.id, actor=current_user.username
+    )
     service.set_recipients(
         db.session, line, wanted, operator_id=current_user.id, actor=current_user.username
     )

@@ -162,3 +162,31 @@ def test_the_month_view_shows_open_days_and_hours(app, signed_in):
     # National Day week is closed; an ordinary working day shows its hours.
     assert 'class="closed" data-day="2027-10-01"' in text
     assert 'class="open" data-day="2027-10-12"' in text and "08:00-18:00" in text
+
+
+def test_recipients_phones_are_plain_numbers_set_on_the_same_form(app, signed_in):
+    client = signed_in(Role.ADMIN)
+    main = _line(app, "main")
+    with app.app_context():
+        zhang = make_operator(db.session, role=Role.SUPERVISOR, phone_number="+8613800000001")
+        db.session.commit()
+        zhang_id = zhang.id
+    refused = client.post(
+        f"/console/admin/lines/{main.id}/recipients",
+        data={f"summary_{zhang_id}": "on", f"phone_{zhang_id}": "client:zhang"},
+    )
+    assert refused.status_code == 422
+    assert f'id="e-phone_{zhang_id}"' in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(LineRecipient)) is None, "nothing changed"
+    saved = client.post(
+        f"/console/admin/lines/{main.id}/recipients",
+        data={f"summary_{zhang_id}": "on", f"phone_{zhang_id}": "138 0000 0009"},
+    )
+    assert saved.status_code == 302
+    with app.app_context():
+        from hotline.operators.models import Operator
+
+        assert db.session.get(Operator, zhang_id).phone_number == "+8613800000009"
+    [entry] = _audit(app, "operator")
+    assert entry.after == {"phone_number": "+86*******0009"}

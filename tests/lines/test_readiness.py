@@ -73,3 +73,12 @@ def test_the_console_follows_the_browser_until_the_operator_chooses(app, signed_
     client.post("/console/lang/zh", data={"next": "/console/admin/lines"})
     chosen = client.get("/console/admin/lines", headers={"Accept-Language": "en"})
     assert 'lang="zh-CN"' in chosen.get_data(as_text=True)
+
+
+def test_each_call_state_change_is_one_info_line(app, twilio, caplog):
+    sid = twilio.new_call_sid()
+    caplog.set_level(logging.INFO, logger="hotline")
+    twilio.post("/twilio/voice", twilio.call_params(sid))
+    twilio.post("/twilio/voice/status", twilio.call_params(sid, CallStatus="completed"))
+    changes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("call CA")]
+    assert changes == [f"call {sid}: ringing -> completed"]
