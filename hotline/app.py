@@ -27,6 +27,7 @@ from hotline.cases.events import CaseReferred
 from hotline.db import db
 from hotline.directory import views as directory_views
 from hotline.ivr.check import check_directory
+from hotline.lines import views as lines_views
 from hotline.operators import admin as operators_admin
 from hotline.operators import views as operators_views
 from hotline.queue import console as queue_console
@@ -58,6 +59,7 @@ BLUEPRINTS = (
     (callback_views, callback_views.bp),
     (alerts_views, alerts_views.bp),
     (directory_views, directory_views.bp),
+    (lines_views, lines_views.bp),
 )
 
 
@@ -91,6 +93,7 @@ def build_app(test_config: dict | None = None) -> Flask:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    quiet_library_loggers()
 
     db.init_app(app)
     gateway.init_app(app)
@@ -108,13 +111,22 @@ def build_app(test_config: dict | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        """Liveness for load balancers: database reachable and IVR scripts valid."""
+        """Liveness for load balancers: database reachable and IVR scripts valid (503 if not).
+
+        `readiness` lists, in plain words, what stops a line from working as set up (see
+        hotline.lines.readiness); it informs the administrator and does not fail the check.
+        """
         problems = list(app.extensions["hotline.ivr_errors"])
+        readiness: list[str] = []
         try:
             db.session.execute(text("SELECT 1"))
+            readiness = lines_views.current_readiness()
         except Exception as exc:  # noqa: BLE001
             problems.append(f"database: {exc.__class__.__name__}")
-        return jsonify(ok=not problems, problems=problems), (503 if problems else 200)
+        return (
+            jsonify(ok=not problems, problems=problems, readiness=readiness),
+            (503 if problems else 200),
+        )
 
     return app
 
@@ -130,6 +142,7 @@ CONSOLE_NAV = [
     ("reports.supervisor_page", "值班概况", "Today", "supervisor"),
     ("directory.agencies_page", "机构名录", "Agencies", "operator"),
     ("directory.volunteers_page", "志愿者", "Volunteers", "operator"),
+    ("lines_admin.lines_page", "线路", "Lines", "supervisor"),
     ("operators_admin.operators_page", "坐席管理", "Operators", "admin"),
     ("devtools.index", "开发工具", "Dev tools", "admin"),
 ]
@@ -168,6 +181,17 @@ def _init_console(app: Flask) -> None:
         if rule.rule.startswith("/twilio/") or rule.rule == "/twilio":
             csrf.exempt(app.view_functions[rule.endpoint])
     i18n.init_app(app)
+
+
+#: Libraries whose INFO lines say nothing an administrator acts on (a line per scheduler run,
+#: per migration plugin): only their warnings are shown.
+QUIET_LOGGERS = ("apscheduler", "alembic")
+
+
+def quiet_library_loggers() -> None:
+    """Keep INFO for what an administrator needs (calls, texts, jobs that did work)."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _instance_secret(app: Flask) -> str:

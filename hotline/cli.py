@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from hotline.directory.cli import volunteers_cli
+from hotline.lines.cli import calendar_cli, lines_cli
 from hotline.operators.cli import operators_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -145,3 +146,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(spool_cli)
     app.cli.add_command(operators_cli)
     app.cli.add_command(volunteers_cli)
+    app.cli.add_command(lines_cli)
+    app.cli.add_command(calendar_cli)

@@ -12,18 +12,25 @@ LANGUAGES = ("zh", "en")
 
 
 def current_language() -> str:
-    """The console language: the operator's choice in the session, else the browser's."""
+    """The console language: the operator's choice (the 中文/English switch, kept in the
+    session), else the browser's Accept-Language, else the account's language, else Chinese.
+
+    The account's language (set by an administrator, "zh" unless changed) is what staff texts
+    use; it only decides the console when the browser names neither language.
+    """
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
+    best = request.accept_languages.best_match(LANGUAGES) if request else None
+    if best:
+        return best
     from flask_login import current_user
 
     if getattr(current_user, "is_authenticated", False):
         lang = getattr(current_user, "console_language", None)
         if lang in LANGUAGES:
             return lang
-    best = request.accept_languages.best_match(["zh", "en"]) if request else None
-    return best or "zh"
+    return "zh"
 
 
 def t(zh: str, en: str) -> str:

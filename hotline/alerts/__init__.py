@@ -4,6 +4,6 @@ This feature combines the figures of hotline.reports with the texts and outbox o
 (neither imports the other): the alert conditions and their episodes (`conditions`,
 `supervisor`), the daily summary (`summary`), the supervisor commands 状态 / STATUS
 (`commands`), the final-failure texts of a callback that gave up (`callbacks`), the supervisor
-page (`views`) and the clock jobs. Who receives staff texts is one rule,
-`hotline.sms.recipients.supervisors_to_alert`.
+page (`views`), quiet hours for non-urgent alerts (`quiet`) and the clock jobs. Who receives
+staff texts is one rule per line and alert kind, `hotline.sms.recipients.recipients_for`.
 """

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from hotline.alerts.quiet import held_until
 from hotline.callbacks import texts
 from hotline.callbacks.events import CallbackGaveUp
 from hotline.callbacks.models import AttemptOutcome, CallbackRequest
@@ -20,9 +21,10 @@ from hotline.callers.service import consented_family_contacts
 from hotline.cases.queries import cases_of_callback
 from hotline.lines.models import Line
 from hotline.phone import mask
-from hotline.sms.models import SmsPurpose
+from hotline.sms.models import AlertKind, SmsPurpose
 from hotline.sms.outbox import queue_sms
-from hotline.sms.recipients import supervisors_to_alert
+from hotline.sms.recipients import recipients_for
+from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,8 @@ def alert_final_failure(
             caller_id=callback.caller_id,
             case_id=case_id,
         )
-    for supervisor in supervisors_to_alert(session):
+    held = held_until(line, AlertKind.CALLBACKS_FAILING, utcnow())
+    for supervisor in recipients_for(session, line.id, AlertKind.CALLBACKS_FAILING.value):
         queue_sms(
             session,
             to=supervisor.phone_number or "",
@@ -89,6 +92,7 @@ def alert_final_failure(
             line_id=line.id,
             caller_id=callback.caller_id,
             case_id=case_id,
+            send_after=held,
         )
     for contact in family_contacts_to_alert(session, callback.caller_id):
         queue_sms(

@@ -18,7 +18,7 @@ from hotline.reports.models import DailySummary
 from hotline.sms import texts
 from hotline.sms.models import SmsPurpose
 from hotline.sms.outbox import queue_sms
-from hotline.sms.recipients import supervisors_to_alert
+from hotline.sms.recipients import DAILY_SUMMARY, recipients_for
 from hotline.sms.texts import Head
 from hotline.timeutil import utcnow
 
@@ -62,7 +62,7 @@ def send_summary(
     Returns None when another clock already did."""
     now = now or utcnow()
     report = metrics.day_report(session, line, day, now=now)
-    supervisors = supervisors_to_alert(session)
+    supervisors = recipients_for(session, line.id, DAILY_SUMMARY)
     row = DailySummary(
         line_id=line.id, local_day=day, metrics=report.as_dict(), recipients=len(supervisors)
     )

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.alerts import conditions
+from hotline.alerts.quiet import held_until
 from hotline.alerts.settings import alert_settings
 from hotline.cases.lifecycle import mark_overdue_alerted
 from hotline.cases.models import Case
@@ -30,7 +31,7 @@ from hotline.lines.models import Line
 from hotline.sms import texts
 from hotline.sms.models import AlertKind, SmsPurpose, SupervisorAlert
 from hotline.sms.outbox import queue_sms, send_due
-from hotline.sms.recipients import supervisors_to_alert
+from hotline.sms.recipients import recipients_for
 from hotline.sms.texts import Head
 from hotline.timeutil import utcnow
 
@@ -110,8 +111,10 @@ def _queue_for_supervisors(
 ) -> list[int]:
     render = _RENDER[alert.kind][1 if is_recovery else 0]
     head = Head(now, _timezone(session, alert.line_id), details.get("case_number"))
+    line = session.get(Line, alert.line_id) if alert.line_id is not None else None
+    send_after = held_until(line, alert.kind, now)
     ids = []
-    for supervisor in supervisors_to_alert(session):
+    for supervisor in recipients_for(session, alert.line_id, alert.kind.value):
         lang = texts.staff_language(supervisor.console_language)
         args = (_recovery_args if is_recovery else _alert_args)(alert.kind, details, lang)
         message = queue_sms(
@@ -124,6 +127,7 @@ def _queue_for_supervisors(
             operator_id=supervisor.id,
             kind=render.__name__,
             language=lang,
+            send_after=send_after,
         )
         ids.append(message.id)
     return ids

@@ -52,6 +52,8 @@ def apply_status(session: Session, params: StatusParams) -> Call | None:
     ):
         log.info("stale status %s for %s ignored", status, call.call_sid)
         return call
+    if call.status != status:
+        log.info("call %s: %s -> %s", call.call_sid, call.status.value, status.value)
     call.status = status
     if params.sequence_number is not None:
         call.status_sequence = max(call.status_sequence, params.sequence_number)

@@ -64,12 +64,30 @@ class LineCalendar:
         """`at` in the line's time zone."""
         return at.astimezone(self.zone)
 
+    def hours_on(self, day: date) -> tuple[time, time] | None:
+        """The opening hours on `day` (equal times: all day), or None when closed all day.
+
+        A weekday marked closed in `Line.weekly_hours` still opens on a make-up working day
+        (调休), with the line's default hours: the state asked for that day to be worked.
+        """
+        if not self.line.is_open_every_day and not self.is_working_day(day):
+            return None
+        default = (self.line.opens_at, self.line.closes_at)
+        weekly = self.line.weekly_hours or {}
+        key = str(day.weekday())
+        if key not in weekly:
+            return default
+        hours = weekly[key]
+        if hours is None:
+            is_make_up_day = day.weekday() >= 5 and self.is_working_day(day)
+            return default if is_make_up_day else None
+        return time.fromisoformat(hours[0]), time.fromisoformat(hours[1])
+
     def is_open(self, at: datetime) -> bool:
         """True when the line takes calls at `at` (aware datetime)."""
         local = self.local(at)
-        if not self.line.is_open_every_day and not self.is_working_day(local.date()):
-            return False
-        return _within(local.time(), self.line.opens_at, self.line.closes_at)
+        hours = self.hours_on(local.date())
+        return hours is not None and _within(local.time(), *hours)
 
     def in_calling_window(self, at: datetime) -> bool:
         """True when a callback may be placed at `at`: a working day, inside the window."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, time
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, created_at, intpk
@@ -31,6 +32,10 @@ class Line(Base):
     #: Opening hours (local time) on the line's open days; equal times mean open all day.
     opens_at: Mapped[time] = mapped_column(default=time(8, 0))
     closes_at: Mapped[time] = mapped_column(default=time(20, 0))
+    #: Hours per weekday, overriding opens_at/closes_at: {"0".."6" (Monday is "0"): ["08:00",
+    #: "20:00"] or None (closed that weekday)}; a weekday not listed uses opens_at/closes_at, and
+    #: ["00:00", "00:00"] is open all day. See hotline.lines.calendar.LineCalendar.hours_on.
+    weekly_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Open on every day of the year (24/7 style lines) instead of working days only.
     is_open_every_day: Mapped[bool] = mapped_column(default=False)
     #: Callbacks are placed only inside this local window, on working days.
@@ -55,6 +60,9 @@ class Line(Base):
     service_level_seconds: Mapped[int] = mapped_column(default=20)
     #: Whether operators on this line may answer in the browser (Voice JS SDK) or by phone only.
     is_browser_calling_enabled: Mapped[bool] = mapped_column(default=False)
+    #: Non-urgent alerts are held until the end of these local quiet hours (None: no quiet hours).
+    quiet_hours_start: Mapped[time | None]
+    quiet_hours_end: Mapped[time | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[created_at]
 
@@ -77,3 +85,26 @@ class CalendarOverride(Base):
     #: True makes the day a working day, False a day off.
     is_working_day: Mapped[bool]
     note: Mapped[str] = mapped_column(String(200), default="")
+
+
+class LineRecipient(Base):
+    """A supervisor told about one line: the daily summary and/or some alert kinds.
+
+    A line with no rows falls back to every active supervisor and admin with a phone
+    (hotline.sms.recipients), and the readiness check says so.
+    """
+
+    __tablename__ = "line_recipients"
+    __table_args__ = (UniqueConstraint("line_id", "operator_id"),)
+
+    id: Mapped[intpk]
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"))
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"))
+    gets_daily_summary: Mapped[bool] = mapped_column(default=True)
+    #: Comma-separated hotline.sms.models.AlertKind values this person is texted about.
+    alert_kinds: Mapped[str] = mapped_column(String(200), default="")
+
+    @property
+    def kinds(self) -> set[str]:
+        """The alert kinds as a set."""
+        return {k for k in self.alert_kinds.split(",") if k}

@@ -1,7 +1,7 @@
 """directory: agencies, volunteers (邻里守望) and the elders they look after
 
 Revision ID: 0005_directory
-Revises: 0002_session_version
+Revises: 0004_line_admin
 Create Date: 2026-12-04 18:20:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import hotline.db
 
 revision: str = "0005_directory"
-down_revision: str | None = "0002_session_version"
+down_revision: str | None = "0004_line_admin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
