@@ -13,14 +13,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import select
 
 from bench.first_minute import SAID, SAY_LANGUAGES, Journey, prepare
 from hotline.callbacks.models import CallbackRequest
 from hotline.calls.models import Call
 from hotline.db import db
-from hotline.devgateway import create_gateway_app
 from hotline.ivr.check import speech_seconds
 from hotline.queue.models import QueueEntry
 from hotline.queue.service import Priority
@@ -35,7 +33,7 @@ EMERGENCY_NUMBER = "1 2 0"
 
 
 @pytest.fixture
-def gateway(app) -> Iterator[Gateway]:
+def gateway(app, gateway_factory) -> Iterator[Gateway]:
     """The hotline app and the emulator on real local ports, wired to each other (the app runs
     with the public development token, so HOTLINE_DEV_MODE is set)."""
     app.config.update(
@@ -45,28 +43,10 @@ def gateway(app) -> Iterator[Gateway]:
         TWILIO_HTTP_CLIENT=None,
     )
     hotline_server = LocalServer(app.wsgi_app)
-    server = LocalServer(lambda environ, start: None)
-    gateway_app = create_gateway_app(
-        {
-            "HOTLINE_URL": hotline_server.url,
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "GATEWAY_PUBLIC_URL": server.url,
-            "LINES": LINE,
-            "AUTO_ANSWER_NUMBERS": "",
-            "GATEWAY_CLOCK": "manual",
-            "TESTING": True,
-        }
-    )
-    server.app = gateway_app
-    app.config.update(TWILIO_API_BASE_URL=server.url, PUBLIC_BASE_URL=hotline_server.url)
+    gateway = gateway_factory(HOTLINE_URL=hotline_server.url)
+    app.config.update(TWILIO_API_BASE_URL=gateway.url, PUBLIC_BASE_URL=hotline_server.url)
     app.extensions["hotline.gateway"] = None  # build the SDK client with the new base URL
-    session = requests.Session()
-    session.trust_env = False
-    yield Gateway(gateway_app, server, session)
-    gateway_app.extensions["devgateway"].shutdown()
-    session.close()
-    server.close()
+    yield gateway
     hotline_server.close()
 
 
