@@ -3,11 +3,12 @@
 One simulated call (`Simulation.call`) follows the TwiML it gets back, like Twilio:
 
 caller leg (the line's number, inbound)
-  1. POST /twilio/voice                      incoming call: greeting + language offer (<Gather>)
+  1. POST /twilio/voice                      incoming call: the first prompt, one <Gather> of
+     8-10 s that offers a person (0), the topics and the other languages (issue 17)
      status callback `ringing` (SequenceNumber 0)
-  2. silence: POST the <Redirect> after the <Gather>                  -> main menu
+  2. silence: POST the <Redirect> after the <Gather>        -> the first prompt's short retry
      status callback `in-progress` (1)
-  3. key 2 (travel and public services)                               -> the submenu
+  3. key 2 at the retry (travel and public services)                  -> the submenu
   4. key 0 in the submenu: ask for a person                           -> <Enqueue>
   5. waitUrl polls with Twilio's queue parameters, following each <Redirect> (`--polls`);
      then an operator takes the caller through the console's JSON API (take-next). The app
@@ -81,7 +82,7 @@ check_twiml = _load_twiml_checker()
 #: Webhook kinds, in the order a call produces them (the report lists latencies per kind).
 CALLER_KINDS = (
     "voice.incoming",
-    "voice.input.language_silence",
+    "voice.input.first_silence",
     "voice.input.menu",
     "voice.input.submenu_person",
     "voice.wait",
@@ -540,12 +541,13 @@ class Simulation:
             )
 
         has_menu = _gather_and_redirect
-        root = await self.webhook("voice.incoming", "/twilio/voice", params, expect=has_menu)
+        root = await self.webhook("voice.incoming", "/twilio/voice", params, expect=_first_prompt)
         await status("ringing")
         params["CallStatus"] = "in-progress"
-        # Silence at the language offer: Twilio goes on to the <Redirect>.
+        # Silence at the first prompt: Twilio goes on to the <Redirect>, which asks again once
+        # (a second silence would put the caller through to a person).
         root = await self.webhook(
-            "voice.input.language_silence", root.find("Redirect").text, params, expect=has_menu
+            "voice.input.first_silence", root.find("Redirect").text, params, expect=has_menu
         )
         await status("in-progress")
         root = await self.webhook(
@@ -707,6 +709,16 @@ class _Token:
 def _gather_and_redirect(root: ET.Element) -> bool:
     gather = root.find("Gather")
     return gather is not None and gather.get("action") and root.find("Redirect") is not None
+
+
+def _first_prompt(root: ET.Element) -> bool:
+    """The first prompt of issue 17: a <Gather> (and its <Redirect>) that waits 8-10 s for a
+    key or words, the person offered in it (key 0)."""
+    gather = root.find("Gather")
+    if not _gather_and_redirect(root) or gather is None:
+        return False
+    spoken = "".join(gather.itertext())
+    return 8 <= int(gather.get("timeout") or 0) <= 10 and ("0" in spoken or "零" in spoken)
 
 
 def _wait_document(root: ET.Element) -> bool:

@@ -8,7 +8,7 @@ call one now, reschedule it, cancel it with a reason, or schedule a new one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -19,7 +19,8 @@ from hotline.callbacks import service, texts
 from hotline.callbacks.forms import CallNowForm, CancelForm, RescheduleForm, ScheduleForm
 from hotline.callbacks.models import CallbackReason, CallbackRequest, CallbackStatus
 from hotline.callers.forms import OUT_OF_RANGE
-from hotline.callers.models import Caller
+from hotline.callers.models import Caller, CallerRestriction
+from hotline.calls.models import Call, CallDirection
 from hotline.db import db
 from hotline.i18n import current_language, t
 from hotline.lines.models import Line
@@ -42,6 +43,7 @@ REASON_LABELS = {
     CallbackReason.FOLLOW_UP: ("回访", "follow-up"),
     CallbackReason.SMS: ("短信要求回电", "asked by text"),
     CallbackReason.CHECK_IN: ("定期问候", "check-in call"),
+    CallbackReason.FAMILY: ("家属代办要求回电", "asked for by family"),
 }
 STATUS_LABELS = {
     CallbackStatus.PENDING: ("等待回电", "waiting"),
@@ -107,6 +109,70 @@ def _rows(callbacks: list[CallbackRequest]) -> list[CallbackRow]:
     return rows
 
 
+#: How far back the page lists calls from blocked callers, and how many at most.
+BLOCKED_CALLS_DAYS = 7
+BLOCKED_CALLS_MAX = 50
+
+
+@dataclass(frozen=True)
+class BlockedCallRow:
+    """A call from a blocked caller: it owes no automatic callback, so an operator judges it."""
+
+    who: str
+    called: str
+    message: str
+    #: The block's reason and end, for supervisors only (operators see that a block applies).
+    block: str
+
+
+def _blocked_calls(*, show_reason: bool) -> list[BlockedCallRow]:
+    """Recent calls that met a block (voicemail, no queue place), newest first."""
+    session = db.session
+    since = utcnow() - timedelta(days=BLOCKED_CALLS_DAYS)
+    found = session.execute(
+        select(Call, Caller)
+        .join(Caller, Call.caller_id == Caller.id)
+        .where(
+            Caller.restriction == CallerRestriction.BLOCK,
+            Call.direction == CallDirection.INBOUND,
+            Call.created_at >= since,
+        )
+        .order_by(Call.created_at.desc(), Call.id.desc())
+        .limit(BLOCKED_CALLS_MAX * 4)
+    ).all()
+    lines = {line.id: line for line in session.scalars(select(Line)).all()}
+    rows = []
+    for call, caller in found:
+        first = (call.menu_path or [None])[0]
+        if not (isinstance(first, dict) and first.get("result") == "blocked"):
+            continue  # called before the block, or after it lapsed: an ordinary call
+        line = lines.get(call.line_id) if call.line_id else None
+        zone = line.timezone if line else "Asia/Shanghai"
+        if call.recording_url:
+            seconds = call.recording_duration_seconds or 0
+            message = t(f"留言 {seconds} 秒(在工单里)", f"voicemail, {seconds} s (on the case)")
+        else:
+            message = t("没有留言", "no message")
+        block = ""
+        if show_reason:
+            until = _local(caller.restriction_until, zone) or t("不限期", "no end")
+            block = t(
+                f"{caller.restriction_reason or '-'}(至 {until})",
+                f"{caller.restriction_reason or '-'} (until {until})",
+            )
+        rows.append(
+            BlockedCallRow(
+                who=f"{caller.label} {caller.phone_number}".strip(),
+                called=_local(call.created_at, zone),
+                message=message,
+                block=block,
+            )
+        )
+        if len(rows) == BLOCKED_CALLS_MAX:
+            break
+    return rows
+
+
 @bp.get("/console/callbacks")
 @role_required(Role.OPERATOR)
 def list_page():
@@ -117,6 +183,7 @@ def list_page():
     return render_template(
         "callbacks/list.html",
         pending=_rows(service.pending_callbacks(session)),
+        blocked_calls=_blocked_calls(show_reason=current_user.is_supervisor),
         failed=_rows(service.recently_failed(session)),
         heartbeat=heartbeat,
         heartbeat_local=_local(heartbeat.last_seen_at, zone) if heartbeat else "",

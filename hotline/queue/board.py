@@ -53,6 +53,7 @@ REASON_LABELS = {
     "loop_cap": ("在菜单里绕圈", "went round the menus"),
     "straight_to_person": ("直接转人工", "straight to a person"),
     "callback": ("回电", "callback"),
+    "emergency": ("说了紧急求助的话", "said emergency words"),
 }
 LANGUAGE_LABELS = {
     "zh-CN": ("普通话", "Mandarin"),
@@ -88,6 +89,19 @@ def _said(call: Call | None) -> str:
         if isinstance(heard, str) and heard and not KEYS_ONLY.match(heard):
             return heard[:200]
     return ""
+
+
+def proxy_for(call: Call | None) -> str:
+    """The elder a consented family contact called about, as they were greeted ("王阿姨"),
+    from the call's first menu step (hotline.ivr.engine.begin records it); "" otherwise."""
+    first = (call.menu_path or [None])[0] if call else None
+    elder = first.get("proxy_for") if isinstance(first, dict) else None
+    return elder[:60] if isinstance(elder, str) else ""
+
+
+def family_label(elder: str) -> str:
+    """How the console shows a family proxy: "家属代办 · 王阿姨" / "family of 王阿姨"."""
+    return t(f"家属代办 · {elder}", f"family of {elder}") if elder else ""
 
 
 def _earlier_cases(caller_ids: set[int]) -> dict[int, int]:
@@ -148,6 +162,7 @@ def entry_json(
         "earlier_cases": (cases or {}).get(entry.caller_id, 0) if entry.caller_id else 0,
         "is_repeat_caller": bool(entry.caller_id and entry.caller_id in (repeat_callers or set())),
         "said": _said(call),
+        "family_of": family_label(proxy_for(call)),
         "preferred_operator": _operator_name(entry.preferred_operator_id),
         "requeue_count": entry.requeue_count,
     }

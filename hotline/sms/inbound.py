@@ -7,7 +7,11 @@ Order of handling (the first that applies):
    状态 / STATUS with the live numbers, anything else with the list of commands. A stranger sending 状态 is just a caller: nothing privileged.
 3. A volunteer's number with a referral waiting for an answer: 接受 / 1 / YES accepts,
    拒绝 / 2 / NO declines, anything else is noted; the reply lands on the case.
-4. Everyone else is a caller: HELP / 帮助 gets a short help text; 回电 / 1 / CALLBACK books a
+4. A family contact of an elder (家属代办) texting 回电 / 1 / CALLBACK: with the elder's consent
+   recorded and "may request callbacks", a callback to the ELDER is booked on the elder's case
+   and the family member is told so in one segment; otherwise a polite refusal and nothing is
+   booked. Their other texts are handled as any caller's (5).
+5. Everyone else is a caller: HELP / 帮助 gets a short help text; 回电 / 1 / CALLBACK books a
    callback on their case; any other text is added to their case with a short acknowledgement
    (at most one per `SMS_ACK_INTERVAL_MINUTES`, so a chatty or looping sender cannot make us
    text back without end).
@@ -28,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline import events
-from hotline.callers.models import Caller
+from hotline.callers.models import Caller, FamilyContact
 from hotline.callers.service import find_caller
 from hotline.cases.models import ContactKind
 from hotline.lines.models import Line
@@ -315,6 +319,8 @@ def _route(session: Session, row: SmsMessage, line: Line, number: str, params: I
     if referral is not None:
         _referral_reply(session, row, line, referral, word, lang)
         return
+    if word in CALLBACK_WORDS and _family_callback_text(session, row, line, number, caller, lang):
+        return
     if word in STATUS_WORDS:
         log.warning(
             "supervisor command %r from an unregistered number %s: treated as a caller",
@@ -339,6 +345,69 @@ def _referral_reply(
     integration.answer_referral(session, referral, accepted=accepted, sms_id=row.id, text=row.body)
     body = getattr(texts, kind)(lang, head)
     _reply(session, row, line, kind=kind, body=body, lang=lang, case_id=row.case_id)
+
+
+#: Longest elder name put in a text (the acknowledgement stays one segment).
+MAX_ELDER_NAME = 12
+
+
+def _family_callback_text(
+    session: Session, row: SmsMessage, line: Line, number: str, sender: Caller, lang: str
+) -> bool:
+    """回电 / 1 / CALLBACK from a family contact: a callback to their elder, or a refusal.
+
+    Returns False when the number is no elder's family contact (the text is the sender's own
+    request, handled as a caller's). A blocked sender is not served here either: their text
+    goes to their own case without a reply, as any blocked caller's. Flushes, never commits.
+    """
+    contacts = session.scalars(
+        select(FamilyContact)
+        .where(FamilyContact.phone_number == number, FamilyContact.caller_id != sender.id)
+        .order_by(FamilyContact.id)
+    ).all()
+    if not contacts or _is_blocked(sender, row.created_at):
+        return False
+    row.caller_id = sender.id
+    sender.last_contact_at = row.created_at
+    allowed = next((c for c in contacts if c.may("may_request_callbacks")), None)
+    elder = session.get(Caller, allowed.caller_id) if allowed is not None else None
+    if allowed is None or elder is None:
+        log.info("callback for an elder asked by text from %s without permission", mask(number))
+        _reply(
+            session,
+            row,
+            line,
+            kind="family_callback_refused",
+            body=texts.family_callback_refused(lang, Head(row.created_at, line.timezone)),
+            lang=lang,
+            caller_id=sender.id,
+        )
+        return True
+    # On the elder's case: the request is theirs; the family member only passed it on.
+    case = integration.open_case_for_sms(session, caller=elder, line=line)
+    row.case_id = case.id
+    who = f"{allowed.name} ({allowed.relation})" if allowed.relation else allowed.name
+    integration.record_contact(
+        session, case, kind=ContactKind.SMS_IN, sms_id=row.id, note=f"{who}: {row.body}"[:500]
+    )
+    integration.request_callback_for_elder(
+        session, line=line, elder=elder, arrived_at=row.created_at, case=case, who=who
+    )
+    log.info("callback to an elder requested by text from %s", mask(number))
+    name = (elder.label or allowed.relation or "")[:MAX_ELDER_NAME]
+    _reply(
+        session,
+        row,
+        line,
+        kind="family_callback_requested",
+        body=texts.family_callback_requested(
+            lang, Head(row.created_at, line.timezone, case.number), elder=name
+        ),
+        lang=lang,
+        caller_id=sender.id,
+        case_id=case.id,
+    )
+    return True
 
 
 def _caller_text(

@@ -3,7 +3,7 @@ cross-feature write, so an interface change is adjusted here):
 
 - cases: `open_or_continue_case`, `record_contact`, referrals (`Referral`,
   `record_referral_response`; a new referral arrives as the `CaseReferred` event);
-- callbacks: `request_callback(..., reason=CallbackReason.SMS)`;
+- callbacks: `request_callback(..., reason=CallbackReason.SMS or FAMILY)`;
 - callers: `FamilyContact` (consented contacts who may receive alerts).
 """
 
@@ -136,6 +136,24 @@ def request_callback_by_sms(
     )
     log.info("callback requested by SMS from %s", mask(caller.phone_number))
     return callback
+
+
+def request_callback_for_elder(
+    session: Session, *, line: Line, elder: Caller, arrived_at: datetime, case: Case, who: str
+) -> CallbackRequest:
+    """A consented family contact texted 回电 for their elder: one callback owed to the elder
+    (merged with an active one), on the elder's case. Flushes."""
+    return request_callback(
+        session,
+        line_id=line.id,
+        phone_number=elder.phone_number,
+        reason=CallbackReason.FAMILY,
+        original_arrival_at=arrived_at,
+        caller_id=elder.id,
+        case_id=case.id,
+        language=elder.language,
+        note=f"asked by text by {who}; case {case.number}"[:200],
+    )
 
 
 # --------------------------------------------------------------------------- callers

@@ -134,6 +134,28 @@ def callback_requested(lang: str, head: Head) -> str:
     )
 
 
+def family_callback_requested(lang: str, head: Head, *, elder: str) -> str:
+    """Answer to a consented family contact's 回电 / 1 / CALLBACK: we will call their elder."""
+    return head(lang) + _pick(
+        lang,
+        f"好的，我们会尽快给{elder}回电。",
+        f"好，我哋會盡快打返畀{elder}。",
+        f" we will call {elder} back soon.",
+    )
+
+
+def family_callback_refused(lang: str, head: Head) -> str:
+    """Answer to a family contact who may not ask for callbacks for the elder (no permission,
+    or no consent recorded): polite, nothing booked, a way forward."""
+    return head(lang) + _pick(
+        lang,
+        "抱歉，您还不能代长辈预约回电。有事请直接拨打本号码，有人接听。",
+        "唔好意思，你未可以代長輩預約回電。有事請直接打呢個號碼，有人聽。",
+        " sorry, you cannot ask for a callback for your relative yet. "
+        "Please call this number: a person answers.",
+    )
+
+
 def help_caller(lang: str, head: Head) -> str:
     """Answer to HELP / 帮助 from a caller."""
     return head(lang) + _pick(
@@ -467,6 +489,8 @@ RENDERERS: dict[str, Callable[..., str]] = {
     for fn in (
         ack,
         callback_requested,
+        family_callback_requested,
+        family_callback_refused,
         help_caller,
         opted_out,
         resumed,

@@ -56,6 +56,12 @@ def is_blocked(caller: Caller | None, now: datetime) -> bool:
     return caller is not None and caller.restriction_in_force(now) == CallerRestriction.BLOCK
 
 
+def is_blocked_call(call: Call) -> bool:
+    """This call met a supervisor's block at its first step (the engine's "blocked" result)."""
+    first = (call.menu_path or [None])[0]
+    return isinstance(first, dict) and first.get("result") == "blocked"
+
+
 def family_proxy(session: Session, caller: Caller | None) -> tuple[FamilyContact, Caller] | None:
     """The consented family contact calling from this caller's number, and their elder.
 
@@ -232,7 +238,13 @@ def _apply(session: Session, call: Call, caller: Caller | None, step: Step) -> N
         _family_callback(session, call, caller)
     if step.record is not None:
         call.outcome = CallOutcome.VOICEMAIL
-        _voicemail_callback(session, call, caller, note="voicemail")
+        if is_blocked_call(call):
+            # Decision (issue 17): a block is for abuse, so its voicemail owes no automatic
+            # callback. The message still lands on the caller's case (CallEnded links it), and
+            # the callbacks page lists the call, so an operator judges whether to call back.
+            log.info("voicemail from a blocked caller on call %s: no callback", call.call_sid)
+        else:
+            _voicemail_callback(session, call, caller, note="voicemail")
 
 
 def _family_callback(session: Session, call: Call, caller: Caller | None) -> None:

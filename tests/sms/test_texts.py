@@ -58,6 +58,12 @@ CASES = {}
 for lang in texts.CALLER_LANGUAGES:
     CASES[("ack", lang)] = lambda lang=lang: texts.ack(lang, CASE)
     CASES[("callback_requested", lang)] = lambda lang=lang: texts.callback_requested(lang, CASE)
+    CASES[("family_callback_requested", lang)] = lambda lang=lang: texts.family_callback_requested(
+        lang, CASE, elder="王阿姨"
+    )
+    CASES[("family_callback_refused", lang)] = lambda lang=lang: texts.family_callback_refused(
+        lang, PLAIN
+    )
     CASES[("help_caller", lang)] = lambda lang=lang: texts.help_caller(lang, PLAIN)
     CASES[("opted_out", lang)] = lambda lang=lang: texts.opted_out(lang, PLAIN)
     CASES[("resumed", lang)] = lambda lang=lang: texts.resumed(lang, PLAIN)
@@ -123,6 +129,30 @@ for lang in texts.STAFF_LANGUAGES:
 
 
 SNAPSHOTS = {
+    (
+        "family_callback_requested",
+        "zh",
+    ): "工单20261129-0042 11-29 14:05 好的，我们会尽快给王阿姨回电。",
+    (
+        "family_callback_requested",
+        "yue",
+    ): "個案20261129-0042 11-29 14:05 好，我哋會盡快打返畀王阿姨。",
+    (
+        "family_callback_requested",
+        "en",
+    ): "Case 20261129-0042 29 Nov 14:05: we will call 王阿姨 back soon.",
+    (
+        "family_callback_refused",
+        "zh",
+    ): "11-29 14:05 抱歉，您还不能代长辈预约回电。有事请直接拨打本号码，有人接听。",
+    (
+        "family_callback_refused",
+        "yue",
+    ): "11-29 14:05 唔好意思，你未可以代長輩預約回電。有事請直接打呢個號碼，有人聽。",
+    (
+        "family_callback_refused",
+        "en",
+    ): "29 Nov 14:05: sorry, you cannot ask for a callback for your relative yet. Please call this number: a person answers.",
     (
         "ack",
         "zh",

@@ -135,6 +135,8 @@
       var who = el("td", "who");
       who.appendChild(el("strong", "caller-name", entry.caller_name || S.unknown));
       who.appendChild(el("div", "muted", entry.caller_number));
+      // A family member calling about their elder: the elder is who the call is about.
+      if (entry.family_of) who.appendChild(el("div", "family-of", entry.family_of));
       var extras = [];
       if (entry.is_older_caller) extras.push(S.older);
       if (entry.is_hard_of_hearing) extras.push(S.hard_of_hearing);
@@ -201,6 +203,8 @@
     $("current-state").textContent = text;
     box.setAttribute("data-state", current.is_on_hold ? "on_hold" : current.state);
     $("current-name").textContent = current.caller_name || S.unknown;
+    $("current-family").textContent = current.family_of || "";
+    $("current-family").hidden = !current.family_of;
     $("current-number").textContent = current.caller_number;
     $("current-language").textContent = current.language_label;
     $("current-priority").textContent = [
