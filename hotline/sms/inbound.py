@@ -112,14 +112,21 @@ def _detect_language(body: str, line: Line) -> str:
 
 
 def receive_sms(session: Session, params: IncomingSms, *, region: str) -> SmsMessage | None:
-    """Handle one incoming text exactly once. Flushes; the webhook guard commits once (with its
-    WebhookEvent). Returns the inbound row, or None when this MessageSid was already handled
-    (or is being handled by a concurrent request)."""
+    """Handle one incoming text exactly once. Returns the inbound row, or None when this
+    MessageSid was already handled (or is being handled by a concurrent request).
+
+    The text and its processing claim are committed at once, before anything is done with it:
+    Twilio does not send a text again, so a worker that dies while routing it must leave a row
+    that the clock's sweep (`finish_stale_inbound`) finishes, never nothing. This is the one
+    documented second commit of the SMS webhook; the routing that follows only flushes and the
+    webhook guard commits it once, with its WebhookEvent.
+    """
     now = utcnow()
     row = _claim_inbound(session, params, region)
     if row is None:
         log.info("SMS %s already handled", params.message_sid)
         return None
+    session.commit()  # durable before it is acted on (see above)
     _process(session, row, params, region, now)
     return row
 
@@ -143,8 +150,8 @@ def _process(session: Session, row: SmsMessage, params: IncomingSms, region: str
 
 def stale_inbound_ids(session: Session, *, limit: int = 50) -> list[int]:
     """Inbound texts whose processing was claimed but never finished, the claim now expired:
-    a worker died between a durable step (the callback path commits the text first) and the
-    end of its webhook. Twilio does not send the text again, so the clock must finish it."""
+    a worker died between storing the text (committed on arrival) and the end of its
+    webhook. Twilio does not send the text again, so the clock must finish it."""
     return list(
         session.scalars(
             select(SmsMessage.id)
@@ -439,9 +446,6 @@ def _caller_text(
     head = Head(row.created_at, line.timezone, case.number)
     blocked = _is_blocked(caller, row.created_at)
     if word in CALLBACK_WORDS and not blocked:
-        # Until request_callback stops committing (the callbacks' side of the architecture
-        # issue), save the text first: it commits and may roll back on a race.
-        session.commit()
         integration.request_callback_by_sms(
             session, line=line, caller=caller, arrived_at=row.created_at, case=case
         )

@@ -316,8 +316,10 @@ def test_a_text_from_a_foreign_number_is_kept_but_never_answered(
     assert texts_sent() == []
 
 
-def test_the_inbound_path_flushes_and_leaves_the_commit_to_the_webhook_guard(app, now):
-    """One transaction rule: receive_sms writes nothing durable by itself; the guard commits."""
+def test_the_text_is_stored_at_once_and_its_effects_wait_for_the_guards_commit(app, now):
+    """The inbound text and its claim are committed on arrival (Twilio never resends a text,
+    so a dying worker must leave it for the sweep); what it causes (the caller's profile, the
+    case, replies) only flushes, and the webhook guard commits it once."""
     from hotline.sms import inbound
 
     params = inbound.IncomingSms(
@@ -326,15 +328,17 @@ def test_the_inbound_path_flushes_and_leaves_the_commit_to_the_webhook_guard(app
     with app.app_context():
         row = inbound.receive_sms(db.session, params, region="CN")
         assert row is not None and row.processed_at is not None
-        assert db.session.scalar(select(func.count()).select_from(SmsMessage)) >= 1
+        assert db.session.scalar(select(func.count()).select_from(Caller)) == 1
         db.session.rollback()
-        assert db.session.scalar(select(func.count()).select_from(SmsMessage)) == 0
+        (kept,) = db.session.scalars(select(SmsMessage)).all()
+        assert kept.message_sid == params.message_sid
+        assert kept.processed_at is None and kept.lease_expires_at is not None, "left for the sweep"
         assert db.session.scalar(select(func.count()).select_from(Caller)) == 0
 
 
 def _killed_mid_callback_text(app, twilio, monkeypatch) -> None:
-    """A "回电" text whose worker dies after the text was saved (the callback path commits it
-    first) and before the callback and the reply: Twilio does not send the text again."""
+    """A "回电" text whose worker dies after the text was saved (committed on arrival) and
+    before the callback and the reply: Twilio does not send the text again."""
     from hotline.sms import integration
 
     def die(*_args, **_kwargs):
