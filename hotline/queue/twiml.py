@@ -181,8 +181,13 @@ def wait_document(
         )
         for sentence in prompts:
             add_say(gather, voice.say(sentence))
-    quiet = response.gather(action=input_url, method="POST", input="dtmf", num_digits=1, timeout=1)
-    quiet.pause(length=max(MIN_PAUSE_SECONDS, min(pause_seconds, WAIT_PAUSE_SECONDS)))
+    # Every <Gather> waits 8-10 s for a slow key (mission rule 4), this one too: the silence it
+    # holds is shortened by the same time, so a round (and the next announcement) comes no later.
+    silence = min(pause_seconds, WAIT_PAUSE_SECONDS) - (LISTEN_SECONDS - 1)
+    quiet = response.gather(
+        action=input_url, method="POST", input="dtmf", num_digits=1, timeout=LISTEN_SECONDS
+    )
+    quiet.pause(length=max(MIN_PAUSE_SECONDS, silence))
     response.redirect(next_url, method="POST")
     return response
 
