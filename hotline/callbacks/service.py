@@ -111,22 +111,21 @@ def request_callback(
     line = session.get(Line, line_id)
     if line is None:
         raise ValueError(f"no line {line_id}")
+    fields = {
+        "line_id": line_id,
+        "phone_number": phone_number,
+        "reason": reason,
+        "original_arrival_at": original_arrival_at,
+        "caller_id": caller_id,
+        "case_id": case_id,
+        "origin_call_id": origin_call_id,
+        "requested_by_operator_id": requested_by_operator_id,
+        "language": language,
+        "note": note,
+    }
     refusal = NumberPolicy.from_config(current_app.config).refusal(phone_number)
     if refusal is not None:
-        return record_refusal(
-            session,
-            line=line,
-            phone_number=phone_number,
-            reason=reason,
-            refusal=refusal,
-            original_arrival_at=original_arrival_at,
-            caller_id=caller_id,
-            case_id=case_id,
-            origin_call_id=origin_call_id,
-            requested_by_operator_id=requested_by_operator_id,
-            language=language,
-            note=note,
-        )
+        return record_refusal(session, CallbackRequest(**fields), refusal)
     calendar = LineCalendar.load(session, line)
     due = calendar.next_calling_time(due_at or utcnow())
     for _attempt in range(3):
@@ -155,19 +154,10 @@ def request_callback(
                 return existing
             continue  # it stopped being active meanwhile: look again (the UPDATE changed nothing)
         row = CallbackRequest(
-            line_id=line_id,
-            phone_number=phone_number,
-            reason=reason,
+            **fields,
             status=CallbackStatus.PENDING,
-            original_arrival_at=original_arrival_at,
             due_at=due,
             max_attempts=max(1, line.callback_max_attempts),
-            caller_id=caller_id,
-            case_id=case_id,
-            origin_call_id=origin_call_id,
-            requested_by_operator_id=requested_by_operator_id,
-            language=language,
-            note=note,
         )
         try:
             # A concurrent request for the same person may win the partial unique index: the
@@ -187,33 +177,20 @@ def request_callback(
 REFUSAL_FOLD_WINDOW = timedelta(hours=24)
 
 
-def record_refusal(
-    session: Session,
-    *,
-    line: Line,
-    phone_number: str,
-    reason: CallbackReason,
-    refusal: str,
-    original_arrival_at: datetime,
-    caller_id: int | None = None,
-    case_id: int | None = None,
-    origin_call_id: int | None = None,
-    requested_by_operator_id: int | None = None,
-    language: str | None = None,
-    note: str = "",
-) -> CallbackRequest:
-    """Write down a callback the number policy will not place: status refused, with the reason.
+def record_refusal(session: Session, row: CallbackRequest, refusal: str) -> CallbackRequest:
+    """Write down a callback the number policy will not place: `row` (new, not yet added)
+    becomes status refused, with the reason.
 
     Audited and logged; shown to supervisors on the callbacks page. A repeat request for the
-    same number and reason within a day adds to the earlier refused row. Flushes.
+    same number and reason within a day adds to the earlier refused row instead. Flushes.
     """
     now = utcnow()
     refusal = refusal[:200]
     earlier = session.scalars(
         select(CallbackRequest)
         .where(
-            CallbackRequest.line_id == line.id,
-            CallbackRequest.phone_number == phone_number,
+            CallbackRequest.line_id == row.line_id,
+            CallbackRequest.phone_number == row.phone_number,
             CallbackRequest.status == CallbackStatus.REFUSED,
             CallbackRequest.refusal_reason == refusal,
             CallbackRequest.created_at >= now - REFUSAL_FOLD_WINDOW,
@@ -222,38 +199,25 @@ def record_refusal(
         .limit(1)
     ).first()
     if earlier is not None:
-        also = f"{reason.value}" + (f": {note}" if note else "")
-        earlier.note = (earlier.note + "; also " if earlier.note else "") + also
-        earlier.note = earlier.note[-2000:]
+        also = f"{row.reason.value}" + (f": {row.note}" if row.note else "")
+        earlier.note = ((earlier.note + "; also " if earlier.note else "") + also)[-2000:]
         earlier.updated_at = now
         session.flush()
-        log.warning("callback for %s refused again: %s", mask(phone_number), refusal)
+        log.warning("callback for %s refused again: %s", mask(row.phone_number), refusal)
         return earlier
-    row = CallbackRequest(
-        line_id=line.id,
-        phone_number=phone_number,
-        reason=reason,
-        status=CallbackStatus.REFUSED,
-        refusal_reason=refusal,
-        last_outcome="refused",
-        original_arrival_at=original_arrival_at,
-        due_at=now,
-        max_attempts=0,
-        caller_id=caller_id,
-        case_id=case_id,
-        origin_call_id=origin_call_id,
-        requested_by_operator_id=requested_by_operator_id,
-        language=language,
-        note=note,
-        completed_at=now,
-    )
+    row.status = CallbackStatus.REFUSED
+    row.refusal_reason = refusal
+    row.last_outcome = "refused"
+    row.due_at = now
+    row.max_attempts = 0
+    row.completed_at = now
     session.add(row)
     session.flush()
     _audit_refusal(session, row, refusal, at="request")
     log.warning(
         "callback for %s (%s) refused by the number policy: %s",
-        mask(phone_number),
-        reason.value,
+        mask(row.phone_number),
+        row.reason.value,
         refusal,
     )
     return row

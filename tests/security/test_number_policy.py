@@ -272,3 +272,18 @@ def test_the_gateway_refuses_a_costly_number_as_the_last_line(app, http_client, 
             or True
         )
     assert [r for r in http_client.requests if "client:" not in str(r.data)] == []
+
+
+def test_a_refused_number_asking_again_adds_to_its_refused_row(app, twilio, http_client):
+    from tests.sms.fixtures import sms_params
+
+    with time_machine.travel(MONDAY_10AM, tick=False) as clock:
+        for _text in range(3):
+            assert (
+                twilio.post("/twilio/sms", sms_params("回电", from_=UK_MOBILE)).status_code == 200
+            )
+            clock.shift(600)
+    [callback] = _callbacks(app)
+    assert callback.status == CallbackStatus.REFUSED
+    assert callback.note.count("also sms") == 2, "one row for supervisors, not one per text"
+    assert len(_refusal_audits(app)) == 1
