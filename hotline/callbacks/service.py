@@ -123,7 +123,7 @@ def request_callback(
         "language": language,
         "note": note,
     }
-    refusal = NumberPolicy.from_config(current_app.config).refusal(phone_number)
+    refusal = callback_refusal(session, phone_number)
     if refusal is not None:
         return record_refusal(session, CallbackRequest(**fields), refusal)
     calendar = LineCalendar.load(session, line)
@@ -170,6 +170,18 @@ def request_callback(
         log.info("callback requested for %s (%s)", mask(phone_number), reason.value)
         return row
     raise RuntimeError("could not record the callback request after 3 tries")
+
+
+def callback_refusal(session: Session, phone_number: str) -> str | None:
+    """Why `phone_number` may not be called back, or None: the number policy, and never one of
+    the hotline's own line numbers (a message left through the fallback of a callback call
+    comes "from" the line; calling it back would only ring the hotline itself)."""
+    refusal = NumberPolicy.from_config(current_app.config).refusal(phone_number)
+    if refusal is None and session.scalar(
+        select(Line.id).where(Line.phone_number == phone_number).limit(1)
+    ):
+        refusal = "the hotline's own line number"
+    return refusal
 
 
 #: A refused number asking again within this long adds to its refused row instead of a new one,

@@ -287,3 +287,26 @@ def test_a_refused_number_asking_again_adds_to_its_refused_row(app, twilio, http
     assert callback.status == CallbackStatus.REFUSED
     assert callback.note.count("also sms") == 2, "one row for supervisors, not one per text"
     assert len(_refusal_audits(app)) == 1
+
+
+def test_a_message_left_through_a_callback_calls_fallback_never_calls_the_line_itself(
+    app, twilio, http_client, fake_calls: FakeCalls
+):
+    """The fallback of an outbound call sees From = the line: no callback rings the hotline."""
+    with time_machine.travel(MONDAY_10AM, tick=False):
+        params = twilio.call_params(
+            twilio.new_call_sid(),
+            from_="+861012345678",
+            to="+8613123456701",
+            CallStatus="in-progress",
+            Direction="outbound-api",
+            RecordingUrl="https://api.twilio.com/rec/RE1",
+            RecordingDuration="12",
+        )
+        response = twilio.post("/twilio/voice/fallback/recorded?lang=zh-CN", params)
+        assert response.status_code == 200
+        dispatch(app)
+    assert [(c.status, c.refusal_reason) for c in _callbacks(app)] == [
+        (CallbackStatus.REFUSED, "the hotline's own line number")
+    ]
+    assert create_requests(http_client) == []
