@@ -42,7 +42,13 @@ def _positive(env: dict[str, str], name: str, default: int | None) -> int | None
 #: Types: int, float, a comma-separated list of ints, an int or "off"/"none" (None), or text.
 #: Defaults live with each feature's frozen settings dataclass.
 TUNING_VARIABLES: dict[str, str] = {
+    # The one number policy for every outbound call and text (hotline.numberpolicy);
+    # SMS_ALLOWED_COUNTRY_CODES is its older name, still read when the new one is not set.
+    "OUTBOUND_ALLOWED_COUNTRY_CODES": "ints",
     "SMS_ALLOWED_COUNTRY_CODES": "ints",
+    "CALL_DAILY_CAP_PER_NUMBER": "int",
+    "CALL_DAILY_CAP_PER_LINE": "int",
+    "SMS_DAILY_RESERVE_PER_LINE": "int",
     "SMS_DAILY_CAP_PER_NUMBER": "int",
     "SMS_DAILY_CAP_PER_STAFF_NUMBER": "int",
     "SMS_DAILY_CAP_PER_LINE": "int",

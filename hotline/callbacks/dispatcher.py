@@ -13,7 +13,13 @@ One run (`Dispatcher.run_once`, every few seconds from the clock):
 3. For each claim: wait for this account's next call slot (shared by every dispatcher through
    the `outbound_pacing` row), renew the lease, which must still be ours (else another
    dispatcher took over and we stop), and place the call through the telephony gateway with
-   status callbacks and answering-machine detection.
+   status callbacks, answering-machine detection that waits for the end of a machine's
+   greeting (DetectMessageEnd) and a fallback URL. Just before that, the number policy is asked
+   again (it, or the configured countries, may have changed since the request: a refused number
+   becomes `refused` with the reason, never dialled) and the daily call caps are counted: a
+   callback over the per-number or per-line cap of the line's local day is deferred to the next
+   day's calling window, not refused (it is still a promise to a person; the caps only bound
+   what a fraudster can make the centre spend in a day).
 4. Record the CallSid. If the dispatcher dies between placing and recording, Twilio's first
    status callback (whose URL names the attempt) records it; and a dispatcher taking over an
    attempt whose lease expired first asks Twilio whether that call exists before dialling.
@@ -57,11 +63,12 @@ from hotline.calls.models import CallStatus
 from hotline.db import db
 from hotline.lines.calendar import LineCalendar
 from hotline.lines.models import Line
+from hotline.numberpolicy import NumberPolicy
 from hotline.operators.models import Operator, Presence
 from hotline.phone import mask
 from hotline.telephony.gateway import TelephonyGateway, get_gateway, public_base_url
 from hotline.telephony.params import StatusParams
-from hotline.timeutil import utcnow
+from hotline.timeutil import local_day, local_day_bounds, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +117,8 @@ class DispatchReport:
     adopted: list[str] = field(default_factory=list)
     lost_lease: int = 0
     rejected: int = 0
+    #: Refused by the number policy at dispatch (never dialled).
+    refused: int = 0
     deferred: int = 0
     errors: int = 0
 
@@ -355,6 +364,43 @@ def status_url(attempt_id: int) -> str:
     return f"{public_base_url()}/twilio/callbacks/status?{urlencode({'attempt': attempt_id})}"
 
 
+def fallback_url() -> str:
+    """Twilio's fallback for a callback call's TwiML: the database-free apology and message."""
+    return f"{public_base_url()}/twilio/voice/fallback"
+
+
+def calls_placed_today(session: Session, line: Line, now: datetime, *, number: str | None) -> int:
+    """Callback calls placed since the start of the line's local day: to `number`, or (None)
+    from the whole line. Counted from the attempts that reached Twilio."""
+    since = local_day_bounds(local_day(now, line.timezone), line.timezone)[0]
+    query = (
+        select(func.count())
+        .select_from(CallbackAttempt)
+        .join(CallbackRequest, CallbackRequest.id == CallbackAttempt.callback_id)
+        .where(
+            CallbackAttempt.call_sid.is_not(None),
+            CallbackAttempt.placed_at >= since,
+            CallbackRequest.line_id == line.id,
+        )
+    )
+    if number is not None:
+        query = query.where(CallbackRequest.phone_number == number)
+    return session.scalar(query) or 0
+
+
+def daily_cap_reached(
+    session: Session, line: Line, number: str, now: datetime, settings: CallbackSettings
+) -> str | None:
+    """Which daily call cap placing one more call to `number` would exceed, or None."""
+    per_number = settings.call_daily_cap_per_number
+    if calls_placed_today(session, line, now, number=number) >= per_number:
+        return f"daily cap of {per_number} calls to this number reached"
+    per_line = settings.call_daily_cap_per_line
+    if calls_placed_today(session, line, now, number=None) >= per_line:
+        return f"daily cap of {per_line} calls for this line reached"
+    return None
+
+
 def find_placed_call(
     gateway: TelephonyGateway,
     session: Session,
@@ -507,6 +553,23 @@ class Dispatcher:
             self._release(session, callback, self._calendar(session, line).next_calling_time(now))
             report.deferred += 1
             return
+        refusal = NumberPolicy.from_config(self.app.config).refusal(callback.phone_number)
+        if refusal is not None:
+            service.refuse_at_dispatch(session, callback, attempt, refusal)
+            session.commit()  # the dispatcher is a clock job: it commits its own work
+            report.refused += 1
+            return
+        capped = daily_cap_reached(session, line, callback.phone_number, now, settings)
+        if capped is not None:
+            # Not refused: the promise stands, it waits for tomorrow's calling window.
+            tomorrow = local_day_bounds(local_day(now, line.timezone), line.timezone)[1]
+            callback.last_outcome = "deferred: " + capped
+            self._release(
+                session, callback, self._calendar(session, line).next_calling_time(tomorrow)
+            )
+            report.deferred += 1
+            log.warning("callback %s deferred to tomorrow: %s", callback.id, capped)
+            return
         gateway = get_gateway()
         if claim.is_takeover:
             existing = find_placed_call(
@@ -527,6 +590,7 @@ class Dispatcher:
                 status_callback=status_url(attempt.id),
                 timeout_seconds=settings.ring_timeout_seconds,
                 machine_detection=True,
+                fallback_url=fallback_url(),
             )
         except TwilioRestException as exc:
             self._refused(session, attempt, callback, exc, report)

@@ -35,6 +35,9 @@ class CallbackStatus(enum.StrEnum):
     FAILED = "failed"  # every attempt failed; the caller, supervisors (and family) were told
     CANCELED = "canceled"  # an operator canceled it, with a reason
     DONE = "done"  # the caller was reached (or reached us themselves)
+    #: Never dialled: the number policy refused it (foreign, premium-rate, satellite ...); the
+    #: reason is in `refusal_reason` and supervisors see it on the callbacks page.
+    REFUSED = "refused"
 
 
 #: Statuses in which a callback is still a live promise (one per number and line).
@@ -78,6 +81,8 @@ class CallbackRequest(Base):
             sqlite_where=text("status IN ('pending', 'dialing')"),
             postgresql_where=text("status IN ('pending', 'dialing')"),
         ),
+        # Calls placed to a number today (daily call cap), and the SMS allowlist's lookup.
+        Index("ix_callback_requests_phone_number", "phone_number"),
         # One active callback per number and line; a new request merges into it.
         Index(
             "uq_callback_requests_active_number",
@@ -122,6 +127,8 @@ class CallbackRequest(Base):
     #: Why, in words, including merged requests ("abandoned after 45 s; then voicemail").
     note: Mapped[str] = mapped_column(Text, default="")
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    #: Why the number policy refused to dial (status refused), in words for supervisors.
+    refusal_reason: Mapped[str | None] = mapped_column(String(200))
     #: Operator who canceled it.
     canceled_by_operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     created_at: Mapped[created_at]
@@ -137,7 +144,11 @@ class CallbackAttempt(Base):
     """
 
     __tablename__ = "callback_attempts"
-    __table_args__ = (UniqueConstraint("callback_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("callback_id", "number"),
+        # The daily call caps count the calls placed since the start of the local day.
+        Index("ix_callback_attempts_placed_at", "placed_at"),
+    )
 
     id: Mapped[intpk]
     callback_id: Mapped[int] = mapped_column(ForeignKey("callback_requests.id"), index=True)

@@ -7,6 +7,12 @@ State of one request:
        ^                  |
        +--miss, retry-----+--miss, last attempt--> failed (caller, supervisors, family told)
     pending --operator--> canceled;  pending --the caller reached a person themselves--> done
+    (requested) --number policy--> refused;  dialing --number policy at dispatch--> refused
+
+A number the number policy (`hotline.numberpolicy`: allowed country codes, no premium-rate,
+satellite or other costly ranges) refuses is never dialled: the request is still written, as
+`refused` with the reason, so supervisors see it on the callbacks page and in the audit trail
+instead of the promise vanishing silently.
 
 Every transition out of `dialing`/`connected` happens in `finish_attempt`, guarded by a
 conditional update of the attempt row, so a status callback that arrives twice (or a second
@@ -17,12 +23,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hotline import audit
 from hotline.callbacks.events import CallbackAttemptEnded, CallbackGaveUp
 from hotline.callbacks.models import (
     ACTIVE_STATUSES,
@@ -39,6 +47,7 @@ from hotline.calls.models import Call, CallDirection, CallStatus
 from hotline.events import publish
 from hotline.lines.calendar import LineCalendar
 from hotline.lines.models import Line
+from hotline.numberpolicy import NumberPolicy
 from hotline.phone import mask
 from hotline.telephony.params import StatusParams, VoiceParams
 from hotline.telephony.speech import rate_for
@@ -95,10 +104,28 @@ def request_callback(
     and notes both reasons, so the same person is never dialled twice. Flushes, never commits;
     safe against a concurrent request for the same person (the partial unique index decides,
     and the loser merges inside a savepoint).
+
+    A number the number policy refuses (foreign, premium-rate, satellite ...) is recorded as
+    `refused` with the reason, never `pending`: nothing will dial it (see `record_refusal`).
     """
     line = session.get(Line, line_id)
     if line is None:
         raise ValueError(f"no line {line_id}")
+    fields = {
+        "line_id": line_id,
+        "phone_number": phone_number,
+        "reason": reason,
+        "original_arrival_at": original_arrival_at,
+        "caller_id": caller_id,
+        "case_id": case_id,
+        "origin_call_id": origin_call_id,
+        "requested_by_operator_id": requested_by_operator_id,
+        "language": language,
+        "note": note,
+    }
+    refusal = callback_refusal(session, phone_number)
+    if refusal is not None:
+        return record_refusal(session, CallbackRequest(**fields), refusal)
     calendar = LineCalendar.load(session, line)
     due = calendar.next_calling_time(due_at or utcnow())
     for _attempt in range(3):
@@ -127,19 +154,10 @@ def request_callback(
                 return existing
             continue  # it stopped being active meanwhile: look again (the UPDATE changed nothing)
         row = CallbackRequest(
-            line_id=line_id,
-            phone_number=phone_number,
-            reason=reason,
+            **fields,
             status=CallbackStatus.PENDING,
-            original_arrival_at=original_arrival_at,
             due_at=due,
             max_attempts=max(1, line.callback_max_attempts),
-            caller_id=caller_id,
-            case_id=case_id,
-            origin_call_id=origin_call_id,
-            requested_by_operator_id=requested_by_operator_id,
-            language=language,
-            note=note,
         )
         try:
             # A concurrent request for the same person may win the partial unique index: the
@@ -152,6 +170,123 @@ def request_callback(
         log.info("callback requested for %s (%s)", mask(phone_number), reason.value)
         return row
     raise RuntimeError("could not record the callback request after 3 tries")
+
+
+def callback_refusal(session: Session, phone_number: str) -> str | None:
+    """Why `phone_number` may not be called back, or None: the number policy, and never one of
+    the hotline's own line numbers (a message left through the fallback of a callback call
+    comes "from" the line; calling it back would only ring the hotline itself)."""
+    refusal = NumberPolicy.from_config(current_app.config).refusal(phone_number)
+    if refusal is None and session.scalar(
+        select(Line.id).where(Line.phone_number == phone_number).limit(1)
+    ):
+        refusal = "the hotline's own line number"
+    return refusal
+
+
+#: A refused number asking again within this long adds to its refused row instead of a new one,
+#: so a stranger ringing from abroad all day cannot flood the supervisors' list.
+REFUSAL_FOLD_WINDOW = timedelta(hours=24)
+
+
+def record_refusal(session: Session, row: CallbackRequest, refusal: str) -> CallbackRequest:
+    """Write down a callback the number policy will not place: `row` (new, not yet added)
+    becomes status refused, with the reason.
+
+    Audited and logged; shown to supervisors on the callbacks page. A repeat request for the
+    same number and reason within a day adds to the earlier refused row instead. Flushes.
+    """
+    now = utcnow()
+    refusal = refusal[:200]
+    earlier = session.scalars(
+        select(CallbackRequest)
+        .where(
+            CallbackRequest.line_id == row.line_id,
+            CallbackRequest.phone_number == row.phone_number,
+            CallbackRequest.status == CallbackStatus.REFUSED,
+            CallbackRequest.refusal_reason == refusal,
+            CallbackRequest.created_at >= now - REFUSAL_FOLD_WINDOW,
+        )
+        .order_by(CallbackRequest.id.desc())
+        .limit(1)
+    ).first()
+    if earlier is not None:
+        also = f"{row.reason.value}" + (f": {row.note}" if row.note else "")
+        earlier.note = ((earlier.note + "; also " if earlier.note else "") + also)[-2000:]
+        earlier.updated_at = now
+        session.flush()
+        log.warning("callback for %s refused again: %s", mask(row.phone_number), refusal)
+        return earlier
+    row.status = CallbackStatus.REFUSED
+    row.refusal_reason = refusal
+    row.last_outcome = "refused"
+    row.due_at = now
+    row.max_attempts = 0
+    row.completed_at = now
+    session.add(row)
+    session.flush()
+    _audit_refusal(session, row, refusal, at="request")
+    log.warning(
+        "callback for %s (%s) refused by the number policy: %s",
+        mask(row.phone_number),
+        row.reason.value,
+        refusal,
+    )
+    return row
+
+
+def refuse_at_dispatch(
+    session: Session, callback: CallbackRequest, attempt: CallbackAttempt, refusal: str
+) -> None:
+    """The number policy refused a claimed callback just before dialling (the policy changed
+    since it was requested): the attempt ends unplaced and the request becomes refused. Flushes.
+    """
+    now = utcnow()
+    session.execute(
+        update(CallbackAttempt)
+        .where(CallbackAttempt.id == attempt.id, CallbackAttempt.ended_at.is_(None))
+        .values(outcome=AttemptOutcome.REJECTED, ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(CallbackRequest)
+        .where(CallbackRequest.id == callback.id, CallbackRequest.status == CallbackStatus.DIALING)
+        .values(
+            status=CallbackStatus.REFUSED,
+            refusal_reason=refusal[:200],
+            last_outcome="refused",
+            lease_expires_at=None,
+            leased_by=None,
+            completed_at=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(callback)
+    _audit_refusal(session, callback, refusal, at="dispatch")
+    log.warning(
+        "callback %s to %s refused at dispatch: %s",
+        callback.id,
+        mask(callback.phone_number),
+        refusal,
+    )
+
+
+def _audit_refusal(session: Session, row: CallbackRequest, refusal: str, *, at: str) -> None:
+    """One audit entry per refusal (the number masked, as everywhere in the trail)."""
+    audit.record(
+        session,
+        entity="callback",
+        entity_id=row.id,
+        action="refused",
+        operator_id=None,
+        actor="number_policy",
+        after={
+            "phone_number": audit.redact("phone_number", row.phone_number),
+            "refusal_reason": refusal[:200],
+            "at": at,
+        },
+    )
 
 
 def _merge_into(
@@ -649,6 +784,18 @@ def pending_callbacks(session: Session, *, limit: int = 200) -> list[CallbackReq
     ).all()
     order = {CallbackStatus.DIALING: 0, CallbackStatus.CONNECTED: 1, CallbackStatus.PENDING: 2}
     return sorted(rows, key=lambda r: order[r.status])
+
+
+def recently_refused(session: Session, *, limit: int = 50) -> list[CallbackRequest]:
+    """Callbacks the number policy refused, newest first, for supervisors to look at."""
+    return list(
+        session.scalars(
+            select(CallbackRequest)
+            .where(CallbackRequest.status == CallbackStatus.REFUSED)
+            .order_by(CallbackRequest.updated_at.desc(), CallbackRequest.id.desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 def recently_failed(session: Session, *, limit: int = 50) -> list[CallbackRequest]:

@@ -24,6 +24,11 @@ class CallbackSettings:
     ring_timeout_seconds: int = 40
     #: A placed call with no final status after this long is looked up at Twilio.
     reconcile_after_minutes: int = 15
+    #: Daily caps on callback calls placed, counted in the line's local day: per number called
+    #: and per line. A callback over a cap is not refused but deferred to the next day's
+    #: calling window (it is a promise to a person; the cap only bounds what fraud can cost).
+    call_daily_cap_per_number: int = 6
+    call_daily_cap_per_line: int = 1000
 
     @classmethod
     def from_config(cls, config: Any) -> CallbackSettings:
@@ -42,5 +47,11 @@ class CallbackSettings:
             ),
             reconcile_after_minutes=int(
                 config.get("CALLBACK_RECONCILE_MINUTES", defaults.reconcile_after_minutes)
+            ),
+            call_daily_cap_per_number=int(
+                config.get("CALL_DAILY_CAP_PER_NUMBER") or defaults.call_daily_cap_per_number
+            ),
+            call_daily_cap_per_line=int(
+                config.get("CALL_DAILY_CAP_PER_LINE") or defaults.call_daily_cap_per_line
             ),
         )

@@ -46,6 +46,7 @@ OUTCOME_LABELS = {
 OTHER_OUTCOME_LABELS = {
     "caller_called_in": ("来电人已自行来电", "caller called in"),
     "canceled": ("已取消", "canceled"),
+    "refused": ("号码不允许拨打", "refused by the number policy"),
 }
 
 # The GSM 03.38 basic character set (one 7-bit character each); anything else means UCS-2.
@@ -117,6 +118,9 @@ def outcome_label(outcome: str | None, console_language: str = "zh") -> str:
     if outcome.startswith("twilio_error:"):
         code = outcome.split(":", 1)[1]
         return f"Twilio error {code}" if console_language == "en" else f"拨号出错 (Twilio {code})"
+    if outcome.startswith("deferred: "):
+        why = outcome.split(": ", 1)[1]
+        return f"deferred to tomorrow: {why}" if console_language == "en" else f"已推迟到明天:{why}"
     try:
         pair = OUTCOME_LABELS[AttemptOutcome(outcome)]
     except ValueError:

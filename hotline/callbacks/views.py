@@ -52,6 +52,7 @@ STATUS_LABELS = {
     CallbackStatus.FAILED: ("未能联系上", "could not reach"),
     CallbackStatus.CANCELED: ("已取消", "canceled"),
     CallbackStatus.DONE: ("已完成", "done"),
+    CallbackStatus.REFUSED: ("号码不允许拨打", "refused by the number policy"),
 }
 
 
@@ -68,6 +69,8 @@ class CallbackRow:
     attempts: str
     last_outcome: str
     can_change: bool
+    #: Why the number policy refused to dial it (refused callbacks only).
+    refusal_reason: str = ""
 
 
 def _local(moment: datetime | None, zone: str) -> str:
@@ -104,6 +107,7 @@ def _rows(callbacks: list[CallbackRequest]) -> list[CallbackRow]:
                 attempts=f"{callback.attempts}/{callback.max_attempts}",
                 last_outcome=texts.outcome_label(callback.last_outcome, language),
                 can_change=callback.status == CallbackStatus.PENDING,
+                refusal_reason=callback.refusal_reason or "",
             )
         )
     return rows
@@ -176,8 +180,10 @@ def _blocked_calls(*, show_reason: bool) -> list[BlockedCallRow]:
 @bp.get("/console/callbacks")
 @role_required(Role.OPERATOR)
 def list_page():
-    """Pending callbacks (who, why, when due, attempts, last outcome) and the failed ones."""
+    """Pending callbacks (who, why, when due, attempts, last outcome), the failed ones, and for
+    supervisors the ones the number policy refused (with the reason)."""
     session = db.session
+    refused = _rows(service.recently_refused(session)) if current_user.is_supervisor else None
     heartbeat = last_heartbeat(session)
     zone = current_app.config["HOTLINE_TIMEZONE"]
     return render_template(
@@ -185,6 +191,7 @@ def list_page():
         pending=_rows(service.pending_callbacks(session)),
         blocked_calls=_blocked_calls(show_reason=current_user.is_supervisor),
         failed=_rows(service.recently_failed(session)),
+        refused=refused,
         heartbeat=heartbeat,
         heartbeat_local=_local(heartbeat.last_seen_at, zone) if heartbeat else "",
         heartbeat_age=int((utcnow() - heartbeat.last_seen_at).total_seconds()) if heartbeat else 0,
@@ -323,5 +330,12 @@ def schedule():
         note=(form.note.data or "").strip(),
     )
     db.session.commit()
+    if row.status == CallbackStatus.REFUSED:
+        flash(
+            t("这个号码不允许拨打,没有安排回电:", "This number may not be called; no callback: ")
+            + (row.refusal_reason or ""),
+            "error",
+        )
+        return _back()
     flash(_when_message(row), "success")
     return _back()

@@ -32,8 +32,10 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from hotline.callers.models import Caller
 from hotline.calls.models import Call, CallOutcome
 from hotline.lines.models import Line
+from hotline.numberpolicy import NumberPolicy
 from hotline.operators import presence
 from hotline.operators.models import Operator, Presence
+from hotline.phone import mask
 from hotline.queue import service
 from hotline.queue.models import QueueEntry, QueueStatus
 from hotline.queue.twiml import operator_text
@@ -80,6 +82,11 @@ class QueueActionError(Exception):
             "对方现在不空闲或没有登记电话,无法转接。",
             "That operator is not available (or has no phone number).",
         ),
+        "number_refused": (
+            "这个电话号码不允许呼叫(境外、收费或卫星号码),请管理员检查坐席登记的号码。",
+            "That phone number may not be called (foreign, premium-rate or satellite); "
+            "ask an admin to check the operator's number.",
+        ),
         "transfer_busy": ("已经在转接中。", "A transfer is already in progress."),
         "no_transfer": ("没有进行中的转接。", "There is no transfer in progress."),
         "transfer_not_joined": ("对方还没有接听。", "The other operator has not answered yet."),
@@ -89,6 +96,15 @@ class QueueActionError(Exception):
         super().__init__(code)
         self.code = code
         self.zh, self.en = self.MESSAGES[code]
+
+
+def outbound_refusal(number: str) -> str | None:
+    """Why the number policy will not ring this operator leg (`client:` identities pass), or
+    None: a typo in an operator's number must never dial abroad or a premium-rate line."""
+    refusal = NumberPolicy.from_config(current_app.config).refusal(number)
+    if refusal is not None:
+        log.error("operator leg to %s refused by the number policy: %s", mask(number), refusal)
+    return refusal
 
 
 # --------------------------------------------------------------------------- URLs
@@ -340,6 +356,9 @@ def _connect(
     base = public_base_url()
     call = session.get(Call, entry.call_id)
     assert call is not None
+    if outbound_refusal(endpoint) is not None:
+        release(session, entry, operator.id, operator_presence=Presence.AVAILABLE)
+        raise QueueActionError("number_refused")
     try:
         queue_sid = entry.queue_sid or find_queue_sid(session, line)
         if not queue_sid:
@@ -682,6 +701,8 @@ def transfer(
         or not presence.is_reachable(target)
     ):
         raise QueueActionError("target_unavailable")
+    if outbound_refusal(target.phone_number) is not None:
+        raise QueueActionError("number_refused")
     now = utcnow()
     reserved = session.execute(
         update(Operator)

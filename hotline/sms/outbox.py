@@ -116,7 +116,7 @@ def queue_sms(
 ) -> SmsMessage:
     """Add one outbound text to the outbox (flushes; the caller's transaction commits).
 
-    The rules (country, allowlist, opt-out, caps, no links) are applied now: a text that may not
+    The rules (the number policy, allowlist, opt-out, caps and reserve, no links) are applied now: a text that may not
     go is still written, with status `refused` and the reason, and logged, so nothing is silently
     dropped. Check `message.status` when it matters.
     """
@@ -140,7 +140,14 @@ def queue_sms(
         created_at=now,
     )
     reason = refusal_reason(
-        session, to=message.to_number, body=body, purpose=purpose, line_id=line_id, now=now
+        session,
+        to=message.to_number,
+        body=body,
+        purpose=purpose,
+        line_id=line_id,
+        now=now,
+        kind=kind,
+        operator_id=operator_id,
     )
     if reason is not None:
         message.status = SmsStatus.REFUSED
@@ -319,6 +326,8 @@ def deliver(
         line_id=message.line_id,
         now=now,
         check_caps=False,
+        kind=message.kind,
+        operator_id=message.operator_id,
     )
     if reason is not None:
         log.warning(

@@ -18,12 +18,15 @@ from flask import current_app
 class SmsSettings:
     """Outbox rules, pacing, retries and replies. Each field is app.config["SMS_" + NAME]."""
 
-    #: Calling codes texts may go to (China by default); anything else is refused.
-    allowed_country_codes: tuple[int, ...] = (86,)
+    # Which countries and number types may be texted is the number policy's business
+    # (hotline.numberpolicy, OUTBOUND_ALLOWED_COUNTRY_CODES), shared with outbound calls.
     #: Daily caps, counted in the line's local day, refused texts not counted.
     daily_cap_per_number: int = 8
     daily_cap_per_staff_number: int = 40
     daily_cap_per_line: int = 1000
+    #: The last texts of the line's daily cap, kept for staff (supervisors, texts an operator
+    #: wrote) and callers known before today: strangers cannot use up the whole cap.
+    daily_reserve_per_line: int = 100
     #: Pacing: Twilio sends about one segment per second per long code.
     segments_per_second: float = 1.0
     pacing_window_seconds: int = 10
@@ -47,9 +50,7 @@ class SmsSettings:
             value = config.get("SMS_" + spec.name.upper())
             if value is None:
                 continue
-            if spec.name == "allowed_country_codes":
-                value = tuple(int(code) for code in value)
-            elif spec.name == "segments_per_second":
+            if spec.name == "segments_per_second":
                 value = float(value)
             elif spec.name != "from_number":
                 value = int(value)

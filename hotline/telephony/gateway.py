@@ -11,10 +11,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
+from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
+
+from hotline.numberpolicy import NumberPolicy
 
 #: Call progress events the hotline wants for every outbound call.
 ALL_CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+
+class OutboundNumberRefused(TwilioException):
+    """The number policy refused a call or text at the gateway (nothing was sent to Twilio).
+
+    The last line of defence: each feature checks the policy first and records its own reason;
+    this only guarantees no path reaches Twilio with a refused number. A TwilioException, so
+    every caller's existing "Twilio did not place it" handling applies.
+    """
+
+
+def check_outbound(number: str) -> None:
+    """Raise OutboundNumberRefused when the number policy refuses `number`."""
+    refusal = NumberPolicy.from_config(current_app.config).refusal(number)
+    if refusal is not None:
+        raise OutboundNumberRefused(f"number policy: {refusal}")
 
 
 def build_client(config: dict[str, Any]) -> Client:
@@ -42,6 +61,7 @@ class TelephonyGateway:
 
     def send_sms(self, *, to: str, from_: str, body: str, status_callback: str | None) -> str:
         """Send one SMS; returns the MessageSid."""
+        check_outbound(to)
         kwargs: dict[str, Any] = {"to": to, "from_": from_, "body": body}
         if status_callback:
             kwargs["status_callback"] = status_callback
@@ -56,8 +76,16 @@ class TelephonyGateway:
         status_callback: str,
         timeout_seconds: int = 30,
         machine_detection: bool = False,
+        fallback_url: str | None = None,
     ) -> str:
-        """Place an outbound call that will fetch its TwiML from `url`; returns the CallSid."""
+        """Place an outbound call that will fetch its TwiML from `url`; returns the CallSid.
+
+        `machine_detection` asks for answering-machine detection that waits for the end of the
+        machine's greeting (DetectMessageEnd), so a message left on a machine is not cut off at
+        its start; a person is still recognised as soon as they speak. `fallback_url` is where
+        Twilio asks for TwiML when `url` fails (without it the person hears "application error").
+        """
+        check_outbound(to)
         kwargs: dict[str, Any] = {
             "to": to,
             "from_": from_,
@@ -68,7 +96,10 @@ class TelephonyGateway:
             "timeout": timeout_seconds,
         }
         if machine_detection:
-            kwargs["machine_detection"] = "Enable"
+            kwargs["machine_detection"] = "DetectMessageEnd"
+        if fallback_url:
+            kwargs["fallback_url"] = fallback_url
+            kwargs["fallback_method"] = "POST"
         return self.client.calls.create(**kwargs).sid
 
     def redirect_call(self, call_sid: str, *, url: str) -> None:
@@ -94,6 +125,7 @@ class TelephonyGateway:
         timeout_seconds: int = 30,
     ) -> str:
         """Ring `to` and put them into `conference` (SID or friendly name); returns the CallSid."""
+        check_outbound(to)
         kwargs: dict[str, Any] = {
             "from_": from_,
             "to": to,

@@ -1,7 +1,7 @@
 """Line administration: hours per weekday, quiet hours, who is told what per line
 
 Revision ID: 0004_line_admin
-Revises: 0002_session_version
+Revises: 0003_callback_refusal
 Create Date: 2026-12-04 18:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_line_admin"
-down_revision: str | None = "0002_session_version"
+down_revision: str | None = "0003_callback_refusal"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -170,8 +170,15 @@ def make_operator(app) -> Callable[..., int]:
 
 
 def settings(**overrides) -> CallbackSettings:
-    """Dispatcher settings for tests: no pacing, no cap, unless asked."""
-    values = {"calls_per_second": 0, "ringing_margin": None, "lease_seconds": 120, "batch_size": 50}
+    """Dispatcher settings for tests: no pacing, no ringing or daily caps, unless asked."""
+    values = {
+        "calls_per_second": 0,
+        "ringing_margin": None,
+        "lease_seconds": 120,
+        "batch_size": 50,
+        "call_daily_cap_per_number": 10**6,
+        "call_daily_cap_per_line": 10**6,
+    }
     values.update(overrides)
     return CallbackSettings(**values)
 

@@ -44,7 +44,11 @@ def test_calls_create_request_is_exactly_what_twilio_expects(
         "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"],
         "StatusCallbackMethod": ["POST"],
         "Timeout": ["40"],
-        "MachineDetection": ["Enable"],
+        # The machine's greeting is waited out, so a message left on it is heard whole.
+        "MachineDetection": ["DetectMessageEnd"],
+        # Our answer webhook failing must not play Twilio's "application error".
+        "FallbackUrl": ["http://localhost/twilio/voice/fallback"],
+        "FallbackMethod": ["POST"],
     }
 
 

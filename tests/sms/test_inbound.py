@@ -165,7 +165,9 @@ def test_two_callback_texts_owe_one_callback(app, twilio, now):
 
 
 @pytest.mark.parametrize("word", ["退订", "Stop"])
-def test_stop_opts_out_of_non_essential_texts_and_start_resumes(app, twilio, line_id, now, word):
+def test_stop_opts_out_of_every_text_but_its_confirmation_and_start_resumes(
+    app, twilio, line_id, now, word
+):
     _text(twilio, word)
     with app.app_context():
         opt_out = db.session.scalar(select(SmsOptOut))
@@ -188,8 +190,10 @@ def test_stop_opts_out_of_non_essential_texts_and_start_resumes(app, twilio, lin
         )
         db.session.commit()
         assert check_in.status == SmsStatus.REFUSED
-        assert check_in.status_reason == f"opted out ({word.upper()}): only essential texts"
-        assert essential.status == SmsStatus.QUEUED
+        reason = f"opted out ({word.upper()}): no texts until the person sends START"
+        assert check_in.status_reason == reason
+        # Not even "we could not reach you": nothing but the opt-out confirmation until START.
+        assert (essential.status, essential.status_reason) == (SmsStatus.REFUSED, reason)
     confirmation = _outbound(app)[0]
     assert confirmation.kind == "opted_out" and "START" in confirmation.body
 
