@@ -25,7 +25,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from hotline.callbacks.models import CallbackReason, CallbackRequest
+from hotline.callbacks.models import CallbackReason, CallbackRequest, CallbackStatus
 from hotline.callers import forms as callers_forms
 from hotline.callers import service as callers_service
 from hotline.callers import views as callers_views
@@ -233,14 +233,22 @@ def case_for_call(call_sid: str):
 
 
 def _case_action(number: str, form_cls, form_name: str, action, done: tuple[str, str], anchor=""):
-    """Validate `form_cls`, run `action(case, form)`, commit; or show the page with the errors."""
+    """Validate `form_cls`, run `action(case, form)`, commit; or show the page with the errors.
+
+    An action may return a (中文, English) warning: what was done is kept (committed) and the
+    warning is shown instead of `done` (a callback refused by the number policy is recorded,
+    but it was not scheduled).
+    """
     case = _load_case(number, for_update=True)
     form = form_cls()
     if form.validate_on_submit():
         try:
-            action(case, form)
+            warning = action(case, form)
             db.session.commit()
-            flash(t(*done), "success")
+            if warning:
+                flash(t(*warning), "error")
+            else:
+                flash(t(*done), "success")
             return _back(number, anchor)
         except ActionRefused as exc:
             db.session.rollback()
@@ -353,7 +361,19 @@ def schedule_callback(number: str):
             note=form.note.data or "",
             reason=CallbackReason.OPERATOR,
         )
+        if callback.status == CallbackStatus.REFUSED:
+            log.info(
+                "callback %s from case %s refused: %s",
+                callback.id,
+                case.number,
+                callback.refusal_reason,
+            )
+            return (
+                f"这个号码不能回电:{callback.refusal_reason}。已记录,值班负责人可以看到。",
+                f"This number cannot be called back: {callback.refusal_reason}. Recorded for the supervisors.",
+            )
         log.info("callback %s scheduled from case %s", callback.id, case.number)
+        return None
 
     return _case_action(
         number,

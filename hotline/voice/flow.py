@@ -8,7 +8,7 @@ WebhookEvent once. Subscribers here (`owe_queue_callback`) run in the publisher'
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -303,7 +303,14 @@ def store_recording(session: Session, call_sid: str, recording: RecordingParams)
 def fallback_voicemail(
     session: Session, params: VoiceParams, recording: RecordingParams, *, region: str
 ) -> None:
-    """A message left through the fallback path: make sure a callback is owed."""
+    """A message left through the fallback path: make sure a callback is owed.
+
+    On a call we placed (a callback: Direction outbound-api) the person is the number we
+    called, `To`, and `From` is the line itself: the callback goes to the person, never to the
+    line's own number.
+    """
+    if params.direction.startswith("outbound"):
+        params = replace(params, from_=params.to, to=params.from_)
     _line, caller, call = _inbound_call(session, params, region, status=CallStatus.IN_PROGRESS)
     call.outcome = CallOutcome.VOICEMAIL
     call.recording_url = recording.recording_url

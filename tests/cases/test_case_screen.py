@@ -139,6 +139,22 @@ def test_call_back_at_creates_a_callback_request(app, client, sign_in, operator,
     assert past.status_code == 400 and "回电时间不能是过去的时间" in past.get_data(as_text=True)
 
 
+def test_a_callback_to_a_refused_number_says_so_and_is_kept_for_supervisors(
+    app, client, sign_in, operator, make_caller, open_case
+):
+    """The number policy refuses a foreign number: the operator is told why, not "scheduled"."""
+    number = open_case(make_caller(phone_number="+442071838750"))
+    sign_in(client, operator)
+    response = client.post(f"/console/cases/{number}/callback", data={"due_at": "2099-06-01T15:30"})
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "这个号码不能回电" in page and "country code +44 is not allowed" in page
+    assert "回电已安排。" not in page
+    with app.app_context():
+        callback = db.session.scalar(select(CallbackRequest))
+        assert callback.status.value == "refused" and "+44" in callback.refusal_reason
+
+
 def test_a_case_without_a_number_cannot_be_called_back(client, sign_in, operator, open_case):
     number = open_case(None)
     sign_in(client, operator)

@@ -69,6 +69,22 @@ def test_voicemail_left_during_an_outage_becomes_a_callback_after_replay(
     assert json.loads(again.output) == {"replayed": 0, "still_failing": 0}
 
 
+def test_a_fallback_message_on_a_callback_call_owes_the_person_called_not_the_line(app, twilio):
+    """On a call we placed, From is the line and To the person: the callback is the person's."""
+    params = {
+        **twilio.call_params(
+            "CA" + "c" * 32, from_="+861012345678", to="+8613123456707", Direction="outbound-api"
+        ),
+        "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE2",
+        "RecordingDuration": "9",
+    }
+    response = twilio.post("/twilio/voice/fallback/recorded?lang=zh-CN", params)
+    assert response.status_code == 200
+    with app.app_context():
+        numbers = set(db.session.scalars(select(CallbackRequest.phone_number)))
+    assert numbers == {"+8613123456707"}
+
+
 def test_no_line_configured_still_answers_with_the_fallback(make_app, tmp_path):
     app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
     with app.app_context():
