@@ -120,7 +120,7 @@ def build_app(test_config: dict | None = None) -> Flask:
         readiness: list[str] = []
         try:
             db.session.execute(text("SELECT 1"))
-            readiness = lines_views.current_readiness()
+            readiness = [problem.en for problem in lines_views.current_readiness()]
         except Exception as exc:  # noqa: BLE001
             problems.append(f"database: {exc.__class__.__name__}")
         return (

@@ -12,8 +12,9 @@ from werkzeug.security import generate_password_hash
 from hotline.callers.models import Caller
 from hotline.callers.service import find_caller
 from hotline.db import db
-from hotline.lines.models import Line
+from hotline.lines.models import Line, LineRecipient
 from hotline.operators.models import Operator, Role
+from hotline.sms.models import AlertKind
 
 #: Example numbers only (the phonenumbers example ranges); none belongs to a real person.
 DEMO_LINE_NUMBER = "+861012345678"
@@ -70,6 +71,25 @@ def seed_demo_data(session) -> dict:
                 )
             )
             created["operators"] += 1
+    session.flush()
+    # The demo supervisor is told about both lines (the summary and every alert), so the
+    # readiness check of a fresh demo is clean.
+    supervisor = session.scalar(select(Operator).where(Operator.username == "supervisor"))
+    for line in session.scalars(select(Line).where(Line.key.in_([key for key, *_ in lines]))):
+        named = session.scalar(
+            select(LineRecipient).where(
+                LineRecipient.line_id == line.id, LineRecipient.operator_id == supervisor.id
+            )
+        )
+        if named is None:
+            session.add(
+                LineRecipient(
+                    line_id=line.id,
+                    operator_id=supervisor.id,
+                    gets_daily_summary=True,
+                    alert_kinds=",".join(kind.value for kind in AlertKind),
+                )
+            )
     for number, name, display, older, straight, hoh, language in DEMO_CALLERS:
         if find_caller(session, number) is None:
             session.add(

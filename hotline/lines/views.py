@@ -26,7 +26,7 @@ from hotline.i18n import t
 from hotline.lines import service
 from hotline.lines.calendar import LineCalendar, holiday_name, national_is_working_day
 from hotline.lines.models import CalendarOverride, Line, LineRecipient
-from hotline.lines.readiness import readiness_problems
+from hotline.lines.readiness import Problem, readiness_problems
 from hotline.lines.settings import (
     WEEKDAY_LABELS,
     WEEKDAYS,
@@ -57,7 +57,7 @@ ALERT_LABELS = {
 }
 
 
-def current_readiness() -> list[str]:
+def current_readiness() -> list[Problem]:
     """The readiness problems of the running app (for /healthz and the admin home)."""
     scripts = current_app.extensions.get("hotline.ivr_scripts")
     valid = set(getattr(scripts, "scripts", {}) or {})

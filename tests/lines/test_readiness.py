@@ -51,8 +51,13 @@ def test_calls_to_unknown_numbers_a_broken_script_and_a_window_outside_the_hours
 
 
 def test_the_lines_page_shows_the_problems(app, signed_in):
-    page = signed_in(Role.ADMIN).get("/console/admin/lines").get_data(as_text=True)
+    client = signed_in(Role.ADMIN)
+    page = client.get("/console/admin/lines").get_data(as_text=True)
     assert "These stop a line from working" in page and "names no supervisor" in page
+    client.post("/console/lang/zh")
+    chinese = client.get("/console/admin/lines").get_data(as_text=True)
+    assert "以下问题会让线路无法正常工作" in chinese and "没有指定接收提醒的值班负责人" in chinese
+    assert "names no supervisor" not in chinese, "the problems speak the console's language"
 
 
 def test_library_chatter_is_kept_out_of_the_info_log(app):
@@ -82,3 +87,12 @@ def test_each_call_state_change_is_one_info_line(app, twilio, caplog):
     twilio.post("/twilio/voice/status", twilio.call_params(sid, CallStatus="completed"))
     changes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("call CA")]
     assert changes == [f"call {sid}: ringing -> completed"]
+
+
+def test_the_demo_names_its_supervisor_for_both_lines(app, client):
+    """`flask seed-demo` leaves no "names no supervisor" problem for the quick start."""
+    from hotline.seed import seed_demo_data
+
+    with app.app_context():
+        seed_demo_data(db.session)
+    assert not [p for p in _problems(client) if "names no supervisor" in p]
