@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from hotline.db import db
 from hotline.operators.auth import MAX_FAILED_LOGINS_PER_ACCOUNT_AND_ADDRESS
-from hotline.operators.models import Operator, Role
+from hotline.operators.models import Role
+from tests import factories
 
 
 @pytest.fixture
 def make_operator(app):
     def _make(username="op1", role=Role.OPERATOR, password="correct horse battery", **kw):
         with app.app_context():
-            op = Operator(
-                username=username,
-                display_name=kw.pop("display_name", username),
-                role=role,
-                password_hash=generate_password_hash(password),
-                **kw,
-            )
-            db.session.add(op)
+            op = factories.make_operator(db.session, username, role=role, password=password, **kw)
             db.session.commit()
             return op.id
 

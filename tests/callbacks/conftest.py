@@ -24,8 +24,9 @@ from hotline.callbacks.service import request_callback
 from hotline.callbacks.settings import CallbackSettings
 from hotline.db import db
 from hotline.lines.models import Line
-from hotline.operators.models import Operator, Presence, Role
+from hotline.operators.models import Presence, Role
 from hotline.timeutil import utcnow
+from tests import factories
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: Tuesday 4 March 2025, 10:00 in Shanghai: an ordinary working day inside the calling window.
@@ -161,8 +162,7 @@ def make_operator(app) -> Callable[..., int]:
         fields.setdefault("role", Role.OPERATOR)
         fields.setdefault("presence", Presence.OFFLINE)
         with app.app_context():
-            operator = Operator(**fields)
-            db.session.add(operator)
+            operator = factories.make_operator(db.session, fields.pop("username"), **fields)
             db.session.commit()
             return operator.id
 

@@ -14,13 +14,13 @@ from datetime import datetime
 
 import pytest
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from hotline.calls.models import Call
 from hotline.db import db
 from hotline.operators.models import Operator, Presence, Role
 from hotline.queue.models import QueueEntry
 from hotline.timeutil import utcnow
+from tests import factories
 
 __all__ = ["make_operator", "operator_client", "csrf_on"]
 
@@ -74,17 +74,16 @@ def make_operator(app):
         **fields,
     ) -> int:
         with app.app_context():
-            operator = Operator(
-                username=username,
-                display_name=fields.pop("display_name", username),
+            operator = factories.make_operator(
+                db.session,
+                username,
                 role=role,
-                password_hash=generate_password_hash(password, method="pbkdf2:sha256:1000"),
+                password=password,
                 phone_number=phone_number,
                 presence=presence,
                 last_seen_at=seen_at or utcnow(),
                 **fields,
             )
-            db.session.add(operator)
             db.session.commit()
             return operator.id
 

@@ -6,7 +6,8 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from hotline.db import db
-from hotline.operators.models import Operator, Role
+from hotline.operators.models import Role
+from tests import factories
 
 PASSWORD = "correct horse battery"
 #: A cheap hash for accounts whose password is not what a test is about.
@@ -19,10 +20,7 @@ def add_operator(app):
 
     def _add(username: str = "op1", role: Role = Role.OPERATOR) -> int:
         with app.app_context():
-            operator = Operator(
-                username=username, display_name=username, role=role, password_hash=FAST_HASH
-            )
-            db.session.add(operator)
+            operator = factories.make_operator(db.session, username, role=role, password=PASSWORD)
             db.session.commit()
             return operator.id
 

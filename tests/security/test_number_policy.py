@@ -292,7 +292,8 @@ def test_a_refused_number_asking_again_adds_to_its_refused_row(app, twilio, http
 def test_a_message_left_through_a_callback_calls_fallback_never_calls_the_line_itself(
     app, twilio, http_client, fake_calls: FakeCalls
 ):
-    """The fallback of an outbound call sees From = the line: no callback rings the hotline."""
+    """The fallback of an outbound call sees From = the line: the callback is owed to the
+    person called (To), and nothing ever rings the hotline's own number."""
     with time_machine.travel(MONDAY_10AM, tick=False):
         params = twilio.call_params(
             twilio.new_call_sid(),
@@ -306,7 +307,7 @@ def test_a_message_left_through_a_callback_calls_fallback_never_calls_the_line_i
         response = twilio.post("/twilio/voice/fallback/recorded?lang=zh-CN", params)
         assert response.status_code == 200
         dispatch(app)
-    assert [(c.status, c.refusal_reason) for c in _callbacks(app)] == [
-        (CallbackStatus.REFUSED, "the hotline's own line number")
+    assert [(c.phone_number, c.refusal_reason) for c in _callbacks(app)] == [
+        ("+8613123456701", None)
     ]
-    assert create_requests(http_client) == []
+    assert [r.data["To"][0] for r in create_requests(http_client)] == ["+8613123456701"]
