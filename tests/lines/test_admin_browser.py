@@ -1,9 +1,10 @@
 """From an empty database to an answered call, set up only through the CLI and the console.
 
-An administrator is created with `flask operators create`, signs in in headless Chromium,
-creates a line with its hours, names two supervisors, and a call through the dev gateway is
-answered by that line's script; a local override closing today then closes the line for the
-next call, without a restart.
+Issue 13's whole "done means" in one journey: an administrator is created with `flask operators
+create`, signs in in headless Chromium, creates a line with its hours, names two supervisors,
+imports ten volunteers from a CSV, and a call through the dev gateway is answered by that line's
+script; a local override closing today then closes the line for the next call, without a
+restart.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from sqlalchemy import select, text
 from browser import LiveServer
 from hotline.audit import AuditEntry
 from hotline.db import Base, db
+from hotline.directory.models import Volunteer
 from hotline.lines.models import CalendarOverride, Line, LineRecipient
+from tests.directory.conftest import roster_csv
 
 pytestmark = pytest.mark.browser
 
@@ -138,6 +141,16 @@ def test_an_administrator_sets_up_a_line_without_sql(empty_hotline_and_gateway, 
     console.get_by_role("button", name="Save recipients").click()
     console.get_by_text("Recipients saved.").wait_for()
 
+    # Ten volunteers of 邻里守望 from a CSV (checked first, then imported).
+    console.goto(f"{hotline_url}/console/directory/volunteers")
+    console.set_input_files(
+        "#import-file",
+        files=[{"name": "roster.csv", "mimeType": "text/csv", "buffer": roster_csv(10).encode()}],
+    )
+    console.click("#import-form button[type=submit]")
+    console.click("text=Import the 10 valid rows")
+    console.get_by_text("10 volunteers imported.").wait_for()
+
     # The line is open today (all day on a working day, or on the weekend? see the override).
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     with app.app_context():
@@ -169,5 +182,6 @@ def test_an_administrator_sets_up_a_line_without_sql(empty_hotline_and_gateway, 
         assert db.session.scalar(select(Line.phone_number)) == LINE
         assert db.session.scalar(select(CalendarOverride.note)) == "Community event"
         assert len(db.session.scalars(select(LineRecipient)).all()) == 2
+        assert len(db.session.scalars(select(Volunteer)).all()) == 10
         entities = set(db.session.scalars(select(AuditEntry.entity)))
-        assert {"line", "line_recipients", "calendar_override"} <= entities
+        assert {"line", "line_recipients", "calendar_override", "volunteer"} <= entities
