@@ -11,7 +11,7 @@ from hotline.lines.models import Line
 from hotline.lines.settings import from_form, validate_line
 from hotline.operators.forms import languages_text, parse_languages
 from hotline.operators.models import Operator, Role
-from tests.lines.conftest import valid_form
+from tests.lines.conftest import signed_in, valid_form  # noqa: F401 - signed_in is a fixture
 from tests.operator_queue.queue_support import *  # noqa: F403
 from tests.operator_queue.queue_support import login, operator_of
 
@@ -103,3 +103,17 @@ def test_the_line_threshold_is_validated_and_kept_when_a_form_leaves_it_out(sess
     session.add(line)
     session.flush()
     assert check(line=line).values["route_to_anyone_after_seconds"] == 45
+
+
+def test_the_line_page_edits_the_threshold(app, signed_in):  # noqa: F811 - the fixture
+    client = signed_in(Role.ADMIN)
+    with app.app_context():
+        main = db.session.scalar(select(Line).where(Line.key == "main"))
+        main_id, number = main.id, main.phone_number
+    page = client.get(f"/console/admin/lines/{main_id}").get_data(as_text=True)
+    assert 'name="route_to_anyone_after_seconds" value="120"' in page
+    assert "Offer to any operator after (seconds)" in page
+    form = valid_form(phone_number=number, route_to_anyone_after_seconds="45")
+    assert client.post(f"/console/admin/lines/{main_id}", data=form).status_code == 302
+    with app.app_context():
+        assert db.session.get(Line, main_id).route_to_anyone_after_seconds == 45
