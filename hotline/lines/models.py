@@ -48,6 +48,9 @@ class Line(Base):
     #: A caller who hangs up after waiting at least this long is called back automatically;
     #: shorter hang-ups are "short abandons", counted but excluded from abandonment rates.
     abandon_callback_after_seconds: Mapped[int] = mapped_column(default=20)
+    #: A caller nobody speaking their language has taken after this long in the queue is offered
+    #: to every operator on the line, their language shown (see hotline.queue.routing).
+    route_to_anyone_after_seconds: Mapped[int] = mapped_column(default=120)
     #: Callback retry policy: calls placed at most (the first when due, then 3 retries), and the
     #: wait after each failed one
     #: ("30m", "2h", "next_working_day"; the last entry repeats). Retries always land inside the

@@ -44,6 +44,8 @@ _INTEGERS = {
     "offer_callback_after_seconds": (0, 3600),
     "max_wait_seconds": (30, 7200),
     "abandon_callback_after_seconds": (0, 600),
+    # Routing: a caller nobody speaking their language took is offered to anyone after this.
+    "route_to_anyone_after_seconds": (0, 3600),
     "service_level_seconds": (1, 600),
     "callback_max_attempts": (1, 10),
 }
@@ -414,6 +416,7 @@ def defaults() -> dict[str, str]:
         "offer_callback_after_seconds": "180",
         "max_wait_seconds": "1200",
         "abandon_callback_after_seconds": "20",
+        "route_to_anyone_after_seconds": "120",
         "service_level_seconds": "20",
         "callback_max_attempts": "4",
         "callback_retry_delays": "30m,2h,next_working_day",
@@ -426,6 +429,10 @@ def from_form(form: Mapping[str, str]) -> dict[str, str]:
     """The console form's fields as `validate_line` reads them: each weekday is a choice
     (usual hours, these hours, open all day, closed) plus its hours text."""
     raw = {name: form.get(name, "") for name in FIELDS if not name.startswith("hours_")}
+    if "route_to_anyone_after_seconds" not in form:
+        # A form posted without the routing threshold (a page from before it existed) keeps
+        # the line's value (or the default) rather than failing as "not a number".
+        del raw["route_to_anyone_after_seconds"]
     raw["hours_usual"] = (
         ALL_DAY if form.get("mode_usual") == ALL_DAY else form.get("hours_usual", "")
     )

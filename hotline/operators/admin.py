@@ -1,7 +1,8 @@
 """Console account administration (blueprint `operators_admin`, admins only).
 
 GET /console/admin/operators (`operators_admin.operators_page`): accounts, roles, phones,
-sign-in, password resets. Each view is an entry point: it commits its one change.
+languages/dialects and lines served (for routing: hotline.queue.routing), sign-in, password
+resets. Each view is an entry point: it commits its one change.
 """
 
 from __future__ import annotations
@@ -13,9 +14,16 @@ from sqlalchemy.exc import IntegrityError
 
 from hotline.db import db
 from hotline.i18n import t
+from hotline.lines.models import Line
 from hotline.operators import presence
 from hotline.operators.auth import end_sessions, hash_password, password_problem, role_required
-from hotline.operators.forms import OperatorCreateForm, OperatorUpdateForm, PasswordResetForm
+from hotline.operators.forms import (
+    OperatorCreateForm,
+    OperatorUpdateForm,
+    PasswordResetForm,
+    languages_text,
+    parse_languages,
+)
 from hotline.operators.models import Operator, Presence, Role
 from hotline.operators.presence import PRESENCE_LABELS
 from hotline.phone import InvalidNumber, normalise
@@ -41,6 +49,8 @@ def operators_page():
         update_form=OperatorUpdateForm,
         reset_form=PasswordResetForm(),
         presence_label=lambda p: t(*PRESENCE_LABELS[p]),
+        lines=list(db.session.scalars(select(Line).order_by(Line.name))),
+        languages_text=languages_text,
     )
 
 
@@ -94,7 +104,7 @@ def create_operator():
 @bp.post("/admin/operators/<int:operator_id>")
 @role_required(Role.ADMIN)
 def update_operator(operator_id: int):
-    """Change name, role, phone, or whether the account may sign in."""
+    """Change name, role, phone, languages, lines, or whether the account may sign in."""
     operator = db.session.get(Operator, operator_id)
     form = OperatorUpdateForm()
     if operator is None or not form.validate_on_submit():
@@ -112,6 +122,15 @@ def update_operator(operator_id: int):
     except InvalidNumber:
         flash(t("电话号码不对。", "That phone number is not valid."), "error")
         return _admin_redirect()
+    line_ids = sorted(set(form.line_ids.data or []))
+    known = (
+        set(db.session.scalars(select(Line.id).where(Line.id.in_(line_ids)))) if line_ids else set()
+    )
+    if known != set(line_ids):
+        flash(t("没有保存:请检查表格。", "Not saved: please check the form."), "error")
+        return _admin_redirect()
+    operator.line_ids = line_ids
+    operator.languages = parse_languages(form.languages.data)
     operator.display_name = (form.display_name.data or operator.username).strip()
     operator.role = role
     operator.is_active = bool(form.is_active.data)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, created_at, enum_column, intpk
@@ -47,6 +48,12 @@ class Operator(Base):
     #: Part of every sign-in session; raising it signs the account out everywhere (logout,
     #: password reset, deactivation), so a captured cookie stops working.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Languages and dialects the operator speaks: the callers' codes ("zh-CN" 普通话, "yue-HK"
+    #: 粤语, "en-US" English) or a local dialect named by the centre ("上海话"). Empty: any
+    #: language (routing treats them as speaking everything; see hotline.queue.routing).
+    languages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: Ids of the lines whose callers this operator sees and takes. Empty: every line.
+    line_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[created_at]
 
 

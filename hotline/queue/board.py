@@ -22,7 +22,7 @@ from hotline.operators import presence
 from hotline.operators.models import Operator, Presence
 from hotline.operators.presence import PRESENCE_LABELS
 from hotline.phone import mask
-from hotline.queue import connect, service
+from hotline.queue import connect, routing, service
 from hotline.queue.models import QueueEntry, QueueStatus
 from hotline.timeutil import utcnow
 
@@ -76,6 +76,49 @@ KEYS_ONLY = re.compile(r"^[0-9*#\s]*$")
 def _label(table: dict, key, default: str = "") -> str:
     pair = table.get(key)
     return t(*pair) if pair else default
+
+
+def language_label(code: str) -> str:
+    """普通话 / 粤语 / English, or a local dialect's own name as the centre wrote it."""
+    return _label(LANGUAGE_LABELS, code, code)
+
+
+def _wait_words(seconds: int) -> str:
+    if seconds < 60:
+        return t(f"等了 {seconds} 秒", f"waiting {seconds} s")
+    return t(f"等了 {seconds // 60} 分钟", f"waiting {seconds // 60} min")
+
+
+def offer_label(offer: routing.Offer | None) -> str:
+    """Why a caller is offered to this operator, in one line: "粤语 · 等了 2 分钟"; a caller
+    offered past the line's threshold says nobody speaking their language took them."""
+    if offer is None:
+        return ""
+    words = f"{language_label(offer.language)} · {_wait_words(offer.waited_seconds)}"
+    if offer.reason == routing.OVERFLOW:
+        words += t(" · 没有会这种语言的坐席接听", " · no operator speaking it took the call")
+    return words
+
+
+def skills_json(operator: Operator) -> dict:
+    """The operator's languages and lines in words ("every line" when none are set)."""
+    skills = connect.skills_of(operator)
+    lines = (
+        [
+            line.name
+            for line in db.session.scalars(
+                select(Line).where(Line.id.in_(sorted(skills.line_ids))).order_by(Line.name)
+            )
+        ]
+        if skills.line_ids
+        else []
+    )
+    return {
+        "languages": sorted(skills.languages),
+        "languages_label": " / ".join(language_label(code) for code in sorted(skills.languages))
+        or t("所有语言", "any language"),
+        "lines_label": "、".join(lines) if lines else t("所有线路", "every line"),
+    }
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -148,7 +191,7 @@ def entry_json(
         "arrived_at": _iso(entry.arrived_at),
         "line": line.name if line else "",
         "language": entry.language,
-        "language_label": _label(LANGUAGE_LABELS, entry.language, entry.language),
+        "language_label": language_label(entry.language),
         "priority": entry.priority,
         "priority_label": _label(PRIORITY_LABELS, entry.priority),
         "priority_reason": entry.priority_reason,
@@ -220,7 +263,11 @@ def console_state(operator_id: int, *, case_url: CaseUrl) -> dict:
     me = presence.heartbeat(session, operator_id)
     assert me is not None
     now = utcnow()
-    waiting = service.waiting_entries(session, limit=MAX_ROWS)
+    # Only the callers on the operator's lines (no lines set: every line).
+    skills = connect.skills_of(me)
+    waiting = service.waiting_entries(session, limit=MAX_ROWS, line_ids=skills.line_ids)
+    offers = {entry.id: offer for entry, offer in connect.routed(session, skills, waiting, now)}
+    next_id: int | None = None
     # Load every caller, call and line of the page in three queries (entry_json then finds them
     # in the session instead of asking the database once per row, every second, for every
     # operator). The lists are kept until the rows are built: the session only holds weak
@@ -253,6 +300,14 @@ def console_state(operator_id: int, *, case_url: CaseUrl) -> dict:
         data["is_reserved_for_other"] = connect.is_reserved_for_someone_else(
             session, entry, operator_id, now
         )
+        # Why "take the next caller" offers this caller to this operator (routing), and which
+        # row it takes; a row without a reason can still be picked by hand.
+        offer = offers.get(entry.id)
+        data["offer_reason"] = offer.reason if offer is not None else None
+        data["offer_label"] = offer_label(offer)
+        if next_id is None and offer is not None and not data["is_reserved_for_other"]:
+            next_id = entry.id
+        data["is_next_for_me"] = entry.id == next_id
         rows.append(data)
     del page_callers, page_calls, page_lines
     current = connect.active_entry(session, operator_id)
@@ -296,6 +351,7 @@ def console_state(operator_id: int, *, case_url: CaseUrl) -> dict:
             "presence": me.presence.value,
             "presence_label": _label(PRESENCE_LABELS, me.presence),
             "has_phone": bool(me.phone_number),
+            **skills_json(me),
         },
         "waiting": rows,
         "current": (

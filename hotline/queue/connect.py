@@ -36,7 +36,7 @@ from hotline.numberpolicy import NumberPolicy
 from hotline.operators import presence
 from hotline.operators.models import Operator, Presence
 from hotline.phone import mask
-from hotline.queue import service
+from hotline.queue import routing, service
 from hotline.queue.models import QueueEntry, QueueStatus
 from hotline.queue.twiml import operator_text
 from hotline.telephony.gateway import get_gateway, public_base_url
@@ -77,6 +77,10 @@ class QueueActionError(Exception):
             "The phone system failed; the caller is still waiting. Please try again.",
         ),
         "not_yours": ("这不是您的通话。", "This is not your call."),
+        "not_your_line": (
+            "这位来电者不在您负责的线路上。",
+            "This caller is not on one of your lines.",
+        ),
         "not_connected": ("通话还没有接通。", "The call is not connected yet."),
         "target_unavailable": (
             "对方现在不空闲或没有登记电话,无法转接。",
@@ -167,16 +171,57 @@ def is_reserved_for_someone_else(
     return other is not None and other.is_active and other.presence != Presence.OFFLINE
 
 
+def skills_of(operator: Operator) -> routing.Skills:
+    """The operator's languages and lines, as routing reads them."""
+    return routing.Skills(
+        languages=frozenset(str(code) for code in operator.languages or ()),
+        line_ids=frozenset(int(line_id) for line_id in operator.line_ids or ()),
+    )
+
+
+def waiting_of(entry: QueueEntry, line: Line | None, now) -> routing.Waiting:
+    """A waiting entry, as routing reads it (its wait counts from this time in the queue)."""
+    return routing.Waiting(
+        entry_id=entry.id,
+        line_id=entry.line_id,
+        priority=entry.priority,
+        arrived_at=entry.arrived_at,
+        language=entry.language,
+        waited_seconds=max(0, int((now - entry.enqueued_at).total_seconds())),
+        overflow_after_seconds=line.route_to_anyone_after_seconds if line is not None else None,
+    )
+
+
+def routed(
+    session: Session, skills: routing.Skills, entries: list[QueueEntry], now
+) -> list[tuple[QueueEntry, routing.Offer]]:
+    """The entries (already in the queue's order) offered to an operator with `skills`, each
+    with the reason (hotline.queue.routing decides)."""
+    lines = {line_id: session.get(Line, line_id) for line_id in {e.line_id for e in entries}}
+    by_id = {entry.id: entry for entry in entries}
+    waiting = [waiting_of(entry, lines[entry.line_id], now) for entry in entries]
+    return [(by_id[offer.entry_id], offer) for offer in routing.offers(skills, waiting)]
+
+
 def next_candidates(session: Session, operator_id: int, limit: int = 10) -> list[QueueEntry]:
-    """The entries "take the next caller" tries, best first (all lines, the queue's order)."""
+    """The entries "take the next caller" tries, best first: the queue's order (priority, then
+    original arrival), on the operator's lines, callers they can serve (their language, or
+    waiting past the line's threshold: hotline.queue.routing)."""
+    operator = session.get(Operator, operator_id)
+    if operator is None:
+        return []
+    skills = skills_of(operator)
     now = utcnow()
     result: list[QueueEntry] = []
-    # The head of the queue, a page at a time (reserved callbacks are skipped), never the whole
-    # queue: with thousands waiting that would cost every take.
+    # The head of the queue, a page at a time (reserved callbacks and callers in other
+    # languages are skipped), never the whole queue: with thousands waiting that would cost
+    # every take. Routing keeps the queue's order, so page by page gives the same answer.
     page_size = limit + 10
     for page in range(100):
-        entries = service.waiting_entries(session, limit=page_size, offset=page * page_size)
-        for entry in entries:
+        entries = service.waiting_entries(
+            session, limit=page_size, offset=page * page_size, line_ids=skills.line_ids
+        )
+        for entry, _offer in routed(session, skills, entries, now):
             if is_reserved_for_someone_else(session, entry, operator_id, now):
                 continue
             result.append(entry)
@@ -318,6 +363,10 @@ def take(
         if entry is None:
             raise QueueActionError("empty")
     else:
+        # Any caller on the operator's lines may be picked by hand, whatever their language.
+        chosen = session.get(QueueEntry, entry_id)
+        if chosen is not None and not skills_of(operator).serves_line(chosen.line_id):
+            raise QueueActionError("not_your_line")
         entry = claim(session, entry_id, operator_id)
         if entry is None:
             raise QueueActionError("taken")

@@ -87,6 +87,11 @@ def _js_strings() -> dict[str, str]:
         "said": t("说过:", "said: "),
         "for_other": t("留给 {name}", "kept for {name}"),
         "for_me": t("留给您", "kept for you"),
+        "my_skills": t(
+            "我的语言:{languages} · 我的线路:{lines}",
+            "My languages: {languages} · my lines: {lines}",
+        ),
+        "next_for_me": t("下一位", "next for you"),
         "new_caller": t("有新的来电者在等待!", "A new caller is waiting!"),
         "connecting": t("正在拨打您的电话,请接听……", "Ringing your phone, please answer…"),
         "connecting_browser": t("请在浏览器里接听……", "Answer in the browser…"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import logging
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -166,13 +167,17 @@ def waiting_entries(
     *,
     limit: int | None = None,
     offset: int = 0,
+    line_ids: Collection[int] | None = None,
 ) -> list[QueueEntry]:
-    """Everyone waiting (on one line, or all lines), in the order they will be served; only
-    `limit` of them (after `offset`) when given: the console and "take the next caller" need the
-    head of the queue, not 10,000 rows."""
+    """Everyone waiting (on one line, or all lines, or the lines in `line_ids` when given and
+    not empty: an operator's lines), in the order they will be served; only `limit` of them
+    (after `offset`) when given: the console and "take the next caller" need the head of the
+    queue, not 10,000 rows."""
     query = select(QueueEntry).where(QueueEntry.status == QueueStatus.WAITING)
     if line_id is not None:
         query = query.where(QueueEntry.line_id == line_id)
+    if line_ids:
+        query = query.where(QueueEntry.line_id.in_(sorted(line_ids)))
     query = query.order_by(*ORDER)
     if limit is not None:
         query = query.limit(limit).offset(offset)

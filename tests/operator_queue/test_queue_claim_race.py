@@ -164,3 +164,32 @@ def test_an_operator_cannot_hold_two_callers(app, session):
         connect.claim(session, entries[1], operator_id)
     assert refused.value.code == "busy"
     assert session.get(QueueEntry, entries[1]).status == QueueStatus.WAITING
+
+
+@pytest.mark.postgres
+def test_concurrent_take_next_with_routing_on_postgresql_keeps_one_winner(pg_app):
+    """Four Cantonese operators click "take the next caller" at once: one Cantonese caller, and
+    a Mandarin caller none of them is offered yet. One gets the Cantonese caller; the others
+    are told nobody is waiting for them, and the Mandarin caller keeps waiting."""
+    [cantonese, mandarin], operators = _world(pg_app, callers=2, operators=4)
+    with pg_app.app_context():
+        db.session.get(QueueEntry, cantonese).language = "yue-HK"
+        for operator_id in operators:
+            db.session.get(Operator, operator_id).languages = ["yue-HK"]
+        db.session.commit()
+
+    def take_next(session, operator_id):
+        try:
+            return connect.take(session, operator_id).id
+        except QueueActionError as refused:
+            return refused.code
+
+    with pg_app.test_request_context():
+        results = _race(pg_app, take_next, operators)
+    assert sorted(results, key=str) == sorted([cantonese, "empty", "empty", "empty"], key=str)
+    with pg_app.app_context():
+        assert db.session.get(QueueEntry, mandarin).status == QueueStatus.WAITING
+        busy = [
+            op.id for op in db.session.scalars(select(Operator)) if op.presence == Presence.BUSY
+        ]
+    assert len(busy) == 1

@@ -111,6 +111,7 @@
     $("queue-stats").textContent = " · " + fill(S.waiting_count, { n: st.waiting }) +
       " · " + fill(S.longest, { w: duration(st.longest_wait_seconds) }) +
       " · " + fill(S.available_ops, { n: st.available_operators });
+    $("my-skills").textContent = fill(S.my_skills, { languages: me.languages_label, lines: me.lines_label });
     var onCall = !!state.current;
     $("take-next").disabled = onCall || state.waiting.length === 0;
     $("set-available").disabled = onCall || me.presence === "available";
@@ -147,6 +148,13 @@
 
       var why = el("td", "why");
       why.appendChild(badge(entry));
+      // Why routing offers this caller to me ("粤语 · 等了 2 分钟"), and the one "take the next
+      // caller" would take.
+      if (entry.offer_label) why.appendChild(el("div", "offer-reason", entry.offer_label));
+      if (entry.is_next_for_me) {
+        tr.classList.add("next-for-me");
+        why.appendChild(el("div", "next-for-me-tag", S.next_for_me));
+      }
       var reasons = [entry.priority_reason_label, entry.reason_label, entry.scenario_label]
         .filter(Boolean).join(" · ");
       why.appendChild(el("div", "muted", reasons));
