@@ -33,6 +33,9 @@ DEMO_OPERATORS = [
     ("operator", "坐席 刘芳", Role.OPERATOR, "operator-demo-pass", "+8613123456781"),
     ("operator2", "坐席 赵强", Role.OPERATOR, "operator-demo-pass", "+8613123456782"),
 ]
+#: The demo floor speaks two dialects, so routing by language shows: 刘芳 Mandarin and English,
+#: 赵强 Cantonese and Mandarin (a Cantonese caller is offered to 赵强 first).
+DEMO_LANGUAGES = {"operator": ["zh-CN", "en-US"], "operator2": ["yue-HK", "zh-CN"]}
 
 
 def seed_demo_data(session) -> dict:
@@ -68,6 +71,7 @@ def seed_demo_data(session) -> dict:
                     role=role,
                     password_hash=generate_password_hash(password),
                     phone_number=phone,
+                    languages=DEMO_LANGUAGES.get(username, []),
                 )
             )
             created["operators"] += 1
