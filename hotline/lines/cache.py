@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from hotline.lines.calendar import LineCalendar
 from hotline.lines.models import BUMPED as _BUMPED
 from hotline.lines.models import SEEN as _SEEN
-from hotline.lines.models import CalendarOverride, Line, SettingsVersion
+from hotline.lines.models import WATCHED, CalendarOverride, Line, SettingsVersion
 
 
 @dataclass
@@ -59,18 +59,21 @@ def current_version(session: Session) -> int:
 
 
 def _snapshot(session: Session) -> _Snapshot:
+    if any(isinstance(obj, WATCHED) for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.flush()  # as the query this replaces would autoflush: the bump, and own edits
     engine = session.get_bind()
     version = current_version(session)
     cached = _snapshots.get(engine)
     if cached is not None and cached.version == version and not session.info.get(_BUMPED):
         return cached
     # Loaded after the counter was read: the rows are at least as new as `version`, so a
-    # change committed in between only causes one more reload, never a stale entry.
-    rows = session.scalars(select(Line)).all()
-    lines = {}
-    for row in rows:
-        session.expunge(row)  # a detached, fully loaded copy; the session gets merged ones
-        lines[row.id] = row
+    # change committed in between only causes one more reload, never a stale entry. A separate
+    # session on the same connection (same transaction) loads them, so the caller's session
+    # keeps its own Line instances attached; the copies are then detached.
+    with Session(bind=session.connection(), autoflush=False) as loader:
+        rows = loader.scalars(select(Line)).all()
+        loader.expunge_all()
+    lines = {row.id: row for row in rows}
     by_number = {row.phone_number: row.id for row in rows if row.is_active}
     fresh = _Snapshot(version=version, lines=lines, by_number=by_number)
     if not session.info.get(_BUMPED):

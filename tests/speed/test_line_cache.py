@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from sqlalchemy import select
 
 from hotline.db import db
 from hotline.lines import cache
 from hotline.lines.models import Line, SettingsVersion
-from hotline.lines.service import add_override, find_line, save_line
+from hotline.lines.service import NoLineConfigured, add_override, find_line, save_line
 
 from .test_statement_counts import counted
 
@@ -81,3 +82,27 @@ def test_an_uncommitted_change_is_never_cached(app):
         db.session.rollback()
     with app.app_context():
         assert find_line(db.session, LINE_NUMBER, "CN").name == "长者服务热线"
+
+
+def test_a_line_the_session_already_holds_stays_attached(app):
+    """Filling the cache never detaches the caller's own Line instances."""
+    with app.app_context():
+        held = db.session.scalar(select(Line).where(Line.key == "main"))
+        assert find_line(db.session, LINE_NUMBER, "CN") is held
+        held.max_wait_seconds = 900
+        db.session.commit()
+    with app.app_context():
+        assert find_line(db.session, LINE_NUMBER, "CN").max_wait_seconds == 900
+
+
+def test_an_unflushed_edit_is_seen_in_its_own_transaction(app):
+    """As the query the cache replaces would autoflush, a pending edit of a line counts."""
+    with app.app_context():
+        find_line(db.session, LINE_NUMBER, "CN")  # the cache is warm
+    with app.app_context():
+        find_line(db.session, LINE_NUMBER, "CN").is_active = False  # the only line; not flushed
+        with pytest.raises(NoLineConfigured):
+            find_line(db.session, LINE_NUMBER, "CN")
+        db.session.rollback()
+    with app.app_context():
+        assert find_line(db.session, LINE_NUMBER, "CN").is_active
