@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, event, update
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, event, insert, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hotline.db import Base, created_at, intpk
@@ -148,9 +148,14 @@ def _bump_on_change(session: Session, flush_context, instances) -> None:
     )
     if changed:
         table = SettingsVersion.__table__
-        session.connection().execute(
+        connection = session.connection()
+        bumped = connection.execute(
             update(table).where(table.c.id == 1).values(version=table.c.version + 1)
         )
+        if bumped.rowcount == 0:
+            # The row is missing (a table emptied by hand or by a test's TRUNCATE): start again
+            # above the 0 a reader assumes when there is no row.
+            connection.execute(insert(table).values(id=1, version=1))
         session.info.pop(SEEN, None)
         session.info[BUMPED] = True
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from hotline.db import db
 from hotline.lines import cache
@@ -106,3 +106,16 @@ def test_an_unflushed_edit_is_seen_in_its_own_transaction(app):
         db.session.rollback()
     with app.app_context():
         assert find_line(db.session, LINE_NUMBER, "CN").is_active
+
+
+def test_a_missing_counter_row_is_recreated_by_the_next_change(app, make_app):
+    other = make_app()
+    with app.app_context():
+        db.session.execute(delete(SettingsVersion))
+        db.session.commit()
+    assert _line_name(app) == "长者服务热线"
+    with other.app_context():
+        line = db.session.scalar(select(Line).where(Line.key == "main"))
+        save_line(db.session, line, {"name": "又一个名字"}, operator_id=None, actor="test")
+        db.session.commit()
+    assert _line_name(app) == "又一个名字"
