@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, event, insert, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hotline.db import Base, created_at, intpk
 
@@ -111,3 +111,61 @@ class LineRecipient(Base):
     def kinds(self) -> set[str]:
         """The alert kinds as a set."""
         return {k for k in self.alert_kinds.split(",") if k}
+
+
+class SettingsVersion(Base):
+    """One row counting changes to lines, calendar overrides and recipients.
+
+    Every flush that changes one of those rows bumps it in the same transaction
+    (hotline.lines.cache), so each process can keep lines and calendars in memory and reload
+    them only when the counter it reads once per request has moved.
+    """
+
+    __tablename__ = "settings_version"
+
+    id: Mapped[intpk]
+    version: Mapped[int] = mapped_column(default=0)
+
+
+@event.listens_for(SettingsVersion.__table__, "after_create")
+def _first_row(target, connection, **kw) -> None:
+    # A schema built from the models (tests, the benchmark's fallback) starts with the row the
+    # migration inserts, so the bump is always a plain UPDATE.
+    connection.execute(target.insert().values(id=1, version=0))
+
+
+#: The models whose changes bump the settings counter.
+WATCHED = (Line, CalendarOverride, LineRecipient)
+#: session.info key: the counter read by this session's current transaction (hotline.lines.cache).
+SEEN = "hotline.settings_version"
+#: session.info key: this transaction changed settings (uncommitted: nothing it reads is cached).
+BUMPED = "hotline.settings_bumped"
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_on_change(session: Session, flush_context, instances) -> None:
+    """Bump the counter in the flush that changes a line, an override or a recipient."""
+    changed = any(isinstance(obj, WATCHED) for obj in (*session.new, *session.deleted)) or any(
+        isinstance(obj, WATCHED) and session.is_modified(obj, include_collections=False)
+        for obj in session.dirty
+    )
+    if changed:
+        table = SettingsVersion.__table__
+        connection = session.connection()
+        bumped = connection.execute(
+            update(table).where(table.c.id == 1).values(version=table.c.version + 1)
+        )
+        if bumped.rowcount == 0:
+            # The row is missing (a table emptied by hand or by a test's TRUNCATE): start again
+            # above the 0 a reader assumes when there is no row.
+            connection.execute(insert(table).values(id=1, version=1))
+        session.info.pop(SEEN, None)
+        session.info[BUMPED] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_version(session: Session) -> None:
+    # The next transaction reads the counter again.
+    session.info.pop(SEEN, None)
+    session.info.pop(BUMPED, None)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from hotline import audit
 from hotline.audit import changes
+from hotline.lines import cache
 from hotline.lines.models import CalendarOverride, Line, LineRecipient
 from hotline.lines.settings import AUDITED
 from hotline.operators.models import Operator
@@ -31,13 +32,9 @@ def find_line(session: Session, to_number: str, region: str) -> Line:
     NoLineConfigured when no line is active at all.
     """
     number = try_normalise(to_number, region)
-    line = None
-    if number:
-        line = session.scalar(select(Line).where(Line.phone_number == number, Line.is_active))
-    if line is None:
-        line = session.scalar(select(Line).where(Line.is_active).order_by(Line.id))
-        if line is not None and to_number:
-            log.warning("contact to unknown number %s served by line %s", mask(to_number), line.key)
+    line = cache.active_line(session, number)  # the per-process cache (hotline.lines.cache)
+    if line is not None and line.phone_number != number and to_number:
+        log.warning("contact to unknown number %s served by line %s", mask(to_number), line.key)
     if line is None:
         raise NoLineConfigured("no active line is configured")
     return line
@@ -53,7 +50,8 @@ def save_line(
 ) -> Line:
     """Create `line` (None) or change it with values from `settings.validate_line`, and audit
     who changed what, before and after. Flushes; the entry point commits. Takes effect on the
-    next call: every webhook reads the line from the database."""
+    next call: the flush bumps the settings counter that every process's line cache checks
+    (hotline.lines.cache)."""
     is_new = line is None
     if line is None:
         line = Line(key=values["key"])

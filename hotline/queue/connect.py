@@ -39,7 +39,7 @@ from hotline.phone import mask
 from hotline.queue import routing, service
 from hotline.queue.models import QueueEntry, QueueStatus
 from hotline.queue.twiml import operator_text
-from hotline.telephony.gateway import get_gateway, public_base_url
+from hotline.telephony.gateway import TERMINAL_CALL_EVENTS, get_gateway, public_base_url
 from hotline.telephony.twiml import with_query
 from hotline.timeutil import utcnow
 
@@ -418,6 +418,9 @@ def _connect(
             url=base + operator_url(entry.id, operator.id),
             status_callback=base + operator_status_url(entry.id, operator.id),
             timeout_seconds=OPERATOR_RING_SECONDS,
+            # operator_leg_status acts on the end of the leg only (answering is the Url's
+            # webhook): no initiated/ringing/answered callbacks to receive and store.
+            status_events=TERMINAL_CALL_EVENTS,
         )
     except TwilioException:
         log.exception("could not ring operator %s for entry %s", operator.id, entry.id)
@@ -775,6 +778,9 @@ def transfer(
             url=base + operator_url(entry.id, target.id),
             status_callback=base + operator_status_url(entry.id, target.id),
             timeout_seconds=OPERATOR_RING_SECONDS,
+            # operator_leg_status acts on the end of the leg only (answering is the Url's
+            # webhook): no initiated/ringing/answered callbacks to receive and store.
+            status_events=TERMINAL_CALL_EVENTS,
         )
     except TwilioException:
         log.exception("could not ring operator %s for a transfer", target.id)

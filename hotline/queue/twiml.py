@@ -295,7 +295,9 @@ def _conference(
         # it when the first operator hands over.
         end_conference_on_exit=end_on_exit,
         status_callback=status_callback,
-        status_callback_event="start end join leave hold",
+        # conference_event keeps the ConferenceSid (every join carries it) and the hold state;
+        # start, leave and end would only be webhooks to receive and store.
+        status_callback_event="join hold",
         status_callback_method="POST",
         **kwargs,
     )

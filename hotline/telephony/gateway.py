@@ -7,6 +7,7 @@ recording `http_client` in tests (app.config["TWILIO_HTTP_CLIENT"]).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,11 @@ from twilio.rest import Client
 
 from hotline.numberpolicy import NumberPolicy
 
-#: Call progress events the hotline wants for every outbound call.
+#: Call progress events for outbound calls whose handler records every step (callback calls).
 ALL_CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+#: Only the end of the call (Twilio's "completed" event also reports busy, no-answer, failed and
+#: canceled): for legs whose handler ignores the progress before it, every webhook saved counts.
+TERMINAL_CALL_EVENTS = ["completed"]
 
 
 class OutboundNumberRefused(TwilioException):
@@ -77,6 +81,7 @@ class TelephonyGateway:
         timeout_seconds: int = 30,
         machine_detection: bool = False,
         fallback_url: str | None = None,
+        status_events: Sequence[str] = tuple(ALL_CALL_EVENTS),
     ) -> str:
         """Place an outbound call that will fetch its TwiML from `url`; returns the CallSid.
 
@@ -84,6 +89,7 @@ class TelephonyGateway:
         machine's greeting (DetectMessageEnd), so a message left on a machine is not cut off at
         its start; a person is still recognised as soon as they speak. `fallback_url` is where
         Twilio asks for TwiML when `url` fails (without it the person hears "application error").
+        `status_events` are the progress events posted to `status_callback`.
         """
         check_outbound(to)
         kwargs: dict[str, Any] = {
@@ -91,7 +97,7 @@ class TelephonyGateway:
             "from_": from_,
             "url": url,
             "status_callback": status_callback,
-            "status_callback_event": ALL_CALL_EVENTS,
+            "status_callback_event": list(status_events),
             "status_callback_method": "POST",
             "timeout": timeout_seconds,
         }

@@ -54,6 +54,33 @@ def capped_params(params: dict) -> dict:
     return {name[:100]: cap(value) for name, value in list(params.items())[:100]}
 
 
+#: What a status callback's record keeps (issue 16): its answer is an empty 204 that a retry
+#: replays from `status_code` alone, so only what says which event it was is worth storing;
+#: the caller's numbers and Twilio's other fields stay on the Call row or nowhere.
+STATUS_PARAMS_KEPT = frozenset(
+    {
+        "CallSid",
+        "MessageSid",
+        "CallStatus",
+        "MessageStatus",
+        "SequenceNumber",
+        "StatusCallbackEvent",
+        "ConferenceSid",
+        "CallDuration",
+        "AnsweredBy",
+        "ErrorCode",
+    }
+)
+
+
+def stored_params(params: dict, status_code: int) -> dict:
+    """The parameters kept in the WebhookEvent: all of them (capped) for a webhook that
+    answered with a document, the STATUS_PARAMS_KEPT of a status callback (204)."""
+    if status_code == 204:
+        params = {name: value for name, value in params.items() if name in STATUS_PARAMS_KEPT}
+    return capped_params(params)
+
+
 def spool(kind: str, params: dict, error: str) -> None:
     """Keep a webhook we could not store in the database, for `flask spool replay`.
 
@@ -84,7 +111,8 @@ def spool(kind: str, params: dict, error: str) -> None:
 def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: str = "CallSid"):
     """Decorate a webhook view.
 
-    - A request identical to one already handled (Twilio's retry) gets the stored response.
+    - A request identical to one already handled (Twilio's retry) gets the stored response
+      (the key hashes every parameter; a status callback's record keeps only a few of them).
     - The view's services flush and never commit: the guard commits once, the effects and the
       WebhookEvent together (the entry point of every webhook).
     - BadWebhook becomes a 400 and the transaction is rolled back: no half-written rows.
@@ -127,7 +155,7 @@ def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: 
                                 sid=form.get(sid_param, "")[:64],
                                 idempotency_key=key,
                                 path=path[:300],
-                                params=capped_params(params),
+                                params=stored_params(params, response.status_code),
                                 status_code=response.status_code,
                                 response_body=body,
                             )

@@ -23,7 +23,7 @@ from hotline.calls.models import Call, CallDirection, CallOutcome, CallStatus
 from hotline.ivr import engine
 from hotline.ivr.engine import CallContext, CallState, Step
 from hotline.ivr.schema import ScriptSet
-from hotline.lines.calendar import LineCalendar
+from hotline.lines import cache as lines_cache
 from hotline.lines.models import Line
 from hotline.lines.service import NoLineConfigured, find_line  # noqa: F401 (used by views)
 from hotline.phone import mask, try_normalise
@@ -88,7 +88,7 @@ def call_context(
     """Opening hours now, the caller's name and pacing preferences, a block in force, and
     (for a consented family contact) the elder they call about."""
     now = utcnow()
-    is_open = LineCalendar.load(session, line).is_open(now)
+    is_open = lines_cache.calendar_for(session, line).is_open(now)
     if caller is None:
         return CallContext(is_open=is_open)
     proxy = family_proxy(session, caller)
@@ -174,7 +174,9 @@ def continue_call(
         turn = start_inbound_call(session, scripts, params, region=region)
         call = turn.call
     line = (
-        session.get(Line, call.line_id) if call.line_id else find_line(session, params.to, region)
+        lines_cache.line_by_id(session, call.line_id)
+        if call.line_id
+        else find_line(session, params.to, region)
     )
     assert line is not None
     caller = session.get(Caller, call.caller_id) if call.caller_id else None

@@ -114,7 +114,7 @@ def test_take_next_rings_the_operator_then_dequeues_exactly_that_caller(
         "StatusCallback": [
             f"{BASE_URL}/twilio/queue/operator-status?entry={entry.id}&op={operator_id}"
         ],
-        "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"],
+        "StatusCallbackEvent": ["completed"],  # only the end of the leg is acted on
         "StatusCallbackMethod": ["POST"],
         "Timeout": ["20"],
     }
@@ -147,6 +147,7 @@ def test_dequeued_caller_waits_in_the_conference_without_music(
     assert conference.get("startConferenceOnEnter") == "false"
     assert conference.get("endConferenceOnExit") == "true"
     assert conference.get("beep") == "false"
+    assert conference.get("statusCallbackEvent") == "join hold"  # the events conference_event uses
     assert (
         conference.get("statusCallback")
         == f"{BASE_URL}/twilio/queue/conference-status?entry={entry.id}"
