@@ -2,7 +2,7 @@
 line's "offer to anyone after N s" routing threshold
 
 Revision ID: 0007_operator_skills
-Revises: 0005_directory
+Revises: 0006_settings_version
 Create Date: 2026-12-04 18:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 revision: str = "0007_operator_skills"
 # Another revision (0006) may land in parallel; the lead chains them when merging.
-down_revision: str | None = "0005_directory"
+down_revision: str | None = "0006_settings_version"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
