@@ -81,6 +81,12 @@ def stored_params(params: dict, status_code: int) -> dict:
     return capped_params(params)
 
 
+#: Parameters that carry what a caller said or wrote (never written to a log).
+FREE_TEXT_PARAMS = frozenset(
+    {"Body", "SpeechResult", "UnstableSpeechResult", "CallerName", "TranscriptionText"}
+)
+
+
 def spool(kind: str, params: dict, error: str) -> None:
     """Keep a webhook we could not store in the database, for `flask spool replay`.
 
@@ -105,7 +111,16 @@ def spool(kind: str, params: dict, error: str) -> None:
         with open_spool(directory) as fh:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     except OSError:
-        log.exception("could not spool a %s webhook either; params=%s", kind, record)
+        # The log is the last place this request survives, but it must not carry what a person
+        # said or wrote: free text is replaced by its length (numbers are masked by the log
+        # filter of hotline.cases.privacy).
+        kept = {
+            name: (f"<{len(str(value))} characters>" if name in FREE_TEXT_PARAMS else value)
+            for name, value in params.items()
+        }
+        log.exception(
+            "could not spool a %s webhook either (%s); params=%s", kind, record["path"], kept
+        )
 
 
 def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: str = "CallSid"):

@@ -135,3 +135,26 @@ def test_a_writer_that_opened_the_spool_before_a_replay_took_it_writes_to_the_ne
         fh.write("line\n")
     assert path.read_text() == "line\n"
     assert taken.read_text() == "", "a line written to the taken file would be lost"
+
+
+def test_a_request_that_cannot_be_spooled_is_logged_without_what_the_person_wrote(
+    make_app, tmp_path, caplog
+):
+    """Database and disk both down: the log keeps the request's ids, not its free text."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    broken = make_app(
+        DATABASE_URL=f"sqlite:///{tmp_path}/missing/dir/db.sqlite3",
+        FALLBACK_SPOOL_DIR=str(blocker / "spool"),
+    )
+    twilio = TwilioCaller(broken.test_client())
+    params = {
+        **twilio.call_params(VOICEMAIL_SID),
+        "SpeechResult": "我女儿的地址是幸福路十八号",
+    }
+    with caplog.at_level("ERROR", logger="hotline.telephony.webhooks"):
+        response = twilio.post("/twilio/voice/input?node=main&lang=zh-CN&turn=1", params)
+    assert response.status_code == 200, "the caller still hears the fallback"
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "could not spool" in logged and VOICEMAIL_SID in logged
+    assert "幸福路" not in logged and "<13 characters>" in logged
