@@ -147,8 +147,7 @@ def _blocked_calls(*, show_reason: bool) -> list[BlockedCallRow]:
     lines = {line.id: line for line in session.scalars(select(Line)).all()}
     rows = []
     for call, caller in found:
-        first = (call.menu_path or [None])[0]
-        if not (isinstance(first, dict) and first.get("result") == "blocked"):
+        if not call.met_a_block:
             continue  # called before the block, or after it lapsed: an ordinary call
         line = lines.get(call.line_id) if call.line_id else None
         zone = line.timezone if line else "Asia/Shanghai"

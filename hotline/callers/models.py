@@ -101,6 +101,11 @@ class Caller(Base):
             return None
         return self.restriction
 
+    def is_blocked(self, now: datetime) -> bool:
+        """A supervisor's block is in force now (it lapses by itself at its expiry): no queue
+        place by voice, no answers by text."""
+        return self.restriction_in_force(now) == CallerRestriction.BLOCK
+
     @property
     def label(self) -> str:
         """How the console names this caller."""

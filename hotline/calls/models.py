@@ -105,6 +105,13 @@ class Call(Base):
     recording_duration_seconds: Mapped[int | None]
     created_at: Mapped[created_at]
 
+    @property
+    def met_a_block(self) -> bool:
+        """The call met a supervisor's block at its first step (the IVR engine's "blocked"
+        result): a polite voicemail, no queue place, no automatic callback."""
+        first = (self.menu_path or [None])[0]
+        return isinstance(first, dict) and first.get("result") == "blocked"
+
 
 class WebhookEvent(Base):
     """Every signed webhook received, for audit and for idempotency.

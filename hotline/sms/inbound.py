@@ -372,7 +372,7 @@ def _family_callback_text(
         .where(FamilyContact.phone_number == number, FamilyContact.caller_id != sender.id)
         .order_by(FamilyContact.id)
     ).all()
-    if not contacts or _is_blocked(sender, row.created_at):
+    if not contacts or sender.is_blocked(row.created_at):
         return False
     row.caller_id = sender.id
     sender.last_contact_at = row.created_at
@@ -444,7 +444,7 @@ def _caller_text(
     row.case_id = case.id
     integration.record_contact(session, case, kind=ContactKind.SMS_IN, sms_id=row.id, note=row.body)
     head = Head(row.created_at, line.timezone, case.number)
-    blocked = _is_blocked(caller, row.created_at)
+    blocked = caller.is_blocked(row.created_at)
     if word in CALLBACK_WORDS and not blocked:
         integration.request_callback_by_sms(
             session, line=line, caller=caller, arrived_at=row.created_at, case=case
@@ -477,14 +477,6 @@ def _caller_text(
         caller_id=caller.id,
         case_id=case.id,
     )
-
-
-def _is_blocked(caller: Caller, now) -> bool:
-    in_force = getattr(caller, "restriction_in_force", None)
-    if in_force is None:
-        return False
-    restriction = in_force(now)
-    return getattr(restriction, "value", restriction) == "block"
 
 
 def _recently_acknowledged(session: Session, number: str, now) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 from hotline.callbacks import service as callbacks_service
 from hotline.callbacks.models import CallbackReason
 from hotline.callbacks.service import AnswerResult, request_callback
-from hotline.callers.models import Caller, CallerRestriction, FamilyContact
+from hotline.callers.models import Caller, FamilyContact
 from hotline.callers.service import ChangeSource, find_or_create_caller, set_preferences
 from hotline.calls.models import Call, CallDirection, CallOutcome, CallStatus
 from hotline.ivr import engine
@@ -49,17 +48,6 @@ class CallTurn:
     step: Step
     line: Line
     call: Call
-
-
-def is_blocked(caller: Caller | None, now: datetime) -> bool:
-    """A supervisor's block is in force on this caller now (it lapses by itself at its expiry)."""
-    return caller is not None and caller.restriction_in_force(now) == CallerRestriction.BLOCK
-
-
-def is_blocked_call(call: Call) -> bool:
-    """This call met a supervisor's block at its first step (the engine's "blocked" result)."""
-    first = (call.menu_path or [None])[0]
-    return isinstance(first, dict) and first.get("result") == "blocked"
 
 
 def family_proxy(session: Session, caller: Caller | None) -> tuple[FamilyContact, Caller] | None:
@@ -106,7 +94,7 @@ def call_context(
         rate_percent=rate,
         timeout_seconds=timeout,
         language_known=language_known,
-        blocked=is_blocked(caller, now),
+        blocked=caller.is_blocked(now),
         proxy_for=(proxy[1].label or proxy[0].relation or "") if proxy else None,
         proxy_may_request_callbacks=bool(proxy and proxy[0].may("may_request_callbacks")),
     )
@@ -240,7 +228,7 @@ def _apply(session: Session, call: Call, caller: Caller | None, step: Step) -> N
         _family_callback(session, call, caller)
     if step.record is not None:
         call.outcome = CallOutcome.VOICEMAIL
-        if is_blocked_call(call):
+        if call.met_a_block:
             # Decision (issue 17): a block is for abuse, so its voicemail owes no automatic
             # callback. The message still lands on the caller's case (CallEnded links it), and
             # the callbacks page lists the call, so an operator judges whether to call back.
