@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from hotline import audit
@@ -293,6 +293,15 @@ def elder_ids(session: Session, volunteer_id: int) -> list[int]:
             .order_by(VolunteerElder.id)
         )
     )
+
+
+def elder_counts(session: Session) -> dict[int, int]:
+    """How many elders each volunteer looks after (volunteers with none are absent): one
+    grouped query for the whole roster page."""
+    rows = session.execute(
+        select(VolunteerElder.volunteer_id, func.count()).group_by(VolunteerElder.volunteer_id)
+    )
+    return {volunteer_id: count for volunteer_id, count in rows}
 
 
 def _set_elders(session: Session, volunteer: Volunteer, caller_ids: list[int]) -> None:

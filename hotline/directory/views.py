@@ -102,7 +102,7 @@ def volunteers_page(form: forms.VolunteerForm | None = None, status: int = 200):
         render_template(
             "directory/volunteers.html",
             volunteers=roster,
-            elder_counts={v.id: len(service.elder_ids(session, v.id)) for v in roster},
+            elder_counts=service.elder_counts(session),
             form=form or forms.VolunteerForm(formdata=None),
             csv_form=forms.VolunteerCsvForm(formdata=None),
             columns=service.CSV_COLUMNS,
