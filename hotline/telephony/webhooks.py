@@ -142,10 +142,7 @@ def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: 
             form = request.form
             path = request.full_path.rstrip("?")
             key = idempotency_key(path, form)
-            params = {
-                k: form.getlist(k)[0] if len(form.getlist(k)) == 1 else form.getlist(k)
-                for k in form
-            }
+            params = {k: v[0] if len(v) == 1 else v for k, v in form.lists()}
             session = db.session
             try:
                 prior = session.scalar(
