@@ -22,6 +22,9 @@ from hotline.segments import fit_part, is_gsm7, segment_count
 #: does not import it (hotline.alerts hands the figures in).
 DayReport = Any
 LiveNumbers = Any
+#: hotline.checkins.queries.CheckinFigures, duck-typed for the same reason (due, done, ok,
+#: missed, reached, still_open).
+CheckinFigures = Any
 
 #: Text languages: callers zh/yue/en, staff zh/en.
 ZH, YUE, EN = "zh", "yue", "en"
@@ -260,15 +263,45 @@ def _top_scenarios(report: DayReport, lang: str, limit: int = 3) -> str:
     return " ".join(f"{scenario_name(code, lang)}{n}" for code, n in top)
 
 
-def daily_summary(lang: str, head: Head, report: DayReport, *, line_name: str | None) -> str:
+def _checkins_part(checkins: CheckinFigures | None, lang: str, *, is_short: bool = False) -> str:
+    """The day's check-in figures (关爱回访), or "" on a line with no check-ins that day;
+    `is_short`: only the elders still not reached, for a day too busy for all five."""
+    if checkins is None or not checkins.due:
+        return ""
+    k = checkins
+    if lang == EN:
+        if is_short:
+            return f" Check-ins still open {k.still_open}."
+        return (
+            f" Check-ins done {k.done}, OK {k.ok}, missed {k.missed}, reached {k.reached}, "
+            f"open {k.still_open}."
+        )
+    if is_short:
+        return f"；回访未结{k.still_open}"
+    return f"；回访完成{k.done} 平安{k.ok} 未接{k.missed} 联系上{k.reached} 未结{k.still_open}"
+
+
+def daily_summary(
+    lang: str,
+    head: Head,
+    report: DayReport,
+    *,
+    line_name: str | None,
+    checkins: CheckinFigures | None = None,
+) -> str:
     """The evening picture of one line, in at most 2 segments: the top scenarios give way
-    (three, two, one, none) when a busy day's numbers or a line name need the room."""
+    (three, two, one, none) when a busy day's numbers, a line name or the day's check-in
+    figures need the room. The check-in figures stay, because an elder nobody has reached yet
+    ("open") is what a supervisor must read tonight: on a day too busy for all five they
+    shrink to the open ones, and then the line name gives way."""
     c, cb, cs = report.calls, report.callbacks, report.cases
     t = c.threshold_seconds
 
-    def build(top: str) -> str:
+    def build(top: str, *, short_checkins: bool = False, with_name: bool = True) -> str:
+        checked = _checkins_part(checkins, lang, is_short=short_checkins)
+        shown_name = line_name if with_name else None
         if lang == EN:
-            name = f" {line_name}" if line_name else ""
+            name = f" {shown_name}" if shown_name else ""
             return (
                 f"{head(lang)} Daily report{name}: calls {c.offered}, answered {c.answered}, "
                 f"abandoned {c.abandoned} (+{c.short_abandons} short). "
@@ -278,9 +311,10 @@ def daily_summary(lang: str, head: Head, report: DayReport, *, line_name: str | 
                 f"longest wait {duration(c.longest_wait_seconds, EN)}. "
                 f"Callbacks done {cb.done}, pending {cb.pending}, failed {cb.failed}. "
                 f"Cases new {cs.new}, escalated {cs.escalated}, overdue {cs.overdue}."
+                + checked
                 + (f" Top: {top}" if top else "")
             )
-        name = f"{line_name} " if line_name else ""
+        name = f"{shown_name} " if shown_name else ""
         return (
             f"{head(lang)}{name}日报 来电{c.offered} 接通{c.answered} 放弃{c.abandoned} "
             f"短弃{c.short_abandons}；{t}秒接通率 按接通{percent(c.service_level_answered)} "
@@ -288,14 +322,19 @@ def daily_summary(lang: str, head: Head, report: DayReport, *, line_name: str | 
             f"平均应答{duration(c.average_speed_of_answer, ZH)} "
             f"最长等待{duration(c.longest_wait_seconds, ZH)}；"
             f"回电完成{cb.done} 待办{cb.pending} 失败{cb.failed}；"
-            f"新工单{cs.new} 上报{cs.escalated} 逾期{cs.overdue}" + (f"；{top}" if top else "")
+            f"新工单{cs.new} 上报{cs.escalated} 逾期{cs.overdue}"
+            + checked
+            + (f"；{top}" if top else "")
         )
 
     for limit in (3, 2, 1):
         text = build(_top_scenarios(report, lang, limit))
         if segment_count(text) <= 2:
             return text
-    return build("")
+    for text in (build(""), build("", short_checkins=True)):
+        if segment_count(text) <= 2:
+            return text
+    return build("", short_checkins=True, with_name=False)
 
 
 def status_reply(lang: str, head: Head, live: LiveNumbers, report: DayReport) -> str:

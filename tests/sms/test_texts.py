@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 
 import pytest
 
@@ -381,31 +382,35 @@ def test_text_follows_the_feature_phone_rules(kind, lang):
         assert text.startswith(when), text
 
 
+#: A very busy day of a large line (the summary's worst case for its two segments).
+BUSY = DayReport(
+    line_id=1,
+    local_day=date(2026, 11, 29),
+    timezone=TZ,
+    calls=CallFigures(
+        threshold_seconds=20,
+        offered=12345,
+        answered=11800,
+        answered_within_threshold=9000,
+        abandoned=380,
+        short_abandons=210,
+        other_exits=165,
+        answer_wait_total_seconds=11800 * 72,
+        answer_wait_count=11800,
+        longest_wait_seconds=1199,
+    ),
+    callbacks=CallbackFigures(done=1050, pending=120, failed=33),
+    cases=CaseFigures(new=3120, escalated=140, overdue=22, urgent_open=3),
+    scenarios=[
+        ScenarioRow("smart_devices", 1200),
+        ScenarioRow("consumption", 800),
+        ScenarioRow("affairs", 600),
+    ],
+)
+
+
 def test_daily_summary_stays_in_two_segments_on_a_busy_day_with_a_line_name():
-    busy = DayReport(
-        line_id=1,
-        local_day=date(2026, 11, 29),
-        timezone=TZ,
-        calls=CallFigures(
-            threshold_seconds=20,
-            offered=12345,
-            answered=11800,
-            answered_within_threshold=9000,
-            abandoned=380,
-            short_abandons=210,
-            other_exits=165,
-            answer_wait_total_seconds=11800 * 72,
-            answer_wait_count=11800,
-            longest_wait_seconds=1199,
-        ),
-        callbacks=CallbackFigures(done=1050, pending=120, failed=33),
-        cases=CaseFigures(new=3120, escalated=140, overdue=22, urgent_open=3),
-        scenarios=[
-            ScenarioRow("smart_devices", 1200),
-            ScenarioRow("consumption", 800),
-            ScenarioRow("affairs", 600),
-        ],
-    )
+    busy = BUSY
     zh = texts.daily_summary("zh", PLAIN, busy, line_name="城东社区长者热线")
     en = texts.daily_summary("en", PLAIN, busy, line_name="East community line")
     assert segment_count(zh) == 2 and segment_count(en) == 2
@@ -432,3 +437,46 @@ def test_english_referral_leaves_out_a_chinese_name_to_stay_in_gsm():
 )
 def test_callers_language_picks_the_text_language(code, expected):
     assert texts.caller_language(code) == expected
+
+
+#: The day's check-in figures (关爱回访) as hotline.checkins.queries hands them in.
+CHECKINS = SimpleNamespace(due=24, done=22, ok=19, help=1, missed=3, reached=2, still_open=1)
+
+
+def test_daily_summary_carries_the_days_check_in_figures():
+    zh = texts.daily_summary("zh", PLAIN, REPORT, line_name=None, checkins=CHECKINS)
+    en = texts.daily_summary("en", PLAIN, REPORT, line_name=None, checkins=CHECKINS)
+    assert zh == (
+        "11-29 14:05 日报 来电96 接通88 放弃5 短弃4；20秒接通率 按接通85% 按来电78%；"
+        "平均应答14秒 最长等待7分05秒；回电完成11 待办2 失败1；新工单40 上报2 逾期1；"
+        "回访完成22 平安19 未接3 联系上2 未结1；就医15 智能9"
+    )
+    assert en == (
+        "29 Nov 14:05: Daily report: calls 96, answered 88, abandoned 5 (+4 short). "
+        "In 20s: 85% of answered, 78% of offered. ASA 14s, longest wait 7m05s. "
+        "Callbacks done 11, pending 2, failed 1. Cases new 40, escalated 2, overdue 1. "
+        "Check-ins done 22, OK 19, missed 3, reached 2, open 1. Top: medical 15, devices 9"
+    )
+    assert segment_count(zh) == 2 and segment_count(en) == 2
+
+
+def test_daily_summary_without_check_ins_today_says_nothing_about_them():
+    nothing = SimpleNamespace(due=0, done=0, ok=0, help=0, missed=0, reached=0, still_open=0)
+    for lang in texts.STAFF_LANGUAGES:
+        plain = texts.daily_summary(lang, PLAIN, REPORT, line_name=None)
+        assert texts.daily_summary(lang, PLAIN, REPORT, line_name=None, checkins=nothing) == plain
+        assert "回访" not in plain and "Check-ins" not in plain
+
+
+def test_on_a_very_busy_day_the_check_ins_shrink_to_the_open_ones_but_stay():
+    busy = BUSY
+    many = SimpleNamespace(
+        due=1200, done=1180, ok=1100, help=20, missed=80, reached=66, still_open=14
+    )
+    zh = texts.daily_summary("zh", PLAIN, busy, line_name="城东社区长者热线", checkins=many)
+    en = texts.daily_summary("en", PLAIN, busy, line_name="East community line", checkins=many)
+    assert segment_count(zh) == 2 and segment_count(en) == 2
+    assert zh.endswith("新工单3120 上报140 逾期22；回访未结14"), zh
+    assert "城东社区长者热线" not in zh, "the line name gave way to the check-ins"
+    assert en.endswith("Check-ins still open 14."), en
+    assert "East community line" in en
