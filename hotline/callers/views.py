@@ -65,6 +65,17 @@ def template_helpers() -> dict:
 
 bp.context_processor(template_helpers)
 
+#: app.extensions key of the panels other features add to the caller page: callables taking the
+#: Caller and returning HTML (a Markup string, "" for nothing). Features above this one register
+#: theirs in their `init_app` (e.g. hotline.checkins.views: the check-in history strip), so the
+#: page shows them without this records-layer package importing those features.
+CALLER_PANELS = "hotline.caller_panels"
+
+
+def register_caller_panel(app, panel) -> None:
+    """Show `panel(caller)` on every caller page (in registration order)."""
+    app.extensions.setdefault(CALLER_PANELS, []).append(panel)
+
 
 def current_operator_id() -> int:
     """The signed-in operator's id."""
@@ -143,10 +154,12 @@ def render_caller(caller: Caller, *, status: int = 200, **override_forms):
         "consent_for": None,
     }
     page_forms.update(override_forms)
+    panels = [panel(caller) for panel in current_app.extensions.get(CALLER_PANELS, ())]
     return (
         render_template(
             "callers/caller.html",
             caller=caller,
+            panels=[html for html in panels if html],
             survivor=survivor,
             aliases=aliases,
             family=family,
