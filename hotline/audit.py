@@ -33,6 +33,9 @@ PERSONAL_TEXT_FIELDS = frozenset(
         "response_text",
         "note",
         "target_name",
+        "pause_reason",
+        "stop_reason",
+        "consent_witness",
     }
 )
 PERSONAL_NUMBER_FIELDS = frozenset({"phone_number", "target_number", "to_number"})

@@ -7,6 +7,7 @@ from hotline.callbacks.models import CallbackAttempt, CallbackRequest, OutboundP
 from hotline.callers.models import Caller  # noqa: F401
 from hotline.calls.models import Call, WebhookEvent  # noqa: F401
 from hotline.cases.models import Case  # noqa: F401
+from hotline.checkins.models import CheckinEnrolment, CheckinEpisode  # noqa: F401
 from hotline.directory.models import Agency, Volunteer, VolunteerElder  # noqa: F401
 from hotline.lines.models import CalendarOverride, Line, LineRecipient  # noqa: F401
 from hotline.operators.models import LoginAttempt, Operator  # noqa: F401

@@ -140,3 +140,33 @@ def voice_urls():
         queue_wait=lambda lang, turn: query("/twilio/voice/wait", lang=lang, turn=turn),
         queue_exit="/twilio/voice/queue-exit",
     )
+
+
+def make_volunteer(session: Session, **fields: Any) -> Any:
+    """A volunteer on the roster (test number +8613800000199 unless given)."""
+    from datetime import date
+
+    from hotline.directory.models import ConsentWay, Volunteer
+
+    fields.setdefault("name", "李志愿")
+    fields.setdefault("phone_number", "+8613800000199")
+    fields.setdefault("district", "东城街道")
+    fields.setdefault("consented_on", date(2026, 3, 1))
+    fields.setdefault("consent_way", ConsentWay.IN_WRITING)
+    volunteer = Volunteer(**fields)
+    session.add(volunteer)
+    session.flush()
+    return volunteer
+
+
+def make_enrolment(session: Session, *, caller_id: int, line_id: int, **fields: Any) -> Any:
+    """A check-in enrolment made the way the product does it (window 09:00-11:00 unless given)."""
+    from datetime import time
+
+    from hotline.checkins.service import enrol
+
+    fields.setdefault("window_start", time(9, 0))
+    fields.setdefault("window_end", time(11, 0))
+    fields.setdefault("consent_method", "elder_in_person")
+    fields.setdefault("operator_id", None)
+    return enrol(session, caller_id=caller_id, line_id=line_id, **fields)

@@ -1,0 +1,354 @@
+"""Enrolment in check-ins: enrol (with the elder's recorded consent), pause with an end date,
+resume, stop. Flushes, never commits; every change is in the audit trail (entity
+"checkin_enrolment").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date, datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline import audit
+from hotline.callers.models import Caller, ConsentMethod
+from hotline.checkins.models import (
+    OPEN_EPISODE_STATUSES,
+    CalendarRule,
+    CheckinEnrolment,
+    CheckinEpisode,
+    EnrolmentStatus,
+    EpisodeOutcome,
+    EpisodeStatus,
+)
+from hotline.directory.models import Volunteer
+from hotline.errors import ActionRefused, InvalidInput
+from hotline.lines.models import Line
+from hotline.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+#: The fields the audit trail records for an enrolment.
+ENROLMENT_FIELDS = (
+    "status",
+    "calendar_rule",
+    "days_of_week",
+    "skip_public_holidays",
+    "window_start",
+    "window_end",
+    "retry_minutes",
+    "volunteer_id",
+    "notify_family",
+    "consented_at",
+    "consent_method",
+    "consent_witness",
+    "consent_recorded_by",
+    "paused_until",
+    "pause_reason",
+    "stopped_at",
+    "stop_reason",
+)
+
+#: Longest retry policy accepted: each retry is minutes after the previous miss.
+MAX_RETRIES = 5
+MAX_RETRY_MINUTES = 24 * 60
+
+
+def parse_retry_minutes(raw: str) -> str:
+    """The retry policy in its stored form ("20,60"), or InvalidInput."""
+    parts = [p.strip() for p in (raw or "").replace("，", ",").split(",") if p.strip()]
+    if len(parts) > MAX_RETRIES or not all(p.isdigit() for p in parts):
+        raise InvalidInput(
+            f"重试间隔应为以逗号分隔的分钟数（最多{MAX_RETRIES}次），如 20,60。",
+            f"Retries are minutes separated by commas (at most {MAX_RETRIES}), e.g. 20,60.",
+        )
+    minutes = [int(p) for p in parts]
+    if any(m < 1 or m > MAX_RETRY_MINUTES for m in minutes):
+        raise InvalidInput(
+            "每次重试间隔应在 1 到 1440 分钟之间。",
+            "Each retry must be between 1 and 1440 minutes after the previous call.",
+        )
+    return ",".join(str(m) for m in minutes)
+
+
+def _check_schedule(
+    rule: CalendarRule, days_of_week: Iterable[int], window_start: time, window_end: time
+) -> list[int]:
+    days = sorted({int(d) for d in days_of_week})
+    if any(d < 0 or d > 6 for d in days):
+        raise InvalidInput("星期应为 0（周一）到 6（周日）。", "Days are 0 (Monday) to 6 (Sunday).")
+    if rule == CalendarRule.CHOSEN_DAYS and not days:
+        raise InvalidInput("请至少选择一天。", "Choose at least one day of the week.")
+    if window_start >= window_end:
+        raise InvalidInput(
+            "回访时段的开始时间须早于结束时间。",
+            "The check-in window must start before it ends.",
+        )
+    return days
+
+
+def _check_volunteer(session: Session, volunteer_id: int) -> None:
+    volunteer = session.get(Volunteer, volunteer_id)
+    if volunteer is None or not volunteer.is_active:
+        raise InvalidInput(
+            "该志愿者不在名册上或已停用。", "That volunteer is not on the active roster."
+        )
+
+
+def _record_change(
+    session: Session,
+    enrolment: CheckinEnrolment,
+    before: dict,
+    action: str,
+    operator_id: int | None,
+    *,
+    only_if_changed: bool = False,
+) -> None:
+    """Flush and append the audit entry for a change of `enrolment` (redacted values)."""
+    session.flush()
+    old, new = audit.changes(before, audit.snapshot(enrolment, ENROLMENT_FIELDS))
+    if only_if_changed and not new:
+        return
+    audit.record(
+        session,
+        entity="checkin_enrolment",
+        entity_id=enrolment.id,
+        action=action,
+        operator_id=operator_id,
+        actor=None if operator_id is not None else "system",
+        before=old,
+        after=new,
+    )
+
+
+def live_enrolment(session: Session, caller_id: int, line_id: int) -> CheckinEnrolment | None:
+    """The elder's active or paused enrolment on the line, if any."""
+    return session.scalar(
+        select(CheckinEnrolment).where(
+            CheckinEnrolment.caller_id == caller_id,
+            CheckinEnrolment.line_id == line_id,
+            CheckinEnrolment.status.in_((EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED)),
+        )
+    )
+
+
+def enrol(
+    session: Session,
+    *,
+    caller_id: int,
+    line_id: int,
+    window_start: time,
+    window_end: time,
+    consent_method: ConsentMethod | str,
+    operator_id: int | None,
+    consented_at: datetime | None = None,
+    consent_witness: str = "",
+    calendar_rule: CalendarRule | str = CalendarRule.EVERY_DAY,
+    days_of_week: Iterable[int] = (),
+    skip_public_holidays: bool = False,
+    retry_minutes: str = "20,60",
+    volunteer_id: int | None = None,
+    notify_family: bool = True,
+    notes: str = "",
+) -> CheckinEnrolment:
+    """Enrol an elder in check-ins on a line, with their recorded consent. Flushes.
+
+    Only the elder consents (ConsentMethod has no "family says so"); the consent cannot be dated
+    in the future; an elder has at most one live enrolment per line.
+    """
+    caller = session.get(Caller, caller_id)
+    if caller is None or caller.anonymised_at is not None:
+        raise ActionRefused("找不到该来电人。", "Caller not found.")
+    if session.get(Line, line_id) is None:
+        raise ActionRefused("找不到该热线。", "Line not found.")
+    try:
+        method = ConsentMethod(consent_method)
+    except ValueError as exc:
+        raise InvalidInput(
+            "请选择老人表示同意的方式。", "Choose how the elder gave their consent."
+        ) from exc
+    now = utcnow()
+    when = consented_at or now
+    if when > now:
+        raise InvalidInput("同意时间不能在将来。", "The consent cannot be dated in the future.")
+    try:
+        rule = CalendarRule(calendar_rule)
+    except ValueError as exc:
+        raise InvalidInput("请选择回访日。", "Choose which days to call.") from exc
+    days = _check_schedule(rule, days_of_week, window_start, window_end)
+    if volunteer_id is not None:
+        _check_volunteer(session, volunteer_id)
+    if live_enrolment(session, caller.id, line_id) is not None:
+        raise ActionRefused(
+            "该老人已加入关爱回访。", "This elder is already enrolled in check-ins on this line."
+        )
+    enrolment = CheckinEnrolment(
+        caller_id=caller.id,
+        line_id=line_id,
+        status=EnrolmentStatus.ACTIVE,
+        calendar_rule=rule,
+        days_of_week=days,
+        skip_public_holidays=bool(skip_public_holidays),
+        window_start=window_start,
+        window_end=window_end,
+        retry_minutes=parse_retry_minutes(retry_minutes),
+        volunteer_id=volunteer_id,
+        notify_family=bool(notify_family),
+        consented_at=when,
+        consent_method=method,
+        consent_witness=(consent_witness or "").strip()[:120],
+        consent_recorded_by=operator_id,
+        enrolled_by_id=operator_id,
+        notes=(notes or "").strip(),
+    )
+    session.add(enrolment)
+    session.flush()
+    audit.record(
+        session,
+        entity="checkin_enrolment",
+        entity_id=enrolment.id,
+        action="enrolled",
+        operator_id=operator_id,
+        after={"caller_id": caller.id, **audit.snapshot(enrolment, ENROLMENT_FIELDS)},
+    )
+    log.info("caller %s enrolled in check-ins on line %s", caller.id, line_id)
+    return enrolment
+
+
+def update_schedule(
+    session: Session,
+    enrolment: CheckinEnrolment,
+    *,
+    operator_id: int | None,
+    calendar_rule: CalendarRule | str | None = None,
+    days_of_week: Iterable[int] | None = None,
+    skip_public_holidays: bool | None = None,
+    window_start: time | None = None,
+    window_end: time | None = None,
+    retry_minutes: str | None = None,
+    volunteer_id: int | None | type[...] = ...,
+    notify_family: bool | None = None,
+) -> CheckinEnrolment:
+    """Change the schedule, retries, volunteer or family setting. Flushes; audited."""
+    if enrolment.status == EnrolmentStatus.STOPPED:
+        raise ActionRefused("该回访已停止。", "This enrolment is stopped.")
+    before = audit.snapshot(enrolment, ENROLMENT_FIELDS)
+    rule = CalendarRule(calendar_rule) if calendar_rule is not None else enrolment.calendar_rule
+    days = _check_schedule(
+        rule,
+        days_of_week if days_of_week is not None else enrolment.days_of_week,
+        window_start or enrolment.window_start,
+        window_end or enrolment.window_end,
+    )
+    enrolment.calendar_rule = rule
+    enrolment.days_of_week = days
+    if window_start is not None:
+        enrolment.window_start = window_start
+    if window_end is not None:
+        enrolment.window_end = window_end
+    if skip_public_holidays is not None:
+        enrolment.skip_public_holidays = skip_public_holidays
+    if retry_minutes is not None:
+        enrolment.retry_minutes = parse_retry_minutes(retry_minutes)
+    if volunteer_id is not ...:
+        if volunteer_id is not None:
+            _check_volunteer(session, volunteer_id)
+        enrolment.volunteer_id = volunteer_id  # type: ignore[assignment]
+    if notify_family is not None:
+        enrolment.notify_family = notify_family
+    _record_change(session, enrolment, before, "updated", operator_id, only_if_changed=True)
+    return enrolment
+
+
+def _cancel_open_episodes(session: Session, enrolment: CheckinEnrolment, *, from_date: date):
+    """Episodes not yet called from `from_date` on are canceled (a call under way, or a cascade,
+    runs to its end: the elder may already be unreachable)."""
+    episodes = session.scalars(
+        select(CheckinEpisode).where(
+            CheckinEpisode.enrolment_id == enrolment.id,
+            CheckinEpisode.due_date >= from_date,
+            CheckinEpisode.status == EpisodeStatus.DUE,
+        )
+    ).all()
+    now = utcnow()
+    for episode in episodes:
+        episode.status = EpisodeStatus.CANCELED
+        episode.outcome = EpisodeOutcome.CANCELED
+        episode.closed_at = now
+        episode.closed_by = "operator"
+        episode.next_step_at = None
+
+
+def pause(
+    session: Session,
+    enrolment: CheckinEnrolment,
+    *,
+    until: date,
+    operator_id: int | None,
+    reason: str = "",
+    today: date | None = None,
+) -> CheckinEnrolment:
+    """Pause check-ins through `until` (a local date; calls resume the day after). Flushes."""
+    if enrolment.status == EnrolmentStatus.STOPPED:
+        raise ActionRefused("该回访已停止。", "This enrolment is stopped.")
+    today = today or utcnow().date()
+    if until < today:
+        raise InvalidInput("暂停的结束日期不能早于今天。", "The pause cannot end before today.")
+    before = audit.snapshot(enrolment, ENROLMENT_FIELDS)
+    enrolment.status = EnrolmentStatus.PAUSED
+    enrolment.paused_until = until
+    enrolment.pause_reason = (reason or "").strip()[:200]
+    _cancel_open_episodes(session, enrolment, from_date=today)
+    _record_change(session, enrolment, before, "paused", operator_id)
+    return enrolment
+
+
+def resume(
+    session: Session, enrolment: CheckinEnrolment, *, operator_id: int | None
+) -> CheckinEnrolment:
+    """End a pause now (an operator's choice, or the clock once `paused_until` has passed)."""
+    if enrolment.status != EnrolmentStatus.PAUSED:
+        raise ActionRefused("该回访未暂停。", "This enrolment is not paused.")
+    before = audit.snapshot(enrolment, ENROLMENT_FIELDS)
+    enrolment.status = EnrolmentStatus.ACTIVE
+    enrolment.paused_until = None
+    enrolment.pause_reason = ""
+    _record_change(session, enrolment, before, "resumed", operator_id)
+    return enrolment
+
+
+def stop(
+    session: Session,
+    enrolment: CheckinEnrolment,
+    *,
+    operator_id: int | None,
+    reason: str = "",
+    today: date | None = None,
+) -> CheckinEnrolment:
+    """End check-ins for good (the elder withdrew, moved, died). Flushes; audited."""
+    if enrolment.status == EnrolmentStatus.STOPPED:
+        raise ActionRefused("该回访已停止。", "This enrolment is already stopped.")
+    before = audit.snapshot(enrolment, ENROLMENT_FIELDS)
+    enrolment.status = EnrolmentStatus.STOPPED
+    enrolment.stopped_at = utcnow()
+    enrolment.stop_reason = (reason or "").strip()[:200]
+    enrolment.paused_until = None
+    _cancel_open_episodes(session, enrolment, from_date=today or utcnow().date())
+    _record_change(session, enrolment, before, "stopped", operator_id)
+    return enrolment
+
+
+def open_episodes(session: Session, enrolment_id: int) -> list[CheckinEpisode]:
+    """The enrolment's episodes still open (oldest first)."""
+    return list(
+        session.scalars(
+            select(CheckinEpisode)
+            .where(
+                CheckinEpisode.enrolment_id == enrolment_id,
+                CheckinEpisode.status.in_(OPEN_EPISODE_STATUSES),
+            )
+            .order_by(CheckinEpisode.due_date)
+        )
+    )
