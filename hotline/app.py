@@ -24,6 +24,7 @@ from hotline.calls.events import CallEnded
 from hotline.cases import subscribers as cases_subscribers
 from hotline.cases import views as cases_views
 from hotline.cases.events import CaseReferred
+from hotline.checkins import views as checkins_views
 from hotline.db import db
 from hotline.directory import views as directory_views
 from hotline.ivr.check import check_directory
@@ -60,6 +61,7 @@ BLUEPRINTS = (
     (alerts_views, alerts_views.bp),
     (directory_views, directory_views.bp),
     (lines_views, lines_views.bp),
+    (checkins_views, checkins_views.bp),
 )
 
 
@@ -137,6 +139,7 @@ CONSOLE_NAV = [
     ("queue_console.queue_page", "排队", "Queue", "operator"),
     ("callbacks.list_page", "回电", "Callbacks", "operator"),
     ("cases.list_page", "工单", "Cases", "operator"),
+    ("checkins.today_page", "关爱回访", "Check-ins", "operator"),
     ("cases.escalations_page", "困难上报", "Escalations", "supervisor"),
     ("cases.review_page", "个案排查", "Scenario review", "supervisor"),
     ("reports.supervisor_page", "值班概况", "Today", "supervisor"),

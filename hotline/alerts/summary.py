@@ -11,6 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline.alerts.settings import alert_settings
+from hotline.checkins import queries as checkin_queries
+from hotline.checkins.queries import CheckinFigures
 from hotline.lines.models import Line
 from hotline.reports import metrics
 from hotline.reports.metrics import DayReport
@@ -31,11 +33,23 @@ def summary_time(line: Line) -> time:
     return alert_settings().summary_time(line.key)
 
 
-def summary_text(session: Session, line: Line, report: DayReport, lang: str, at: datetime) -> str:
-    """The summary in `lang` (zh or en), as sent to supervisors."""
+def summary_text(
+    session: Session,
+    line: Line,
+    report: DayReport,
+    lang: str,
+    at: datetime,
+    checkins: CheckinFigures | None = None,
+) -> str:
+    """The summary in `lang` (zh or en), as sent to supervisors, with the day's check-in
+    figures (read here when not handed in)."""
     zh_name, en_name = metrics.line_labels(session, line)
     name = en_name if lang == texts.EN else zh_name
-    return texts.daily_summary(lang, Head(at, line.timezone), report, line_name=name)
+    if checkins is None:
+        checkins = checkin_queries.day_figures(session, line.id, report.local_day)
+    return texts.daily_summary(
+        lang, Head(at, line.timezone), report, line_name=name, checkins=checkins
+    )
 
 
 def due_lines(session: Session, now: datetime) -> list[tuple[Line, date]]:
@@ -62,9 +76,13 @@ def send_summary(
     Returns None when another clock already did."""
     now = now or utcnow()
     report = metrics.day_report(session, line, day, now=now)
+    checkins = checkin_queries.day_figures(session, line.id, day)
     supervisors = recipients_for(session, line.id, DAILY_SUMMARY)
     row = DailySummary(
-        line_id=line.id, local_day=day, metrics=report.as_dict(), recipients=len(supervisors)
+        line_id=line.id,
+        local_day=day,
+        metrics={**report.as_dict(), "checkins": checkins.as_dict()},
+        recipients=len(supervisors),
     )
     session.add(row)
     try:
@@ -77,7 +95,7 @@ def send_summary(
         queue_sms(
             session,
             to=supervisor.phone_number,
-            body=summary_text(session, line, report, lang, now),
+            body=summary_text(session, line, report, lang, now, checkins),
             purpose=SmsPurpose.SUPERVISOR_SUMMARY,
             line_id=line.id,
             operator_id=supervisor.id,

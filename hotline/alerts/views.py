@@ -18,6 +18,7 @@ from hotline.alerts.cli import reports_cli
 from hotline.alerts.settings import alert_settings
 from hotline.alerts.summary import summary_text
 from hotline.alerts.supervisor import active_alerts, check_clock
+from hotline.checkins import queries as checkin_queries
 from hotline.db import db
 from hotline.i18n import current_language
 from hotline.lines.models import Line
@@ -142,6 +143,7 @@ def supervisor_page():
     report = metrics.today_report(session, line, now=now)
     live = metrics.live_numbers(session, line)
     days = metrics.trend(session, line, days=7, now=now)
+    checkins = checkin_queries.day_figures(session, line.id, report.local_day)
     lang = "en" if current_language() == "en" else "zh"
     return render_template(
         "reports/supervisor.html",
@@ -153,7 +155,8 @@ def supervisor_page():
         chart=trend_chart(days, lang=lang),
         alerts=active_alerts(session),
         clock=clock,
-        sms_preview=summary_text(session, line, report, lang, now),
+        checkins=checkins,
+        sms_preview=summary_text(session, line, report, lang, now, checkins),
         percent=texts.percent,
         duration=lambda s: texts.duration(s, lang),
         scenario_name=lambda code: texts.scenario_name(code, lang),

@@ -1,0 +1,479 @@
+"""Reads of the check-in programme for the console, the supervisor figures and the reports.
+
+Definitions, the same on every page, in the summary SMS and in the CSV (one episode is one
+enrolment's due day; canceled episodes, for a day the enrolment was paused or stopped before
+the call, count nowhere):
+
+- *due*: the day's episodes.
+- *done*: the elder answered (all is well, or asked for a person) on the check-in call or by
+  calling in. *OK*: all is well. *Needed help*: asked for a person.
+- *missed*: every attempt missed, so the cascade started (`missed_at`).
+- *reached*: missed, then reached by the volunteer, family or the elder calling in.
+- *still open*: missed and nobody has reached the elder yet (cascade running, or the
+  volunteer or family replied that they could not reach them either: the 失联 case stays open).
+- *pending*: not yet answered nor missed (waiting for the window, ringing, a retry due).
+- *placed* (reports): episodes where at least one call was placed.
+- *time to reach* (reports): from `missed_at` to the episode's close, for reached episodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from hotline.callers.models import Caller, FamilyContact
+from hotline.cases.models import Case
+from hotline.checkins.models import (
+    CheckinEnrolment,
+    CheckinEpisode,
+    EnrolmentStatus,
+    EpisodeStatus,
+)
+from hotline.directory.models import Volunteer
+from hotline.timeutil import local_day_bounds
+
+#: Statuses in which the elder answered the check-in (or called in).
+ANSWERED = (EpisodeStatus.OK, EpisodeStatus.HELP)
+#: Statuses of a missed elder nobody has reached yet.
+STILL_OPEN = (EpisodeStatus.CASCADE, EpisodeStatus.UNREACHABLE)
+#: Statuses before an answer or a final miss.
+PENDING = (EpisodeStatus.DUE, EpisodeStatus.CALLING, EpisodeStatus.MISSED)
+
+
+# --------------------------------------------------------------------------- the day's figures
+
+
+@dataclass(frozen=True)
+class CheckinFigures:
+    """The check-in figures of one line and local day (supervisor page, summary SMS)."""
+
+    due: int = 0
+    done: int = 0
+    ok: int = 0
+    help: int = 0
+    missed: int = 0
+    reached: int = 0
+    still_open: int = 0
+    pending: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            name: getattr(self, name)
+            for name in ("due", "done", "ok", "help", "missed", "reached", "still_open", "pending")
+        }
+
+
+def _count_where(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _figure_columns():
+    """The aggregate columns shared by the day's figures and the reports."""
+    status = CheckinEpisode.status
+    return (
+        func.count().label("due"),
+        _count_where(status.in_(ANSWERED)).label("done"),
+        _count_where(status == EpisodeStatus.OK).label("ok"),
+        _count_where(status == EpisodeStatus.HELP).label("help"),
+        _count_where(CheckinEpisode.missed_at.is_not(None)).label("missed"),
+        _count_where(status == EpisodeStatus.REACHED).label("reached"),
+        _count_where(status.in_(STILL_OPEN)).label("still_open"),
+        _count_where(status.in_(PENDING)).label("pending"),
+        _count_where(CheckinEpisode.attempts > 0).label("placed"),
+    )
+
+
+def day_figures(session: Session, line_id: int, day: date) -> CheckinFigures:
+    """The figures of `line_id`'s episodes due on `day` (its local date), in one query."""
+    row = session.execute(
+        select(*_figure_columns()).where(
+            CheckinEpisode.line_id == line_id,
+            CheckinEpisode.due_date == day,
+            CheckinEpisode.status != EpisodeStatus.CANCELED,
+        )
+    ).one()
+    return CheckinFigures(
+        due=row.due,
+        done=row.done,
+        ok=row.ok,
+        help=row.help,
+        missed=row.missed,
+        reached=row.reached,
+        still_open=row.still_open,
+        pending=row.pending,
+    )
+
+
+# --------------------------------------------------------------------------- today's board
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One elder's check-in of the day, as the today page shows it."""
+
+    episode: CheckinEpisode
+    caller: Caller
+    volunteer: Volunteer | None
+    case: Case | None
+
+    @property
+    def is_lost_contact(self) -> bool:
+        """An open 失联 case: missed, nobody has reached the elder, a case is open."""
+        return self.case is not None and self.episode.status in STILL_OPEN
+
+    @property
+    def cascade_step(self) -> str | None:
+        """The furthest cascade step taken: volunteer_sms, family_sms, case, supervisor."""
+        e = self.episode
+        for step, at in (
+            ("supervisor", e.supervisor_alerted_at),
+            ("case", e.case_opened_at),
+            ("family_sms", e.family_sms_at),
+            ("volunteer_sms", e.volunteer_sms_at),
+        ):
+            if at is not None:
+                return step
+        return None
+
+    @property
+    def deadline_at(self) -> datetime | None:
+        """The 失联 case's deadline (its escalation deadline, else its follow-up date)."""
+        if self.case is None:
+            return None
+        return self.case.escalation_deadline_at or self.case.follow_up_at
+
+
+#: The board's sections, in the order the page shows them.
+SECTIONS = ("lost_contact", "cascade", "missed", "help", "pending", "ok")
+
+
+def board_section(row: BoardRow) -> str:
+    """Which section of the today page a row belongs to."""
+    status = row.episode.status
+    if row.is_lost_contact:
+        return "lost_contact"
+    if status in STILL_OPEN:
+        return "cascade"
+    if status == EpisodeStatus.REACHED:
+        return "missed"
+    if status == EpisodeStatus.HELP:
+        return "help"
+    if status in PENDING:
+        return "pending"
+    return "ok"
+
+
+def today_board(session: Session, line_id: int, day: date) -> dict[str, list[BoardRow]]:
+    """The day's episodes of a line by section; open 失联 cases by deadline (soonest first),
+    the rest by window then elder."""
+    rows = session.execute(
+        select(CheckinEpisode, Caller, Volunteer, Case)
+        .join(Caller, Caller.id == CheckinEpisode.caller_id)
+        .outerjoin(Volunteer, Volunteer.id == CheckinEpisode.volunteer_id)
+        .outerjoin(Case, Case.id == CheckinEpisode.case_id)
+        .where(
+            CheckinEpisode.line_id == line_id,
+            CheckinEpisode.due_date == day,
+            CheckinEpisode.status != EpisodeStatus.CANCELED,
+        )
+        .order_by(CheckinEpisode.window_start_at, CheckinEpisode.id)
+    ).all()
+    board: dict[str, list[BoardRow]] = {name: [] for name in SECTIONS}
+    for episode, caller, volunteer, case_ in rows:
+        row = BoardRow(episode, caller, volunteer, case_)
+        board[board_section(row)].append(row)
+    far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
+    board["lost_contact"].sort(key=lambda r: (r.deadline_at or far, r.episode.id))
+    return board
+
+
+def open_lost_contact_elsewhere(session: Session, line_id: int, day: date) -> list[BoardRow]:
+    """Open 失联 cases of earlier days (still nobody has reached the elder), by deadline."""
+    rows = session.execute(
+        select(CheckinEpisode, Caller, Volunteer, Case)
+        .join(Caller, Caller.id == CheckinEpisode.caller_id)
+        .outerjoin(Volunteer, Volunteer.id == CheckinEpisode.volunteer_id)
+        .join(Case, Case.id == CheckinEpisode.case_id)
+        .where(
+            CheckinEpisode.line_id == line_id,
+            CheckinEpisode.due_date < day,
+            CheckinEpisode.status.in_(STILL_OPEN),
+        )
+        .order_by(CheckinEpisode.due_date, CheckinEpisode.id)
+    ).all()
+    far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
+    found = [BoardRow(e, c, v, k) for e, c, v, k in rows]
+    return sorted(found, key=lambda r: (r.deadline_at or far, r.episode.id))
+
+
+# --------------------------------------------------------------------------- history strip
+
+
+#: A day of the strip: what happened, from the elder's point of view.
+STRIP_STATES = ("ok", "help", "reached", "missed", "pending", "none")
+
+
+def strip_state(episode: CheckinEpisode | None) -> str:
+    """ok / help / reached (by a volunteer, family, or calling in after a miss) / missed
+    (nobody reached them) / pending (today, not settled) / none (no check-in that day)."""
+    if episode is None or episode.status == EpisodeStatus.CANCELED:
+        return "none"
+    status = episode.status
+    if status == EpisodeStatus.OK:
+        return "ok"
+    if status == EpisodeStatus.HELP:
+        return "help"
+    if status == EpisodeStatus.REACHED:
+        return "reached"
+    if status in STILL_OPEN:
+        return "missed"
+    return "pending"
+
+
+@dataclass(frozen=True)
+class StripDay:
+    day: date
+    state: str
+    episode_id: int | None = None
+    #: Who reached the elder after a miss ("volunteer", "family", "elder"), for the title.
+    reached_by: str | None = None
+
+
+def history_strip(
+    session: Session, caller_id: int, last_day: date, *, days: int = 28
+) -> list[StripDay]:
+    """The elder's last `days` days up to `last_day` (oldest first), one state a day."""
+    first_day = last_day - timedelta(days=days - 1)
+    episodes = session.scalars(
+        select(CheckinEpisode)
+        .where(
+            CheckinEpisode.caller_id == caller_id,
+            CheckinEpisode.due_date >= first_day,
+            CheckinEpisode.due_date <= last_day,
+        )
+        .order_by(CheckinEpisode.id)
+    ).all()
+    by_day: dict[date, CheckinEpisode] = {}
+    for episode in episodes:  # two lines on one day: the one that matters most wins
+        held = by_day.get(episode.due_date)
+        if held is None or _weight(episode) > _weight(held):
+            by_day[episode.due_date] = episode
+    strip = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        episode = by_day.get(day)
+        state = strip_state(episode)
+        strip.append(
+            StripDay(
+                day=day,
+                state=state,
+                episode_id=episode.id if episode else None,
+                reached_by=episode.closed_by if episode and state == "reached" else None,
+            )
+        )
+    return strip
+
+
+def _weight(episode: CheckinEpisode) -> int:
+    return ("none", "ok", "pending", "reached", "help", "missed").index(strip_state(episode))
+
+
+# --------------------------------------------------------------------------- enrolments
+
+
+def live_enrolments(session: Session, caller_id: int) -> list[CheckinEnrolment]:
+    """The elder's active or paused enrolments."""
+    return list(
+        session.scalars(
+            select(CheckinEnrolment)
+            .where(
+                CheckinEnrolment.caller_id == caller_id,
+                CheckinEnrolment.status.in_((EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED)),
+            )
+            .order_by(CheckinEnrolment.id)
+        )
+    )
+
+
+def enrolments_of(session: Session, caller_id: int) -> list[CheckinEnrolment]:
+    """Every enrolment of the elder, newest first (stopped ones too)."""
+    return list(
+        session.scalars(
+            select(CheckinEnrolment)
+            .where(CheckinEnrolment.caller_id == caller_id)
+            .order_by(CheckinEnrolment.id.desc())
+        )
+    )
+
+
+def recent_episodes(session: Session, enrolment_id: int, *, limit: int = 30):
+    """The enrolment's latest episodes, newest first."""
+    return list(
+        session.scalars(
+            select(CheckinEpisode)
+            .where(CheckinEpisode.enrolment_id == enrolment_id)
+            .order_by(CheckinEpisode.due_date.desc(), CheckinEpisode.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def volunteer_roster(session: Session, district: str = "") -> list[Volunteer]:
+    """Active volunteers, those of `district` first, then by name."""
+    volunteers = session.scalars(
+        select(Volunteer).where(Volunteer.is_active.is_(True)).order_by(Volunteer.name)
+    ).all()
+    return sorted(volunteers, key=lambda v: (not (district and v.district == district), v.name))
+
+
+def consented_family(session: Session, caller_id: int) -> list[FamilyContact]:
+    """The elder's family contacts who may be told when the elder cannot be reached."""
+    contacts = session.scalars(
+        select(FamilyContact).where(FamilyContact.caller_id == caller_id).order_by(FamilyContact.id)
+    ).all()
+    return [c for c in contacts if c.may("may_receive_alerts")]
+
+
+# --------------------------------------------------------------------------- reports
+
+
+#: How a report groups: by the elder's district, or by the volunteer who looks after them.
+GROUPINGS = ("district", "volunteer")
+
+
+@dataclass
+class ReportRow:
+    """Figures of one district or volunteer over a period (see the module docstring)."""
+
+    key: str
+    label: str
+    enrolled: int = 0
+    placed: int = 0
+    ok: int = 0
+    help: int = 0
+    missed: int = 0
+    reached: int = 0
+    #: Seconds from the miss to reaching the elder, one per reached episode.
+    reach_seconds: list[float] = field(default_factory=list)
+    #: Supervisors only: the missed elders and how many times each was missed.
+    missed_elders: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def average_reach_seconds(self) -> float | None:
+        if not self.reach_seconds:
+            return None
+        return sum(self.reach_seconds) / len(self.reach_seconds)
+
+
+@dataclass(frozen=True)
+class CheckinReport:
+    grouping: str
+    day_from: date
+    day_to: date
+    rows: list[ReportRow]
+    total: ReportRow
+    #: The missed elders by id (names and numbers for the supervisors' view).
+    elders: dict[int, Caller]
+
+
+def _group_column(grouping: str, volunteer_column):
+    if grouping == "district":
+        return Caller.district
+    if grouping == "volunteer":
+        return volunteer_column
+    raise ValueError(f"unknown grouping {grouping!r}")
+
+
+def checkin_report(
+    session: Session, grouping: str, day_from: date, day_to: date, *, timezone: str
+) -> CheckinReport:
+    """Per district or per volunteer, over the local dates [day_from, day_to]: enrolled (an
+    enrolment live at any time in the period), check-ins placed, answered OK, needed help,
+    missed, reached and the average time to reach a missed elder."""
+    start, _ = local_day_bounds(day_from, timezone)
+    _, end = local_day_bounds(day_to, timezone)
+    rows: dict[str, ReportRow] = {}
+
+    def row_for(key) -> ReportRow:
+        text = "" if key is None else str(key)
+        if text not in rows:
+            rows[text] = ReportRow(key=text, label=text)
+        return rows[text]
+
+    enrol_key = _group_column(grouping, CheckinEnrolment.volunteer_id)
+    enrolled = session.execute(
+        select(enrol_key, func.count(func.distinct(CheckinEnrolment.caller_id)))
+        .join(Caller, Caller.id == CheckinEnrolment.caller_id)
+        .where(
+            CheckinEnrolment.created_at < end,
+            (CheckinEnrolment.stopped_at.is_(None)) | (CheckinEnrolment.stopped_at >= start),
+        )
+        .group_by(enrol_key)
+    ).all()
+    for key, count in enrolled:
+        row_for(key).enrolled = count
+
+    episode_key = _group_column(grouping, CheckinEpisode.volunteer_id)
+    in_period = (
+        CheckinEpisode.due_date >= day_from,
+        CheckinEpisode.due_date <= day_to,
+        CheckinEpisode.status != EpisodeStatus.CANCELED,
+    )
+    figures = session.execute(
+        select(episode_key.label("key"), *_figure_columns())
+        .join(Caller, Caller.id == CheckinEpisode.caller_id)
+        .where(*in_period)
+        .group_by(episode_key)
+    ).all()
+    for f in figures:
+        row = row_for(f.key)
+        row.placed, row.ok, row.help = f.placed, f.ok, f.help
+        row.missed, row.reached = f.missed, f.reached
+
+    missed = session.execute(
+        select(
+            episode_key.label("key"),
+            CheckinEpisode.caller_id,
+            CheckinEpisode.status,
+            CheckinEpisode.missed_at,
+            CheckinEpisode.closed_at,
+        )
+        .join(Caller, Caller.id == CheckinEpisode.caller_id)
+        .where(*in_period, CheckinEpisode.missed_at.is_not(None))
+    ).all()
+    for m in missed:
+        row = row_for(m.key)
+        row.missed_elders[m.caller_id] = row.missed_elders.get(m.caller_id, 0) + 1
+        if m.status == EpisodeStatus.REACHED and m.closed_at is not None:
+            row.reach_seconds.append(max(0.0, (m.closed_at - m.missed_at).total_seconds()))
+
+    if grouping == "volunteer":
+        ids = [int(k) for k in rows if k]
+        names = dict(
+            session.execute(
+                select(Volunteer.id, Volunteer.name).where(Volunteer.id.in_(ids or [-1]))
+            ).all()
+        )
+        for row in rows.values():
+            row.label = names.get(int(row.key), f"#{row.key}") if row.key else ""
+    ordered = sorted(rows.values(), key=lambda r: (r.key == "", r.label, r.key))
+    total = ReportRow(key="*", label="*")
+    for row in ordered:
+        for name in ("enrolled", "placed", "ok", "help", "missed", "reached"):
+            setattr(total, name, getattr(total, name) + getattr(row, name))
+        total.reach_seconds.extend(row.reach_seconds)
+        for caller_id, n in row.missed_elders.items():
+            total.missed_elders[caller_id] = total.missed_elders.get(caller_id, 0) + n
+    elder_ids = list(total.missed_elders)
+    elders = {
+        c.id: c for c in session.scalars(select(Caller).where(Caller.id.in_(elder_ids or [-1])))
+    }
+    return CheckinReport(grouping, day_from, day_to, ordered, total, elders)
+
+
+def window_label(start: time, end: time) -> str:
+    return f"{start:%H:%M}–{end:%H:%M}"
