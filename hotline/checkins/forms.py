@@ -95,7 +95,6 @@ class EnrolForm(FlaskForm):
     )
     days_of_week = MultiCheckboxField(
         choices=choices([(value, value) for value, _zh, _en in WEEKDAYS]),
-        validators=[Optional()],
     )
     skip_public_holidays = BooleanField()
     window_start = LocalTimeField(

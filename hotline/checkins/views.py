@@ -73,7 +73,7 @@ LABELS = {
     # cascade steps
     "volunteer_sms": ("已短信志愿者", "Volunteer texted"),
     "family_sms": ("已短信家人", "Family texted"),
-    "case": ("已开失联工单", "失联 case opened"),
+    "case": ("已开失联工单", "Lost-contact case opened"),
     "supervisor": ("已告警值班负责人", "Supervisor alerted"),
     # who reached the elder
     "volunteer": ("志愿者", "volunteer"),

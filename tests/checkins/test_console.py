@@ -1,0 +1,309 @@
+"""The check-ins in the console: the day's figures (hand-computed), today's page with the open
+失联 cases first, enrol with field errors, pause / resume / stop with their role rules, the
+history strip on the caller page, and the figures on the supervisor page and in the summary."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from hotline.alerts.summary import summary_text
+from hotline.cases.models import AuditEntry
+from hotline.checkins import queries
+from hotline.checkins.models import CheckinEnrolment, EnrolmentStatus, EpisodeStatus
+from hotline.directory.models import Volunteer
+from hotline.operators.models import Role
+from hotline.reports import metrics
+from hotline.timeutil import local_day, utcnow
+from tests import factories
+from tests.checkins.episodes import local, make_episode, missed
+
+S = EpisodeStatus
+DAY = date(2026, 12, 3)
+
+
+def sign_in(client, session, role: Role, *, lang: str = "en", **fields) -> int:
+    operator = factories.make_operator(session, role=role, **fields)
+    session.commit()
+    with client.session_transaction() as s:
+        s["_user_id"] = str(operator.id)
+        s["_fresh"] = True
+        s["lang"] = lang
+    return operator.id
+
+
+def elder(session, n: int, *, district: str = "东城街道", volunteer=None, **fields):
+    """Elder n (number +86 10 5555 00nn), enrolled on the main line."""
+    caller = factories.make_caller(
+        session,
+        phone_number=f"+8610555500{n:02d}",
+        display_name=f"老人{n}",
+        district=district,
+        is_older_caller=True,
+    )
+    enrolment = factories.make_enrolment(
+        session,
+        caller_id=caller.id,
+        line_id=factories.main_line(session).id,
+        volunteer_id=volunteer.id if volunteer else None,
+        **fields,
+    )
+    return caller, enrolment
+
+
+@pytest.fixture
+def day_of_everything(session):
+    """Nine elders on DAY, one of each state, plus noise on other days and lines."""
+    volunteer = factories.make_volunteer(session)
+    states = [
+        (S.OK, {"attempts": 1, "answered_at": local(DAY, 9, 5)}),
+        (S.OK, {"attempts": 0, "answered_at": local(DAY, 8, 40), "answered_via": "called_in"}),
+        (S.HELP, {"attempts": 1}),
+        (S.REACHED, missed(DAY, reached_after_minutes=30, reply_by="volunteer", reply_code="1")),
+        (S.CASCADE, missed(DAY, volunteer_sms_at=local(DAY, 11, 1))),
+        (S.UNREACHABLE, missed(DAY, reply_by="volunteer", reply_code="2")),
+        (S.DUE, {}),
+        (S.MISSED, {"attempts": 1}),
+        (S.CANCELED, {}),
+    ]
+    episodes = []
+    for n, (status, fields) in enumerate(states, start=1):
+        _caller, enrolment = elder(session, n, volunteer=volunteer)
+        episodes.append(make_episode(session, enrolment, DAY, status, **fields))
+        make_episode(session, enrolment, DAY - timedelta(days=1), S.OK)  # another day
+    session.commit()
+    return episodes
+
+
+def test_the_days_figures_match_a_hand_count(session, day_of_everything):
+    line = factories.main_line(session)
+    figures = queries.day_figures(session, line.id, DAY)
+    # 9 episodes, the canceled one counts nowhere; answered: 2 OK + 1 help; missed: the
+    # reached, the cascade, the unreachable; still open: cascade + unreachable; pending: due +
+    # a missed attempt with a retry due.
+    assert figures == queries.CheckinFigures(
+        due=8, done=3, ok=2, help=1, missed=3, reached=1, still_open=2, pending=2
+    )
+    assert queries.day_figures(session, line.id, DAY + timedelta(days=1)).due == 0
+
+
+def test_summary_sms_and_supervisor_page_carry_the_days_figures(
+    app, client, session, day_of_everything
+):
+    line = factories.main_line(session)
+    report = metrics.day_report(session, line, DAY, now=local(DAY, 20, 30))
+    zh = summary_text(session, line, report, "zh", local(DAY, 20, 30))
+    en = summary_text(session, line, report, "en", local(DAY, 20, 30))
+    assert "回访完成3 平安2 未接3 联系上1 未结2" in zh
+    assert "Check-ins done 3, OK 2, missed 3, reached 1, open 2." in en
+
+    sign_in(client, session, Role.SUPERVISOR)
+    today = local_day(utcnow(), line.timezone)
+    for episode in day_of_everything:  # move them to today, the page's day
+        episode.due_date = today
+    session.commit()
+    page = client.get("/console/reports/").get_data(as_text=True)
+    for key, value in [("due", 8), ("done", 3), ("ok", 2), ("missed", 3), ("open", 2)]:
+        assert f'id="m-ck-{key}">{value}<' in page
+    assert "Check-ins done 3, OK 2, missed 3, reached 1, open 2." in page
+
+
+def test_today_page_lists_open_lost_contact_cases_first_by_deadline(
+    app, client, session, day_of_everything
+):
+    line = factories.main_line(session)
+    today = local_day(utcnow(), line.timezone)
+    cascade, unreachable = day_of_everything[4], day_of_everything[5]
+    numbers = []
+    for episode, hours in ((cascade, 6), (unreachable, 2)):
+        case = factories.make_case(session, caller_id=episode.caller_id, line_id=line.id)
+        case.escalation_deadline_at = utcnow() + timedelta(hours=hours)
+        episode.case_id, episode.case_opened_at = case.id, utcnow()
+        numbers.append(case.number)
+    for episode in day_of_everything:
+        episode.due_date = today
+    session.commit()
+    sign_in(client, session, Role.OPERATOR)
+    response = client.get("/console/checkins/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    lost = page.index('id="rows-lost_contact"')
+    assert lost < page.index('id="section-cascade"') < page.index('id="section-pending"')
+    # the sooner deadline (the unreachable elder's, 2 h) comes first
+    assert lost < page.find(numbers[1], lost) < page.find(numbers[0], lost)
+    assert 'data-status="unreachable"' in page
+    assert "volunteer: 2 (could not reach)" in page
+    assert page.count("Lost-contact case opened") == 2, "the furthest cascade step per row"
+    for key, value in [("due", 8), ("ok", 2), ("help", 1), ("pending", 2)]:
+        assert f'id="f-{key}">{value}<' in page
+
+
+def _enrol_data(session, **override) -> dict:
+    volunteer = session.scalar(select(Volunteer))
+    data = {
+        "line_id": str(factories.main_line(session).id),
+        "calendar_rule": "chosen_days",
+        "days_of_week": ["0", "2", "4"],
+        "window_start": "09:00",
+        "window_end": "10:30",
+        "retry_minutes": "20,60",
+        "volunteer_id": str(volunteer.id),
+        "notify_family": "y",
+        "consented_at": (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        "consent_method": "elder_in_person",
+        "consent_witness": "社区网格员 周敏",
+    }
+    data.update(override)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_enrol_shows_each_field_error_then_enrols(app, client, session):
+    caller = factories.make_caller(session, phone_number="+861055550101", display_name="王阿姨")
+    factories.make_volunteer(session)
+    session.commit()
+    operator_id = sign_in(client, session, Role.OPERATOR)
+    form_page = client.get(f"/console/checkins/enrol/{caller.id}")
+    assert form_page.status_code == 200 and "李志愿 · 东城街道" in form_page.get_data(as_text=True)
+
+    bad = _enrol_data(
+        session,
+        consent_witness=None,
+        volunteer_id="",
+        window_end="08:00",
+        days_of_week=None,
+        retry_minutes="20,abc",
+    )
+    response = client.post(f"/console/checkins/enrol/{caller.id}", data=bad)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    for message in (
+        "Enter the witness (who heard the elder consent).",
+        "Choose the volunteer who looks after this elder from the roster.",
+        "The window must end after it starts.",
+        "Choose at least one day of the week.",
+        "Retries are minutes separated by commas",
+    ):
+        assert message in page, message
+    assert session.scalar(select(CheckinEnrolment)) is None
+
+    future = _enrol_data(
+        session, consented_at=(utcnow() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    )
+    response = client.post(f"/console/checkins/enrol/{caller.id}", data=future)
+    assert response.status_code == 400
+    assert "The consent cannot be dated in the future." in response.get_data(as_text=True)
+
+    response = client.post(f"/console/checkins/enrol/{caller.id}", data=_enrol_data(session))
+    assert response.status_code == 303
+    session.expire_all()
+    enrolment = session.scalar(select(CheckinEnrolment))
+    assert response.headers["Location"].endswith(f"/console/checkins/enrolments/{enrolment.id}")
+    assert enrolment.days_of_week == [0, 2, 4]
+    assert (enrolment.window_start, enrolment.window_end) == (time(9), time(10, 30))
+    assert enrolment.consent_witness == "社区网格员 周敏"
+    assert enrolment.consent_recorded_by == operator_id
+    assert enrolment.status == EnrolmentStatus.ACTIVE
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Mon, Wed, Fri" in page and "社区网格员 周敏" in page
+
+
+def test_enrol_errors_speak_chinese_to_a_chinese_console(app, client, session):
+    caller = factories.make_caller(session, phone_number="+861055550102")
+    factories.make_volunteer(session)
+    session.commit()
+    sign_in(client, session, Role.OPERATOR, lang="zh")
+    response = client.post(
+        f"/console/checkins/enrol/{caller.id}",
+        data=_enrol_data(session, consent_witness=None, consent_method=""),
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "请填写见证人(谁在场听到老人同意)。" in page
+    assert "请选择老人表示同意的方式。" in page
+
+
+def test_pause_resume_and_stop_follow_the_role_rules(app, client, session):
+    caller, enrolment = elder(session, 1)
+    session.commit()
+    sign_in(client, session, Role.OPERATOR)
+    url = f"/console/checkins/enrolments/{enrolment.id}"
+    today = local_day(utcnow(), "Asia/Shanghai")
+
+    response = client.post(f"{url}/pause", data={"until": (today - timedelta(days=1)).isoformat()})
+    assert response.status_code == 400
+    assert "The pause cannot end before today." in response.get_data(as_text=True)
+    response = client.post(f"{url}/pause", data={"until": "", "reason": "住院"})
+    assert "Enter the last day of the pause." in response.get_data(as_text=True)
+
+    until = today + timedelta(days=10)
+    response = client.post(f"{url}/pause", data={"until": until.isoformat(), "reason": "住院"})
+    assert response.status_code == 303
+    session.expire_all()
+    assert session.get(CheckinEnrolment, enrolment.id).paused_until == until
+    assert client.post(f"{url}/resume").status_code == 303
+    session.expire_all()
+    assert session.get(CheckinEnrolment, enrolment.id).status == EnrolmentStatus.ACTIVE
+
+    assert client.post(f"{url}/stop", data={"reason": "搬走了"}).status_code == 403
+    assert "Stop check-ins" not in client.get(url).get_data(as_text=True)
+    actions = session.scalars(
+        select(AuditEntry.action).where(
+            AuditEntry.entity == "checkin_enrolment", AuditEntry.entity_id == enrolment.id
+        )
+    ).all()
+    assert actions == ["enrolled", "paused", "resumed"]
+
+
+def test_a_supervisor_stops_check_ins_with_a_reason(app, client, session):
+    # (one user per test: the test's app context keeps Flask-Login's user for its requests)
+    _caller, enrolment = elder(session, 1)
+    session.commit()
+    sign_in(client, session, Role.SUPERVISOR)
+    url = f"/console/checkins/enrolments/{enrolment.id}"
+    assert "Stop check-ins" in client.get(url).get_data(as_text=True)
+    response = client.post(f"{url}/stop", data={"reason": ""})
+    assert response.status_code == 400
+    assert "Please give the reason." in response.get_data(as_text=True)
+    assert client.post(f"{url}/stop", data={"reason": "搬走了"}).status_code == 303
+    session.expire_all()
+    stopped = session.get(CheckinEnrolment, enrolment.id)
+    assert stopped.status == EnrolmentStatus.STOPPED and stopped.stop_reason == "搬走了"
+
+
+def test_caller_page_shows_the_history_strip_with_a_missed_day(app, client, session):
+    caller, enrolment = elder(session, 1)
+    today = local_day(utcnow(), "Asia/Shanghai")
+    make_episode(session, enrolment, today - timedelta(days=3), S.OK, attempts=1)
+    make_episode(session, enrolment, today - timedelta(days=2), S.UNREACHABLE, **missed(today))
+    make_episode(
+        session,
+        enrolment,
+        today - timedelta(days=1),
+        S.REACHED,
+        closed_by="volunteer",
+        **missed(today),
+    )
+    session.commit()
+    sign_in(client, session, Role.OPERATOR)
+    page = client.get(f"/console/callers/{caller.id}").get_data(as_text=True)
+    assert 'id="caller-history-strip"' in page
+    states = {
+        (today - timedelta(days=d)).isoformat(): s
+        for d, s in ((3, "ok"), (2, "missed"), (1, "reached"), (4, "none"))
+    }
+    for day, state in states.items():
+        assert f'data-state="{state}" data-day="{day}"' in page, (day, state)
+    assert page.count("<li data-state=") == 28
+    assert "Reached · volunteer" in page
+    assert 'id="enrol-link"' not in page, "already enrolled"
+
+
+def test_caller_page_offers_enrolment_to_an_elder_not_enrolled(app, client, session):
+    caller = factories.make_caller(session, phone_number="+861055550103")
+    session.commit()
+    sign_in(client, session, Role.OPERATOR)
+    page = client.get(f"/console/callers/{caller.id}").get_data(as_text=True)
+    assert "Not enrolled in check-ins." in page and 'id="enrol-link"' in page
+    assert "caller-history-strip" not in page
