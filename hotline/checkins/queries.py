@@ -33,7 +33,10 @@ from hotline.checkins.models import (
     EnrolmentStatus,
     EpisodeStatus,
 )
+from hotline.checkins.schedule import DueWindow, is_due_on, window_on
 from hotline.directory.models import Volunteer
+from hotline.lines.calendar import LineCalendar
+from hotline.lines.models import Line
 from hotline.timeutil import local_day_bounds
 
 #: Statuses in which the elder answered the check-in (or called in).
@@ -208,6 +211,41 @@ def open_lost_contact_elsewhere(session: Session, line_id: int, day: date) -> li
     far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
     found = [BoardRow(e, c, v, k) for e, c, v, k in rows]
     return sorted(found, key=lambda r: (r.deadline_at or far, r.episode.id))
+
+
+@dataclass(frozen=True)
+class ScheduledRow:
+    """An enrolment due on the day whose episode the clock has not created yet (it does so
+    when the window opens)."""
+
+    enrolment: CheckinEnrolment
+    caller: Caller
+    volunteer: Volunteer | None
+    window: DueWindow
+
+
+def scheduled_without_episode(session: Session, line: Line, day: date) -> list[ScheduledRow]:
+    """Live enrolments of `line` due on `day` (by the schedule's rules) with no episode yet."""
+    calendar = LineCalendar.load(session, line)
+    started = select(CheckinEpisode.enrolment_id).where(
+        CheckinEpisode.line_id == line.id, CheckinEpisode.due_date == day
+    )
+    rows = session.execute(
+        select(CheckinEnrolment, Caller, Volunteer)
+        .join(Caller, Caller.id == CheckinEnrolment.caller_id)
+        .outerjoin(Volunteer, Volunteer.id == CheckinEnrolment.volunteer_id)
+        .where(
+            CheckinEnrolment.line_id == line.id,
+            CheckinEnrolment.status.in_((EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED)),
+            CheckinEnrolment.id.not_in(started),
+        )
+        .order_by(CheckinEnrolment.window_start, CheckinEnrolment.id)
+    ).all()
+    return [
+        ScheduledRow(enrolment, caller, volunteer, window_on(enrolment, calendar, day))
+        for enrolment, caller, volunteer in rows
+        if is_due_on(enrolment, calendar, day)
+    ]
 
 
 # --------------------------------------------------------------------------- history strip

@@ -133,6 +133,7 @@ def today_page():
         today=today,
         board=board,
         earlier=queries.open_lost_contact_elsewhere(db.session, line.id, day),
+        scheduled=queries.scheduled_without_episode(db.session, line, day) if day >= today else [],
         figures=queries.day_figures(db.session, line.id, day),
         sections=queries.SECTIONS,
         label=label,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hotline.alerts.summary import summary_text
 from hotline.cases.models import AuditEntry
-from hotline.checkins import queries
+from hotline.checkins import queries, service
 from hotline.checkins.models import CheckinEnrolment, EnrolmentStatus, EpisodeStatus
 from hotline.directory.models import Volunteer
 from hotline.operators.models import Role
@@ -307,3 +307,31 @@ def test_caller_page_offers_enrolment_to_an_elder_not_enrolled(app, client, sess
     page = client.get(f"/console/callers/{caller.id}").get_data(as_text=True)
     assert "Not enrolled in check-ins." in page and 'id="enrol-link"' in page
     assert "caller-history-strip" not in page
+
+
+def test_today_page_lists_the_elders_due_later_before_the_clock_creates_their_day(
+    app, client, session
+):
+    today = local_day(utcnow(), "Asia/Shanghai")
+    tomorrow = today + timedelta(days=1)
+    every_day, _ = elder(session, 1)
+    chosen, _ = elder(
+        session,
+        2,
+        calendar_rule="chosen_days",
+        days_of_week=[(tomorrow.weekday() + 1) % 7],  # not tomorrow
+    )
+    paused, paused_enrolment = elder(session, 3)
+    started, started_enrolment = elder(session, 4)
+    session.commit()
+    service.pause(session, paused_enrolment, until=tomorrow, operator_id=None, today=today)
+    make_episode(session, started_enrolment, tomorrow, S.DUE)
+    session.commit()
+    sign_in(client, session, Role.OPERATOR)
+    page = client.get(f"/console/checkins/?day={tomorrow.isoformat()}").get_data(as_text=True)
+    scheduled = page[page.index('id="rows-scheduled"') :]
+    assert every_day.display_name in scheduled and "09:00–11:00" in scheduled
+    for name in (chosen.display_name, paused.display_name, started.display_name):
+        assert name not in scheduled, name
+    assert 'id="f-scheduled">1<' in page
+    assert started.display_name in page[: page.index('id="rows-scheduled"')], "it has its day"
