@@ -171,46 +171,55 @@ def board_section(row: BoardRow) -> str:
 
 
 def today_board(session: Session, line_id: int, day: date) -> dict[str, list[BoardRow]]:
-    """The day's episodes of a line by section; open 失联 cases by deadline (soonest first),
-    the rest by window then elder."""
+    """The day's episodes of a line by section, the rest by window; the open 失联 cases, of
+    this day and earlier ones, by deadline (soonest first)."""
+    rows = _board_rows(
+        session,
+        CheckinEpisode.line_id == line_id,
+        CheckinEpisode.due_date == day,
+        CheckinEpisode.status != EpisodeStatus.CANCELED,
+    )
+    board: dict[str, list[BoardRow]] = {name: [] for name in SECTIONS}
+    for row in rows:
+        board[board_section(row)].append(row)
+    board["lost_contact"].extend(_earlier_lost_contact(session, line_id, day))
+    board["lost_contact"].sort(key=_by_deadline)
+    return board
+
+
+def _board_rows(session: Session, *conditions) -> list[BoardRow]:
+    """Episodes with their elder, volunteer and case, by window."""
     rows = session.execute(
         select(CheckinEpisode, Caller, Volunteer, Case)
         .join(Caller, Caller.id == CheckinEpisode.caller_id)
         .outerjoin(Volunteer, Volunteer.id == CheckinEpisode.volunteer_id)
         .outerjoin(Case, Case.id == CheckinEpisode.case_id)
-        .where(
-            CheckinEpisode.line_id == line_id,
-            CheckinEpisode.due_date == day,
-            CheckinEpisode.status != EpisodeStatus.CANCELED,
-        )
+        .where(*conditions)
         .order_by(CheckinEpisode.window_start_at, CheckinEpisode.id)
     ).all()
-    board: dict[str, list[BoardRow]] = {name: [] for name in SECTIONS}
-    for episode, caller, volunteer, case_ in rows:
-        row = BoardRow(episode, caller, volunteer, case_)
-        board[board_section(row)].append(row)
-    far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
-    board["lost_contact"].sort(key=lambda r: (r.deadline_at or far, r.episode.id))
-    return board
+    return [
+        BoardRow(episode, caller, volunteer, case_) for episode, caller, volunteer, case_ in rows
+    ]
 
 
-def open_lost_contact_elsewhere(session: Session, line_id: int, day: date) -> list[BoardRow]:
-    """Open 失联 cases of earlier days (still nobody has reached the elder), by deadline."""
-    rows = session.execute(
-        select(CheckinEpisode, Caller, Volunteer, Case)
-        .join(Caller, Caller.id == CheckinEpisode.caller_id)
-        .outerjoin(Volunteer, Volunteer.id == CheckinEpisode.volunteer_id)
-        .join(Case, Case.id == CheckinEpisode.case_id)
-        .where(
-            CheckinEpisode.line_id == line_id,
-            CheckinEpisode.due_date < day,
-            CheckinEpisode.status.in_(STILL_OPEN),
-        )
-        .order_by(CheckinEpisode.due_date, CheckinEpisode.id)
-    ).all()
-    far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
-    found = [BoardRow(e, c, v, k) for e, c, v, k in rows]
-    return sorted(found, key=lambda r: (r.deadline_at or far, r.episode.id))
+_FAR_FUTURE = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
+
+
+def _by_deadline(row: BoardRow) -> tuple:
+    """Soonest deadline first; a case without one last."""
+    return (row.deadline_at or _FAR_FUTURE, row.episode.id)
+
+
+def _earlier_lost_contact(session: Session, line_id: int, day: date) -> list[BoardRow]:
+    """Open 失联 cases of earlier days: nobody has reached the elder yet, so they stay on the
+    page until someone does."""
+    return _board_rows(
+        session,
+        CheckinEpisode.line_id == line_id,
+        CheckinEpisode.due_date < day,
+        CheckinEpisode.status.in_(STILL_OPEN),
+        CheckinEpisode.case_id.is_not(None),
+    )
 
 
 @dataclass(frozen=True)

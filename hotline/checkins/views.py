@@ -86,7 +86,6 @@ LABELS = {
     "stopped": ("已停止", "Stopped"),
     # the board's sections
     "lost_contact": ("失联工单(未结)", "Lost contact (open cases)"),
-    "earlier_lost_contact": ("往日失联工单(未结)", "Lost contact from earlier days"),
 }
 
 
@@ -132,7 +131,6 @@ def today_page():
         day=day,
         today=today,
         board=board,
-        earlier=queries.open_lost_contact_elsewhere(db.session, line.id, day),
         scheduled=queries.scheduled_without_episode(db.session, line, day) if day >= today else [],
         figures=queries.day_figures(db.session, line.id, day),
         sections=queries.SECTIONS,

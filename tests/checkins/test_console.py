@@ -124,6 +124,15 @@ def test_today_page_lists_open_lost_contact_cases_first_by_deadline(
         numbers.append(case.number)
     for episode in day_of_everything:
         episode.due_date = today
+    # Yesterday's elder nobody has reached yet, deadline in 1 h, is still on today's page.
+    _caller, enrolment = elder(session, 10)
+    yesterday = make_episode(
+        session, enrolment, today - timedelta(days=1), S.UNREACHABLE, **missed(today)
+    )
+    case = factories.make_case(session, caller_id=yesterday.caller_id, line_id=line.id)
+    case.escalation_deadline_at = utcnow() + timedelta(hours=1)
+    yesterday.case_id = case.id
+    numbers.append(case.number)
     session.commit()
     sign_in(client, session, Role.OPERATOR)
     response = client.get("/console/checkins/")
@@ -131,8 +140,9 @@ def test_today_page_lists_open_lost_contact_cases_first_by_deadline(
     page = response.get_data(as_text=True)
     lost = page.index('id="rows-lost_contact"')
     assert lost < page.index('id="section-cascade"') < page.index('id="section-pending"')
-    # the sooner deadline (the unreachable elder's, 2 h) comes first
-    assert lost < page.find(numbers[1], lost) < page.find(numbers[0], lost)
+    # soonest deadline first: yesterday's (1 h), the unreachable elder's (2 h), the cascade (6 h)
+    first, second, third = (page.find(n, lost) for n in (numbers[2], numbers[1], numbers[0]))
+    assert lost < first < second < third
     assert 'data-status="unreachable"' in page
     assert "volunteer: 2 (could not reach)" in page
     assert page.count("Lost-contact case opened") == 2, "the furthest cascade step per row"
