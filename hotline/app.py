@@ -24,6 +24,7 @@ from hotline.calls.events import CallEnded
 from hotline.cases import subscribers as cases_subscribers
 from hotline.cases import views as cases_views
 from hotline.cases.events import CaseReferred
+from hotline.checkins import cascade as checkins_cascade
 from hotline.checkins import views as checkins_views
 from hotline.db import db
 from hotline.directory import views as directory_views
@@ -35,7 +36,7 @@ from hotline.queue import console as queue_console
 from hotline.queue import service as queue_service
 from hotline.queue.events import CallbackOwed
 from hotline.sms import views as sms_views
-from hotline.sms.events import SupervisorTexted
+from hotline.sms.events import CheckinReplied, SupervisorTexted
 from hotline.sms.referrals import on_case_referred
 from hotline.telephony import gateway
 from hotline.telephony.signature import is_valid_twilio_request
@@ -74,9 +75,11 @@ SUBSCRIPTIONS = [
     (CallEnded, callbacks_service.caller_reached_a_person),
     (CallbackOwed, voice_flow.owe_queue_callback),
     (CallbackAttemptEnded, cases_subscribers.on_callback_attempt_ended),
+    (CallbackAttemptEnded, checkins_cascade.on_callback_attempt_ended),
     (CallbackGaveUp, on_callback_gave_up),
     (CaseReferred, on_case_referred),
     (SupervisorTexted, on_supervisor_texted),
+    (CheckinReplied, checkins_cascade.on_checkin_replied),
 ]
 
 

@@ -24,6 +24,7 @@ from hotline.alerts.jobs import JOBS as ALERT_JOBS
 from hotline.callbacks.jobs import JOBS as CALLBACK_JOBS
 from hotline.calls.jobs import JOBS as CALL_JOBS
 from hotline.cases.jobs import JOBS as CASE_JOBS
+from hotline.checkins.jobs import JOBS as CHECKIN_JOBS
 from hotline.db import db
 from hotline.schedule import HEARTBEAT_SECONDS, ClockJob, clock_id, record_heartbeat
 from hotline.sms.jobs import JOBS as SMS_JOBS
@@ -54,6 +55,7 @@ def registered_jobs() -> list[ClockJob]:
         *CASE_JOBS,
         *SMS_JOBS,
         *ALERT_JOBS,
+        *CHECKIN_JOBS,
     ]
     ids = [job.id for job in jobs]
     duplicates = {i for i in ids if ids.count(i) > 1}

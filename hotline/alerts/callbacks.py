@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from hotline.alerts.quiet import held_until
 from hotline.callbacks import texts
 from hotline.callbacks.events import CallbackGaveUp
-from hotline.callbacks.models import AttemptOutcome, CallbackRequest
+from hotline.callbacks.models import AttemptOutcome, CallbackReason, CallbackRequest
 from hotline.callers.models import Caller
 from hotline.callers.service import consented_family_contacts
 from hotline.cases.queries import cases_of_callback
@@ -40,6 +40,8 @@ def on_callback_gave_up(session: Session, event: CallbackGaveUp) -> None:
     callback = session.get(CallbackRequest, event.callback_id)
     if callback is None:
         return
+    if callback.reason == CallbackReason.CHECK_IN:
+        return  # a missed check-in has its own cascade (hotline.checkins.cascade)
     alert_final_failure(session, callback, AttemptOutcome(event.last_outcome))
 
 

@@ -149,6 +149,7 @@ def defer_to_window(session: Session, now: datetime, lines: list[Line]) -> int:
                 CallbackRequest.line_id == line.id,
                 CallbackRequest.status == CallbackStatus.PENDING,
                 CallbackRequest.due_at < opening,
+                CallbackRequest.reason.not_in(service.OWN_SCHEDULE_REASONS),
             )
             .values(due_at=opening, updated_at=now)
             .execution_options(synchronize_session=False)
@@ -161,10 +162,20 @@ def defer_to_window(session: Session, now: datetime, lines: list[Line]) -> int:
 # --------------------------------------------------------------------------- claiming
 
 
-def _claimable(now: datetime, line_ids: list[int]):
-    """Due pending rows, and rows whose claimer's lease ran out before it placed the call."""
+def _claimable(now: datetime, line_ids: list[int], *, own_schedule: bool = False):
+    """Due pending rows, and rows whose claimer's lease ran out before it placed the call: of
+    the lines in `line_ids`, or (`own_schedule`) the check-ins of every line, whose due time
+    already lies in the elder's own window (see service.OWN_SCHEDULE_REASONS)."""
+    which = (
+        CallbackRequest.reason.in_(service.OWN_SCHEDULE_REASONS)
+        if own_schedule
+        else and_(
+            CallbackRequest.line_id.in_(line_ids),
+            CallbackRequest.reason.not_in(service.OWN_SCHEDULE_REASONS),
+        )
+    )
     return and_(
-        CallbackRequest.line_id.in_(line_ids),
+        which,
         or_(
             and_(
                 CallbackRequest.status == CallbackStatus.PENDING,
@@ -245,17 +256,38 @@ def claim_due(
     account_sid: str,
     ringing_margin: int | None,
 ) -> list[Claim]:
-    """Claim up to `limit` due callbacks for `owner` with a lease, oldest promise first (commits)."""
-    if not line_ids or limit <= 0:
+    """Claim up to `limit` due callbacks for `owner` with a lease, oldest promise first (commits).
+
+    Check-ins (their own schedule, no operator needed) are claimed first and are not held back
+    by the ringing cap; the other callbacks fill the rest of the batch within the cap.
+    """
+    if limit <= 0:
         return []
+    capacity = limit
     if ringing_margin is not None:
+        # The lock first (see _lock_account): the count and the claims below happen under it.
         _lock_account(session, account_sid, now)
-        limit = min(limit, ringing_capacity(session, now, ringing_margin))
-        if limit <= 0:
-            session.commit()
-            return []
+        capacity = ringing_capacity(session, now, ringing_margin)
+    rows = _claim_rows(session, _claimable(now, [], own_schedule=True), limit, owner, now, lease)
+    others = min(limit - len(rows), capacity)
+    if line_ids and others > 0:
+        rows += _claim_rows(session, _claimable(now, line_ids), others, owner, now, lease)
+    claims = [_start_attempt(session, row, owner=owner, now=now) for row in rows]
+    try:
+        session.commit()
+    except IntegrityError:
+        # Attempt (callback, N) already exists: someone else started it. Take nothing.
+        session.rollback()
+        log.error("claim by %s collided on an attempt number; nothing claimed", owner)
+        return []
+    return claims
+
+
+def _claim_rows(
+    session: Session, condition, limit: int, owner: str, now: datetime, lease: timedelta
+) -> list[CallbackRequest]:
+    """Take up to `limit` rows matching `condition` for `owner` (not committed)."""
     order = (CallbackRequest.original_arrival_at, CallbackRequest.id)
-    condition = _claimable(now, line_ids)
     taken = {
         "status": CallbackStatus.DIALING,
         "leased_by": owner,
@@ -294,15 +326,7 @@ def claim_due(
             .order_by(*order)
             .execution_options(populate_existing=True)
         ).all()
-    claims = [_start_attempt(session, row, owner=owner, now=now) for row in rows]
-    try:
-        session.commit()
-    except IntegrityError:
-        # Attempt (callback, N) already exists: someone else started it. Take nothing.
-        session.rollback()
-        log.error("claim by %s collided on an attempt number; nothing claimed", owner)
-        return []
-    return claims
+    return list(rows)
 
 
 def _start_attempt(session: Session, row: CallbackRequest, *, owner: str, now: datetime) -> Claim:
@@ -548,7 +572,8 @@ class Dispatcher:
         assert callback is not None
         line = session.get(Line, callback.line_id)
         assert line is not None
-        if not self._calendar(session, line).in_calling_window(now):
+        own_schedule = callback.reason in service.OWN_SCHEDULE_REASONS
+        if not own_schedule and not self._calendar(session, line).in_calling_window(now):
             # Pacing made us wait past the end of the window: not now, first thing next time.
             self._release(session, callback, self._calendar(session, line).next_calling_time(now))
             report.deferred += 1

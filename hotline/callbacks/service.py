@@ -71,6 +71,12 @@ PROMISE_REASONS = frozenset(
         CallbackReason.SMS,
     }
 )
+#: Reasons whose calls keep to their own schedule, not the line's calling window and working
+#: days: a check-in is placed in the window and on the days the elder chose at enrolment
+#: (hotline.checkins.schedule), weekends and holidays included when they asked for them. They
+#: need no operator to answer (the elder answers a recorded question), so the ringing cap, which
+#: keeps callbacks to the operators available, does not hold them back either.
+OWN_SCHEDULE_REASONS = frozenset({CallbackReason.CHECK_IN})
 _TERMINAL_OUTCOMES = {
     CallStatus.BUSY: AttemptOutcome.BUSY,
     CallStatus.NO_ANSWER: AttemptOutcome.NO_ANSWER,
@@ -126,8 +132,10 @@ def request_callback(
     refusal = callback_refusal(session, phone_number)
     if refusal is not None:
         return record_refusal(session, CallbackRequest(**fields), refusal)
-    calendar = LineCalendar.load(session, line)
-    due = calendar.next_calling_time(due_at or utcnow())
+    if reason in OWN_SCHEDULE_REASONS:
+        due = due_at or utcnow()
+    else:
+        due = LineCalendar.load(session, line).next_calling_time(due_at or utcnow())
     for _attempt in range(3):
         existing = session.scalars(
             select(CallbackRequest).where(
@@ -157,7 +165,11 @@ def request_callback(
             **fields,
             status=CallbackStatus.PENDING,
             due_at=due,
-            max_attempts=max(1, line.callback_max_attempts),
+            # A check-in's retries follow the elder's enrolment (hotline.checkins.cascade),
+            # which asks for each call anew: one attempt per request.
+            max_attempts=1
+            if reason in OWN_SCHEDULE_REASONS
+            else max(1, line.callback_max_attempts),
         )
         try:
             # A concurrent request for the same person may win the partial unique index: the

@@ -18,3 +18,17 @@ class SupervisorTexted:
     operator_id: int
     word: str
     language: str
+
+
+@dataclass(frozen=True)
+class CheckinReplied:
+    """A volunteer or consented family member answered a missed check-in's text: "1" reached
+    the elder, "2" cannot reach them. The check-ins feature closes the episode (and its 失联
+    case) and thanks the sender in `language` (zh / yue / en)."""
+
+    sms_id: int
+    episode_id: int
+    by: str  # "volunteer" or "family"
+    code: str  # "1" or "2"
+    from_number: str
+    language: str

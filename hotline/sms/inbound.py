@@ -5,7 +5,9 @@ Order of handling (the first that applies):
    START / 恢复 resumes. Anyone may send these; each gets one confirmation.
 2. A registered supervisor's number: announced as `SupervisorTexted`; the alerts feature answers
    状态 / STATUS with the live numbers, anything else with the list of commands. A stranger sending 状态 is just a caller: nothing privileged.
-3. A volunteer's number with a referral waiting for an answer: 接受 / 1 / YES accepts,
+3. A volunteer's or consented family member's 1 / 2 to a missed check-in's text (关爱回访):
+   announced as `CheckinReplied`; the check-ins feature closes the episode and answers.
+   Otherwise, a volunteer's number with a referral waiting for an answer: 接受 / 1 / YES accepts,
    拒绝 / 2 / NO declines, anything else is noted; the reply lands on the case.
 4. A family contact of an elder (家属代办) texting 回电 / 1 / CALLBACK: with the elder's consent
    recorded and "may request callbacks", a callback to the ELDER is booked on the elder's case
@@ -39,7 +41,7 @@ from hotline.lines.models import Line
 from hotline.lines.service import NoLineConfigured, find_line
 from hotline.phone import mask, try_normalise
 from hotline.sms import integration, texts
-from hotline.sms.events import SupervisorTexted
+from hotline.sms.events import CheckinReplied, SupervisorTexted
 from hotline.sms.models import OptOutSource, SmsDirection, SmsMessage, SmsPurpose, SmsStatus
 from hotline.sms.outbox import mark_opted_out, mark_resumed, queue_sms
 from hotline.sms.recipients import supervisor_by_number
@@ -57,6 +59,8 @@ CALLBACK_WORDS = {"1", "回电", "回電", "CALLBACK", "CALL BACK", "CALL ME"}
 STATUS_WORDS = {"STATUS", "状态", "狀態"}
 ACCEPT_WORDS = {"1", "YES", "Y", "接受", "同意", "好"}
 DECLINE_WORDS = {"2", "NO", "N", "拒绝", "拒絕", "不行", "唔得"}
+#: A volunteer's or family member's answer to a missed check-in: 1 reached, 2 cannot reach.
+CHECKIN_REPLY_CODES = {"1": "1", "2": "2"}
 
 #: Processing claim on an inbound row: a crashed attempt is retried after this.
 PROCESSING_LEASE = timedelta(seconds=60)
@@ -323,6 +327,22 @@ def _route(session: Session, row: SmsMessage, line: Line, number: str, params: I
             ),
         )
         return
+    if supervisor is None and word in CHECKIN_REPLY_CODES:
+        checkin = integration.checkin_awaiting_reply(session, number)
+        if checkin is not None:
+            row.case_id = checkin[0].case_id
+            events.publish(
+                session,
+                CheckinReplied(
+                    sms_id=row.id,
+                    episode_id=checkin[0].id,
+                    by=checkin[1],
+                    code=CHECKIN_REPLY_CODES[word],
+                    from_number=number,
+                    language=lang,
+                ),
+            )
+            return
     if referral is not None:
         _referral_reply(session, row, line, referral, word, lang)
         return

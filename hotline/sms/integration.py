@@ -18,8 +18,11 @@ from sqlalchemy.orm import Session
 from hotline.callbacks.models import CallbackReason, CallbackRequest
 from hotline.callbacks.service import request_callback
 from hotline.callers.models import Caller, FamilyContact
+from hotline.callers.service import consented_family_contacts
 from hotline.cases import lifecycle, referrals
 from hotline.cases.models import Case, ContactKind, Referral, ReferralStatus, ReferralTarget
+from hotline.checkins.models import CheckinEnrolment, CheckinEpisode, EpisodeStatus
+from hotline.directory.models import Volunteer
 from hotline.lines.models import Line
 from hotline.phone import mask
 
@@ -66,12 +69,23 @@ def mark_overdue_alerted(session: Session, case_id: int | None, now: datetime) -
 
 
 def is_volunteer_number(session: Session, number: str) -> bool:
-    """True when a case was referred to this number (a volunteer or an agency)."""
-    return (
+    """True when a case was referred to this number (a volunteer or an agency), or it is the
+    active volunteer of an elder enrolled in check-ins (关爱回访: the cascade texts them)."""
+    if (
         session.scalar(
             select(func.count()).select_from(Referral).where(Referral.target_number == number)
         )
         > 0
+    ):
+        return True
+    return (
+        session.scalar(
+            select(Volunteer.id)
+            .join(CheckinEnrolment, CheckinEnrolment.volunteer_id == Volunteer.id)
+            .where(Volunteer.phone_number == number, Volunteer.is_active.is_(True))
+            .limit(1)
+        )
+        is not None
     )
 
 
@@ -163,3 +177,39 @@ def is_consented_family_number(session: Session, number: str) -> bool:
     """A family contact of some elder who consented to alerts (consent recorded, not revoked)."""
     contacts = session.scalars(select(FamilyContact).where(FamilyContact.phone_number == number))
     return any(contact.may("may_receive_alerts") for contact in contacts)
+
+
+# --------------------------------------------------------------------------- check-ins
+
+
+def checkin_awaiting_reply(session: Session, number: str) -> tuple[CheckinEpisode, str] | None:
+    """The open check-in cascade that `number` may answer with 1 / 2, and who they are: the
+    elder's volunteer (texted by the cascade), or a family contact whose consent is in force and
+    who may receive alerts (texted too). The latest cascade first."""
+    volunteer_ids = select(Volunteer.id).where(Volunteer.phone_number == number)
+    episode = session.scalar(
+        select(CheckinEpisode)
+        .where(
+            CheckinEpisode.status == EpisodeStatus.CASCADE,
+            CheckinEpisode.volunteer_id.in_(volunteer_ids),
+            CheckinEpisode.volunteer_sms_at.is_not(None),
+        )
+        .order_by(CheckinEpisode.missed_at.desc())
+        .limit(1)
+    )
+    if episode is not None:
+        return episode, "volunteer"
+    elders = select(FamilyContact.caller_id).where(FamilyContact.phone_number == number)
+    for episode in session.scalars(
+        select(CheckinEpisode)
+        .where(
+            CheckinEpisode.status == EpisodeStatus.CASCADE,
+            CheckinEpisode.family_sms_at.is_not(None),
+            CheckinEpisode.caller_id.in_(elders),
+        )
+        .order_by(CheckinEpisode.missed_at.desc())
+    ):
+        contacts = consented_family_contacts(session, episode.caller_id, "may_receive_alerts")
+        if any(c.phone_number == number for c in contacts):
+            return episode, "family"
+    return None

@@ -7,8 +7,8 @@ for, usually in other countries. Our defences, each refusing with a logged reaso
    calling codes, China by default, `OUTBOUND_ALLOWED_COUNTRY_CODES`; no premium-rate, shared-
    cost, satellite or other costly ranges). One copy of the rule for calls and texts.
 2. Only known people: a caller's number (a caller profile, or a callback owed to the number),
-   a registered supervisor, a volunteer a case was referred to, or a family contact who consented
-   to alerts. Staff texts (summaries, alerts) go to registered supervisors only.
+   a registered supervisor, a volunteer a case was referred to (or who looks after an elder
+   enrolled in check-ins), or a family contact who consented to alerts. Staff texts (summaries, alerts) go to registered supervisors only.
 3. Opt-outs: after STOP (退订) nothing but the confirmation of the opt-out itself, until the
    person sends START; after a carrier opt-out (21610) nothing at all.
 4. Daily caps per destination and per line, in the line's local day. The last

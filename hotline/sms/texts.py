@@ -522,6 +522,76 @@ def recovered_clock_silent(lang: str, head: Head) -> str:
     return f"{head(lang)}恢复：后台定时进程已恢复运行。"
 
 
+# --------------------------------------------------------------------------- check-ins (关爱回访)
+
+
+def _elder(name: str, lang: str) -> str:
+    """The elder's name as a text may carry it (an English text stays GSM-7)."""
+    name = " ".join((name or "").split())[:8]
+    if lang == EN and not is_gsm7(name):
+        return "the elder"
+    return name or _pick(lang, "老人", "長者", "the elder")
+
+
+def checkin_volunteer_visit(lang: str, head: Head, *, elder: str, attempts: int) -> str:
+    """To the elder's volunteer: the check-in calls went unanswered; please go and see.
+    Reply 1 = reached, 2 = cannot reach (no address or number of the elder in the text)."""
+    who = _elder(elder, lang)
+    return head(lang) + _pick(
+        lang,
+        f"关爱回访：{who}今天{attempts}次未接电话，请上门或致电看看。回复1已联系上、2无法联系。",
+        f"關愛回訪：{who}今日{attempts}次冇聽電話，請上門或致電睇下。回覆1已聯絡上、2聯絡唔到。",
+        f" check-in: {who} did not answer {attempts} calls today. Please visit or phone. "
+        "Reply 1 reached, 2 cannot reach.",
+    )
+
+
+def checkin_family(lang: str, head: Head, *, elder: str, attempts: int) -> str:
+    """To a consented family contact (may receive alerts): the check-in went unanswered."""
+    who = _elder(elder, lang)
+    return head(lang) + _pick(
+        lang,
+        f"{who}今天{attempts}次未接关爱回访电话，已请志愿者探望。联系上请回复1，联系不上回复2。",
+        f"{who}今日{attempts}次冇聽關愛回訪電話，已請義工探望。聯絡到請回覆1，聯絡唔到回覆2。",
+        f" {who} did not answer {attempts} check-in calls today; a volunteer will visit. "
+        "Reply 1 if you reach them, 2 if not.",
+    )
+
+
+def checkin_reply_thanks(lang: str, head: Head, *, reached: bool) -> str:
+    """Answer to a volunteer's or family member's 1 / 2 about a missed check-in."""
+    if reached:
+        return head(lang) + _pick(
+            lang,
+            "已收到：已联系上老人，谢谢您！",
+            "收到：已聯絡上長者，多謝你！",
+            " noted: the elder was reached. Thank you!",
+        )
+    return head(lang) + _pick(
+        lang,
+        "已收到：无法联系老人。热线工作人员会马上跟进。",
+        "收到：聯絡唔到長者。熱線同事會即刻跟進。",
+        " noted: the elder cannot be reached. Hotline staff will follow up now.",
+    )
+
+
+def alert_checkin_lost_contact(
+    lang: str, head: Head, *, elder: str, attempts: int, waited_minutes: int
+) -> str:
+    """To supervisors: a missed check-in's volunteer has not replied in time (head: the 失联
+    case's number)."""
+    who = _elder(elder, lang)
+    if lang == EN:
+        return (
+            f"{head(lang)} ALERT: check-in lost contact, {who}, {attempts} calls unanswered; "
+            f"no reply from the volunteer in {waited_minutes} min. Please act."
+        )
+    return (
+        f"{head(lang)}告警：关爱回访失联，{who}{attempts}次未接，"
+        f"志愿者{waited_minutes}分钟未回复，请处理。"
+    )
+
+
 #: Every kind of text by name (the SmsMessage.kind column).
 RENDERERS: dict[str, Callable[..., str]] = {
     fn.__name__: fn
@@ -552,6 +622,10 @@ RENDERERS: dict[str, Callable[..., str]] = {
         recovered_overdue_escalation,
         alert_clock_silent,
         recovered_clock_silent,
+        checkin_volunteer_visit,
+        checkin_family,
+        checkin_reply_thanks,
+        alert_checkin_lost_contact,
     )
 }
 

@@ -74,6 +74,15 @@ for lang in texts.CALLER_LANGUAGES:
     CASES[("referral_accepted", lang)] = lambda lang=lang: texts.referral_accepted(lang, CASE)
     CASES[("referral_declined", lang)] = lambda lang=lang: texts.referral_declined(lang, CASE)
     CASES[("referral_unclear", lang)] = lambda lang=lang: texts.referral_unclear(lang, CASE)
+    CASES[("checkin_volunteer_visit", lang)] = lambda lang=lang: texts.checkin_volunteer_visit(
+        lang, PLAIN, elder="王阿姨", attempts=3
+    )
+    CASES[("checkin_family", lang)] = lambda lang=lang: texts.checkin_family(
+        lang, PLAIN, elder="王阿姨", attempts=3
+    )
+    CASES[("checkin_reply_thanks", lang)] = lambda lang=lang: texts.checkin_reply_thanks(
+        lang, PLAIN, reached=lang != texts.YUE
+    )
 for lang in texts.STAFF_LANGUAGES:
     line = "East" if lang == texts.EN else "东区热线"
     CASES[("daily_summary", lang)] = lambda lang=lang: texts.daily_summary(
@@ -127,9 +136,47 @@ for lang in texts.STAFF_LANGUAGES:
     CASES[("recovered_clock_silent", lang)] = lambda lang=lang: texts.recovered_clock_silent(
         lang, PLAIN
     )
+    CASES[("alert_checkin_lost_contact", lang)] = lambda lang=lang: (
+        texts.alert_checkin_lost_contact(lang, CASE, elder="王阿姨", attempts=3, waited_minutes=60)
+    )
 
 
 SNAPSHOTS = {
+    (
+        "alert_checkin_lost_contact",
+        "en",
+    ): "Case 20261129-0042 29 Nov 14:05: ALERT: check-in lost contact, the elder, 3 calls unanswered; no reply from the volunteer in 60 min. Please act.",
+    (
+        "alert_checkin_lost_contact",
+        "zh",
+    ): "工单20261129-0042 11-29 14:05 告警：关爱回访失联，王阿姨3次未接，志愿者60分钟未回复，请处理。",
+    (
+        "checkin_family",
+        "en",
+    ): "29 Nov 14:05: the elder did not answer 3 check-in calls today; a volunteer will visit. Reply 1 if you reach them, 2 if not.",
+    (
+        "checkin_family",
+        "yue",
+    ): "11-29 14:05 王阿姨今日3次冇聽關愛回訪電話，已請義工探望。聯絡到請回覆1，聯絡唔到回覆2。",
+    (
+        "checkin_family",
+        "zh",
+    ): "11-29 14:05 王阿姨今天3次未接关爱回访电话，已请志愿者探望。联系上请回复1，联系不上回复2。",
+    ("checkin_reply_thanks", "en"): "29 Nov 14:05: noted: the elder was reached. Thank you!",
+    ("checkin_reply_thanks", "yue"): "11-29 14:05 收到：聯絡唔到長者。熱線同事會即刻跟進。",
+    ("checkin_reply_thanks", "zh"): "11-29 14:05 已收到：已联系上老人，谢谢您！",
+    (
+        "checkin_volunteer_visit",
+        "en",
+    ): "29 Nov 14:05: check-in: the elder did not answer 3 calls today. Please visit or phone. Reply 1 reached, 2 cannot reach.",
+    (
+        "checkin_volunteer_visit",
+        "yue",
+    ): "11-29 14:05 關愛回訪：王阿姨今日3次冇聽電話，請上門或致電睇下。回覆1已聯絡上、2聯絡唔到。",
+    (
+        "checkin_volunteer_visit",
+        "zh",
+    ): "11-29 14:05 关爱回访：王阿姨今天3次未接电话，请上门或致电看看。回复1已联系上、2无法联系。",
     (
         "family_callback_requested",
         "zh",

@@ -1,0 +1,287 @@
+"""The check-in call through the callback dispatcher, answering-machine detection, the retries
+and the cascade, and its closing by a volunteer's or family member's reply, in each order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from hotline.callbacks.models import CallbackReason, CallbackRequest, CallbackStatus
+from hotline.cases.models import Case, CaseStatus
+from hotline.checkins.models import EpisodeOutcome, EpisodeStatus
+from hotline.db import db
+from hotline.operators.models import Role
+from hotline.sms.models import SmsMessage, SmsStatus
+from tests import factories
+from tests.callbacks.conftest import CallbackCall, create_requests
+from tests.sms.fixtures import sms_params
+
+from .conftest import (
+    DAUGHTER_PHONE,
+    ELDER_PHONE,
+    FOREIGN_SON_PHONE,
+    LINE_NUMBER,
+    VOLUNTEER_PHONE,
+    current_attempt,
+    episodes,
+)
+
+
+def _call(app, twilio, episode) -> CallbackCall:
+    attempt = current_attempt(app, episode.callback_id)
+    assert attempt.call_sid, "the dispatcher placed no call"
+    return CallbackCall(twilio, attempt.id, attempt.call_sid, ELDER_PHONE)
+
+
+def _outbox(app, **where) -> list[SmsMessage]:
+    with app.app_context():
+        query = select(SmsMessage).order_by(SmsMessage.id)
+        for name, value in where.items():
+            query = query.where(getattr(SmsMessage, name) == value)
+        rows = db.session.scalars(query).all()
+        for row in rows:
+            db.session.expunge(row)
+        return list(rows)
+
+
+def test_the_window_opens_and_the_dispatcher_places_the_call_with_machine_detection(
+    app, elder, jobs, fake_calls, http_client
+):
+    jobs.open_due()
+    jobs.open_due()  # a second run (or a second clock) changes nothing
+    [episode] = episodes(app)
+    assert episode.status == EpisodeStatus.CALLING and episode.attempts == 1
+    with app.app_context():
+        callback = db.session.get(CallbackRequest, episode.callback_id)
+        assert callback.reason == CallbackReason.CHECK_IN
+        assert callback.max_attempts == 1
+    # Saturday: outside the line's callback working days, yet the elder chose every day.
+    report = jobs.dispatch()
+    assert len(report.placed) == 1
+    [create] = create_requests(http_client)
+    attempt = current_attempt(app, episode.callback_id)
+    assert create.method == "POST"
+    assert create.url == (
+        "https://api.twilio.com/2010-04-01/Accounts/" + "AC" + "1" * 32 + "/Calls.json"
+    )
+    assert create.data == {
+        "To": [ELDER_PHONE],
+        "From": [LINE_NUMBER],
+        "Url": [f"http://localhost/twilio/callbacks/answer?attempt={attempt.id}"],
+        "StatusCallback": [f"http://localhost/twilio/callbacks/status?attempt={attempt.id}"],
+        "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"],
+        "StatusCallbackMethod": ["POST"],
+        "Timeout": [create.data["Timeout"][0]],
+        "MachineDetection": ["DetectMessageEnd"],
+        "FallbackUrl": ["http://localhost/twilio/voice/fallback"],
+        "FallbackMethod": ["POST"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("answered_by", "final_status"),
+    [
+        ("machine_end_beep", "completed"),
+        ("fax", "completed"),
+        (None, "no-answer"),
+        (None, "busy"),
+        ("human", "completed"),  # answered, but hung up before answering the question
+    ],
+)
+def test_a_missed_attempt_is_retried_per_the_enrolment(
+    app, elder, jobs, fake_calls, twilio, clock, answered_by, final_status
+):
+    jobs.open_due()
+    jobs.dispatch()
+    [episode] = episodes(app)
+    call = _call(app, twilio, episode)
+    if answered_by is not None:
+        response = call.answer(answered_by=answered_by)
+        assert response.status_code == 200
+    call.status(final_status, 3, duration=5)
+    [episode] = episodes(app)
+    assert episode.status == EpisodeStatus.MISSED
+    assert episode.next_step_at == episode.last_attempt_at + timedelta(minutes=20)
+    # No "we could not reach you" text to the elder, no callback-failure alert: the check-in's
+    # own cascade decides who is told.
+    assert _outbox(app) == []
+    clock.shift(timedelta(minutes=19))
+    jobs.cascade()
+    assert episodes(app)[0].attempts == 1
+    clock.shift(timedelta(minutes=1))
+    jobs.cascade()
+    jobs.cascade()  # the step is taken once
+    [episode] = episodes(app)
+    assert episode.status == EpisodeStatus.CALLING and episode.attempts == 2
+
+
+def _miss_every_call(app, jobs, twilio, clock) -> None:
+    """The first call and both retries go unanswered; the cascade runs."""
+    jobs.open_due()
+    for delay in (20, 60, None):
+        jobs.dispatch()
+        [episode] = episodes(app)
+        _call(app, twilio, episode).status("no-answer", 3)
+        if delay is not None:
+            clock.shift(timedelta(minutes=delay))
+            jobs.cascade()
+    jobs.cascade()
+
+
+@pytest.fixture
+def supervisor(app):
+    with app.app_context():
+        operator = factories.make_operator(
+            db.session, role=Role.SUPERVISOR, phone_number="+8613800000001"
+        )
+        db.session.commit()
+        return operator.id
+
+
+def test_the_cascade_after_the_last_miss_in_order(
+    app, elder, jobs, fake_calls, twilio, clock, supervisor
+):
+    _miss_every_call(app, jobs, twilio, clock)
+    [episode] = episodes(app)
+    assert episode.status == EpisodeStatus.CASCADE and episode.attempts == 3
+    assert episode.missed_at is not None
+    assert episode.missed_at <= episode.volunteer_sms_at <= episode.family_sms_at
+    assert episode.family_sms_at <= episode.case_opened_at
+    assert episode.family_sms_count == 1
+    assert episode.supervisor_alerted_at is None
+    texts = _outbox(app)
+    assert [(t.to_number, t.kind, t.status) for t in texts] == [
+        (VOLUNTEER_PHONE, "checkin_volunteer_visit", SmsStatus.QUEUED),
+        (DAUGHTER_PHONE, "checkin_family", SmsStatus.QUEUED),
+        # Consented, but outside the number policy: written as refused, never sent.
+        (FOREIGN_SON_PHONE, "checkin_family", SmsStatus.REFUSED),
+    ]
+    assert texts[0].body.endswith(
+        "关爱回访：王阿姨今天3次未接电话，请上门或致电看看。回复1已联系上、2无法联系。"
+    )
+    with app.app_context():
+        case = db.session.get(Case, episode.case_id)
+        assert case.status == CaseStatus.ESCALATED and case.is_urgent
+        assert case.sub_topic == "失联" and case.escalation_deadline_at is not None
+    # The volunteer has 45 minutes (CHECKIN_VOLUNTEER_REPLY_MINUTES) to reply.
+    clock.shift(timedelta(minutes=44))
+    jobs.cascade()
+    assert episodes(app)[0].supervisor_alerted_at is None
+    clock.shift(timedelta(minutes=1))
+    jobs.cascade()
+    jobs.cascade()
+    [episode] = episodes(app)
+    assert episode.supervisor_alerted_at is not None
+    [alert] = _outbox(app, kind="alert_checkin_lost_contact")
+    assert alert.to_number == "+8613800000001"
+    assert "关爱回访失联，王阿姨3次未接，志愿者45分钟未回复" in alert.body
+    assert alert.body.startswith(f"工单{case.number}")
+
+
+def _reply(twilio, body: str, from_: str):
+    response = twilio.post("/twilio/sms", sms_params(body, from_=from_, to=LINE_NUMBER))
+    assert response.status_code in (200, 204), response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("first", "code", "status", "outcome", "case_status"),
+    [
+        (
+            VOLUNTEER_PHONE,
+            "1",
+            EpisodeStatus.REACHED,
+            EpisodeOutcome.REACHED_BY_VOLUNTEER,
+            CaseStatus.RESOLVED,
+        ),
+        (
+            DAUGHTER_PHONE,
+            "1",
+            EpisodeStatus.REACHED,
+            EpisodeOutcome.REACHED_BY_FAMILY,
+            CaseStatus.RESOLVED,
+        ),
+        (
+            VOLUNTEER_PHONE,
+            "2",
+            EpisodeStatus.UNREACHABLE,
+            EpisodeOutcome.UNREACHABLE,
+            CaseStatus.ESCALATED,
+        ),
+        (
+            DAUGHTER_PHONE,
+            "2",
+            EpisodeStatus.UNREACHABLE,
+            EpisodeOutcome.UNREACHABLE,
+            CaseStatus.ESCALATED,
+        ),
+    ],
+)
+def test_the_first_reply_closes_the_episode_and_a_later_one_changes_nothing(
+    app, elder, jobs, fake_calls, twilio, clock, first, code, status, outcome, case_status
+):
+    _miss_every_call(app, jobs, twilio, clock)
+    clock.shift(timedelta(minutes=10))
+    _reply(twilio, code, first)
+    [episode] = episodes(app)
+    assert (episode.status, episode.outcome, episode.reply_code) == (status, outcome, code)
+    assert episode.reply_by == ("volunteer" if first == VOLUNTEER_PHONE else "family")
+    with app.app_context():
+        assert db.session.get(Case, episode.case_id).status == case_status
+    [thanks] = _outbox(app, kind="checkin_reply_thanks")
+    assert thanks.to_number == first
+    # The other one answers later: handled as an ordinary text, the episode stays as it is.
+    other = DAUGHTER_PHONE if first == VOLUNTEER_PHONE else VOLUNTEER_PHONE
+    _reply(twilio, "1", other)
+    assert episodes(app)[0].outcome == outcome
+    assert len(_outbox(app, kind="checkin_reply_thanks")) == 1
+    # No supervisor alert once someone replied.
+    clock.shift(timedelta(hours=2))
+    jobs.cascade()
+    assert episodes(app)[0].supervisor_alerted_at is None
+
+
+def test_a_reply_after_the_supervisor_alert_still_closes_it(
+    app, elder, jobs, fake_calls, twilio, clock, supervisor
+):
+    _miss_every_call(app, jobs, twilio, clock)
+    clock.shift(timedelta(minutes=50))
+    jobs.cascade()
+    assert episodes(app)[0].supervisor_alerted_at is not None
+    _reply(twilio, "1", VOLUNTEER_PHONE)
+    [episode] = episodes(app)
+    assert episode.status == EpisodeStatus.REACHED
+
+
+def test_the_elder_calling_in_closes_the_cascade_and_its_case(
+    app, elder, jobs, fake_calls, twilio, clock
+):
+    from hotline.checkins import cascade
+
+    _miss_every_call(app, jobs, twilio, clock)
+    with app.app_context():
+        cascade.elder_called_in(db.session, elder.caller_id, elder.line_id, via="called_in")
+        db.session.commit()
+    [episode] = episodes(app)
+    assert (episode.status, episode.outcome, episode.closed_by) == (
+        EpisodeStatus.REACHED,
+        EpisodeOutcome.CALLED_IN,
+        "elder",
+    )
+    with app.app_context():
+        assert db.session.get(Case, episode.case_id).status == CaseStatus.RESOLVED
+    # The volunteer's late reply is an ordinary text now.
+    _reply(twilio, "1", VOLUNTEER_PHONE)
+    assert episodes(app)[0].reply_code is None
+
+
+def test_a_refused_elder_number_goes_straight_to_the_next_step(app, clock, jobs):
+    from .conftest import enrol_elder
+
+    enrol_elder(app, phone="+447700900999", retry_minutes="")
+    jobs.open_due()
+    [episode] = episodes(app)
+    assert episode.status == EpisodeStatus.CASCADE
+    with app.app_context():
+        assert db.session.get(CallbackRequest, episode.callback_id).status == CallbackStatus.REFUSED
