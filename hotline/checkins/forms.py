@@ -31,6 +31,7 @@ from hotline.checkins.service import parse_retry_minutes
 from hotline.errors import InvalidInput
 
 __all__ = [
+    "CloseEpisodeForm",
     "EmptyForm",
     "EnrolForm",
     "PauseForm",
@@ -181,6 +182,12 @@ class StopForm(FlaskForm):
             Length(max=200, message=too_long(200)),
         ]
     )
+
+
+class CloseEpisodeForm(FlaskForm):
+    """An operator reached the elder themselves (or also could not): closes a missed day."""
+
+    reached = choice([("1", "1"), ("0", "0")], validators=[DataRequired(message=REQUIRED)])
 
 
 class ReportForm(FlaskForm):

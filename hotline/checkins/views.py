@@ -22,8 +22,8 @@ from sqlalchemy import select
 from hotline.callers.models import Caller
 from hotline.callers.views import current_operator_id, load_caller, register_caller_panel
 from hotline.cases.models import AuditEntry
-from hotline.checkins import export, forms, queries, service
-from hotline.checkins.models import CheckinEnrolment, EnrolmentStatus
+from hotline.checkins import cascade, export, forms, queries, service
+from hotline.checkins.models import CheckinEnrolment, CheckinEpisode, EnrolmentStatus
 from hotline.db import db
 from hotline.directory.models import Volunteer
 from hotline.errors import ActionRefused
@@ -136,6 +136,33 @@ def today_page():
         sections=queries.SECTIONS,
         label=label,
     )
+
+
+@bp.post("/episodes/<int:episode_id>/close")
+@role_required(Role.OPERATOR)
+def close_episode(episode_id: int):
+    """An operator reached a missed elder themselves (closes the day and its 失联 case), or
+    records that they could not either (the case stays open)."""
+    episode = db.session.get(CheckinEpisode, episode_id)
+    if episode is None:
+        abort(404)
+    line = db.session.get(Line, episode.line_id)
+    form = forms.CloseEpisodeForm()
+    if not form.validate_on_submit() or episode.status not in queries.STILL_OPEN:
+        flash(t("这一天的回访已经结束。", "This check-in is already closed."), "error")
+    else:
+        reached = form.reached.data == "1"
+        cascade.close_by_operator(
+            db.session, episode, operator_id=current_operator_id(), reached=reached
+        )
+        db.session.commit()
+        flash(
+            t("已记录:联系上老人。", "Recorded: the elder was reached.")
+            if reached
+            else t("已记录:仍联系不上。", "Recorded: still not reached."),
+            "success",
+        )
+    return redirect(url_for("checkins.today_page", line=line.key) + "#section-lost_contact", 303)
 
 
 # --------------------------------------------------------------------------- one enrolment

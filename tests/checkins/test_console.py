@@ -10,9 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from hotline.alerts.summary import summary_text
-from hotline.cases.models import AuditEntry
+from hotline.cases.models import AuditEntry, Case
 from hotline.checkins import queries, service
-from hotline.checkins.models import CheckinEnrolment, EnrolmentStatus, EpisodeStatus
+from hotline.checkins.models import (
+    CheckinEnrolment,
+    CheckinEpisode,
+    EnrolmentStatus,
+    EpisodeStatus,
+)
 from hotline.directory.models import Volunteer
 from hotline.operators.models import Role
 from hotline.reports import metrics
@@ -345,3 +350,34 @@ def test_today_page_lists_the_elders_due_later_before_the_clock_creates_their_da
         assert name not in scheduled, name
     assert 'id="f-scheduled">1<' in page
     assert started.display_name in page[: page.index('id="rows-scheduled"')], "it has its day"
+
+
+def test_an_operator_who_reached_a_missed_elder_closes_the_day_and_its_case(app, client, session):
+    line = factories.main_line(session)
+    today = local_day(utcnow(), line.timezone)
+    _caller, enrolment = elder(session, 1)
+    episode = make_episode(session, enrolment, today, S.CASCADE, **missed(today))
+    ok = make_episode(session, enrolment, today - timedelta(days=1), S.OK, attempts=1)
+    case = factories.make_case(session, caller_id=episode.caller_id, line_id=line.id)
+    episode.case_id = case.id
+    session.commit()
+    operator_id = sign_in(client, session, Role.OPERATOR)
+    page = client.get("/console/checkins/").get_data(as_text=True)
+    assert f"/console/checkins/episodes/{episode.id}/close" in page
+    assert "I could not either" in page
+
+    response = client.post(f"/console/checkins/episodes/{episode.id}/close", data={"reached": "1"})
+    assert response.status_code == 303
+    session.expire_all()
+    closed = session.get(CheckinEpisode, episode.id)
+    assert closed.status == S.REACHED and closed.closed_by == "operator"
+    assert closed.closed_by_operator_id == operator_id
+    assert not session.get(Case, case.id).is_active, "the 失联 case is resolved"
+
+    response = client.post(f"/console/checkins/episodes/{ok.id}/close", data={"reached": "1"})
+    assert response.status_code == 303
+    assert "This check-in is already closed." in client.get("/console/checkins/").get_data(
+        as_text=True
+    )
+    session.expire_all()
+    assert session.get(CheckinEpisode, ok.id).status == S.OK
