@@ -35,6 +35,7 @@ __all__ = [
     "EmptyForm",
     "EnrolForm",
     "PauseForm",
+    "ScheduleForm",
     "ReportForm",
     "StopForm",
     "choices",
@@ -85,10 +86,9 @@ class RetryPolicy:
             raise ValidationError(L(exc.zh, exc.en)) from None
 
 
-class EnrolForm(FlaskForm):
-    """Enrol an elder: schedule, retries, volunteer, family, and the elder's consent."""
+class ScheduleForm(FlaskForm):
+    """The schedule, retries, volunteer and family of an enrolment (also to change them)."""
 
-    line_id = choice([], validators=[DataRequired(message=REQUIRED)])
     calendar_rule = choice(
         [(value, value) for value, _zh, _en in CALENDAR_RULES],
         default=CalendarRule.EVERY_DAY.value,
@@ -124,6 +124,23 @@ class EnrolForm(FlaskForm):
         ],
     )
     notify_family = BooleanField(default=True)
+
+    def validate_days_of_week(self, field) -> None:
+        if self.calendar_rule.data == CalendarRule.CHOSEN_DAYS.value and not field.data:
+            raise ValidationError(L("请至少选择一天。", "Choose at least one day of the week."))
+
+    def validate_window_end(self, field) -> None:
+        start = self.window_start.data
+        if start is not None and field.data is not None and field.data <= start:
+            raise ValidationError(
+                L("结束时间须晚于开始时间。", "The window must end after it starts.")
+            )
+
+
+class EnrolForm(ScheduleForm):
+    """Enrol an elder: the line, the schedule and the rest, and the elder's consent."""
+
+    line_id = choice([], validators=[DataRequired(message=REQUIRED)])
     consented_at = LocalDateTimeField(
         validators=[
             InputRequired(
@@ -149,17 +166,6 @@ class EnrolForm(FlaskForm):
         ]
     )
     notes = TextAreaField(validators=[Optional(), Length(max=2000, message=too_long(2000))])
-
-    def validate_days_of_week(self, field) -> None:
-        if self.calendar_rule.data == CalendarRule.CHOSEN_DAYS.value and not field.data:
-            raise ValidationError(L("请至少选择一天。", "Choose at least one day of the week."))
-
-    def validate_window_end(self, field) -> None:
-        start = self.window_start.data
-        if start is not None and field.data is not None and field.data <= start:
-            raise ValidationError(
-                L("结束时间须晚于开始时间。", "The window must end after it starts.")
-            )
 
 
 class PauseForm(FlaskForm):

@@ -180,6 +180,7 @@ def _render_enrolment(enrolment: CheckinEnrolment, *, status: int = 200, **overr
     line = session.get(Line, enrolment.line_id)
     caller = session.get(Caller, enrolment.caller_id)
     page_forms = {
+        "schedule_form": _schedule_form(enrolment, caller),
         "pause_form": forms.PauseForm(formdata=None),
         "resume_form": forms.EmptyForm(formdata=None),
         "stop_form": forms.StopForm(formdata=None),
@@ -199,21 +200,43 @@ def _render_enrolment(enrolment: CheckinEnrolment, *, status: int = 200, **overr
             line=line,
             caller=caller,
             volunteer=volunteer,
-            family=queries.consented_family(session, caller.id) if enrolment.notify_family else [],
+            told_family=queries.consented_family(session, caller.id)
+            if enrolment.notify_family
+            else [],
             strip=queries.history_strip(
                 session, caller.id, local_day(utcnow(), line.timezone), days=STRIP_DAYS
             ),
             episodes=queries.recent_episodes(session, enrolment.id),
             trail=trail,
             operators={o.id: o for o in session.scalars(select(Operator))},
-            weekdays=forms.WEEKDAYS,
             calendar_rules={value: (zh, en) for value, zh, en in forms.CALENDAR_RULES},
             consent_methods={value: (zh, en) for value, zh, en in forms.CONSENT_METHODS},
             label=label,
             **page_forms,
+            **_schedule_options(page_forms["schedule_form"], caller),
         ),
         status,
     )
+
+
+def _schedule_form(enrolment: CheckinEnrolment, caller: Caller, formdata=None):
+    """The enrolment's schedule form, filled from the enrolment unless posted."""
+    form = forms.ScheduleForm(
+        formdata=formdata,
+        data=None
+        if formdata is not None
+        else {
+            "calendar_rule": enrolment.calendar_rule.value,
+            "days_of_week": [str(d) for d in enrolment.days_of_week],
+            "skip_public_holidays": enrolment.skip_public_holidays,
+            "window_start": enrolment.window_start,
+            "window_end": enrolment.window_end,
+            "retry_minutes": enrolment.retry_minutes,
+            "volunteer_id": str(enrolment.volunteer_id or ""),
+            "notify_family": enrolment.notify_family,
+        },
+    )
+    return _with_roster(form, caller)
 
 
 @bp.get("/enrolments/<int:enrolment_id>")
@@ -241,6 +264,37 @@ def _enrolment_action(enrolment_id: int, form, form_name: str, action, done: tup
 def _line_today(enrolment: CheckinEnrolment) -> date:
     line = db.session.get(Line, enrolment.line_id)
     return local_day(utcnow(), line.timezone)
+
+
+@bp.post("/enrolments/<int:enrolment_id>/schedule")
+@role_required(Role.OPERATOR)
+def change_schedule(enrolment_id: int):
+    """Change the days, window, retries, volunteer or whether the family is told."""
+    enrolment = _load_enrolment(enrolment_id)
+    caller = db.session.get(Caller, enrolment.caller_id)
+
+    def action(enrolment, form):
+        service.update_schedule(
+            db.session,
+            enrolment,
+            operator_id=current_operator_id(),
+            calendar_rule=form.calendar_rule.data,
+            days_of_week=[int(d) for d in form.days_of_week.data or ()],
+            skip_public_holidays=form.skip_public_holidays.data,
+            window_start=form.window_start.data,
+            window_end=form.window_end.data,
+            retry_minutes=form.retry_minutes.data,
+            volunteer_id=int(form.volunteer_id.data),
+            notify_family=form.notify_family.data,
+        )
+
+    return _enrolment_action(
+        enrolment_id,
+        _schedule_form(enrolment, caller, formdata=request.form),
+        "schedule_form",
+        action,
+        ("回访安排已更改。", "Schedule changed."),
+    )
 
 
 @bp.post("/enrolments/<int:enrolment_id>/pause")
@@ -308,11 +362,8 @@ def stop(enrolment_id: int):
 # --------------------------------------------------------------------------- enrol
 
 
-def _enrol_form(caller: Caller, lines: list[Line], formdata=None) -> forms.EnrolForm:
-    form = forms.EnrolForm(formdata=formdata)
-    form.line_id.choices = forms.choices([(str(ln.id), ln.name) for ln in lines])
-    if formdata is None and lines:
-        form.line_id.data = str(lines[0].id)
+def _with_roster(form: forms.ScheduleForm, caller: Caller) -> forms.ScheduleForm:
+    """The volunteer choices: the active roster, the elder's district first."""
     roster = queries.volunteer_roster(db.session, caller.district)
     form.volunteer_id.choices = forms.choices(
         [("", "")]
@@ -321,21 +372,36 @@ def _enrol_form(caller: Caller, lines: list[Line], formdata=None) -> forms.Enrol
     return form
 
 
+def _schedule_options(form: forms.ScheduleForm, caller: Caller) -> dict:
+    """What the shared schedule fields need to render (checkins/_schedule_fields.html)."""
+    return {
+        "weekdays": forms.WEEKDAYS,
+        "volunteer_options": [(c.value, c.label) for c in form.volunteer_id.choices],
+        "rule_options": [(value, t(zh, en)) for value, zh, en in forms.CALENDAR_RULES],
+        "family": queries.consented_family(db.session, caller.id),
+    }
+
+
+def _enrol_form(caller: Caller, lines: list[Line], formdata=None) -> forms.EnrolForm:
+    form = forms.EnrolForm(formdata=formdata)
+    form.line_id.choices = forms.choices([(str(ln.id), ln.name) for ln in lines])
+    if formdata is None and lines:
+        form.line_id.data = str(lines[0].id)
+    return _with_roster(form, caller)
+
+
 def _render_enrol(caller: Caller, form: forms.EnrolForm, *, status: int = 200):
     return (
         render_template(
             "checkins/enrol.html",
             caller=caller,
             form=form,
-            family=queries.consented_family(db.session, caller.id),
-            weekdays=forms.WEEKDAYS,
             line_options=[(c.value, c.label) for c in form.line_id.choices],
-            volunteer_options=[(c.value, c.label) for c in form.volunteer_id.choices],
-            rule_options=[(value, t(zh, en)) for value, zh, en in forms.CALENDAR_RULES],
             method_options=[("", "")]
             + [(value, t(zh, en)) for value, zh, en in forms.CONSENT_METHODS],
             enrolments=queries.live_enrolments(db.session, caller.id),
             label=label,
+            **_schedule_options(form, caller),
         ),
         status,
     )

@@ -381,3 +381,41 @@ def test_an_operator_who_reached_a_missed_elder_closes_the_day_and_its_case(app,
     )
     session.expire_all()
     assert session.get(CheckinEpisode, ok.id).status == S.OK
+
+
+def test_an_operator_changes_the_schedule_and_volunteer(app, client, session):
+    first = factories.make_volunteer(session)
+    second = factories.make_volunteer(session, name="赵志愿", phone_number="+8613800000198")
+    _caller, enrolment = elder(session, 1, volunteer=first)
+    session.commit()
+    sign_in(client, session, Role.OPERATOR)
+    url = f"/console/checkins/enrolments/{enrolment.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert (
+        'id="schedule-window-start" name="window_start" required type="time" value="09:00"' in page
+    )
+
+    change = {
+        "calendar_rule": "working_days",
+        "window_start": "15:00",
+        "window_end": "14:00",
+        "retry_minutes": "30",
+        "volunteer_id": str(second.id),
+    }
+    response = client.post(f"{url}/schedule", data=change)
+    assert response.status_code == 400
+    assert "The window must end after it starts." in response.get_data(as_text=True)
+
+    response = client.post(f"{url}/schedule", data={**change, "window_end": "16:30"})
+    assert response.status_code == 303
+    session.expire_all()
+    changed = session.get(CheckinEnrolment, enrolment.id)
+    assert (changed.window_start, changed.window_end) == (time(15), time(16, 30))
+    assert changed.calendar_rule.value == "working_days" and changed.retry_minutes == "30"
+    assert changed.volunteer_id == second.id and changed.notify_family is False
+    entry = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.entity == "checkin_enrolment", AuditEntry.action == "updated"
+        )
+    ).one()
+    assert entry.after["volunteer_id"] == second.id
