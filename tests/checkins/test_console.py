@@ -419,3 +419,24 @@ def test_an_operator_changes_the_schedule_and_volunteer(app, client, session):
         )
     ).one()
     assert entry.after["volunteer_id"] == second.id
+
+
+def test_every_check_in_page_speaks_chinese(app, client, session, day_of_everything):
+    line = factories.main_line(session)
+    enrolment_id = day_of_everything[0].enrolment_id
+    caller_id = day_of_everything[0].caller_id
+    newcomer = factories.make_caller(session, phone_number="+861055550199")
+    session.commit()
+    sign_in(client, session, Role.SUPERVISOR, lang="zh")
+    pages = {
+        f"/console/checkins/?line={line.key}&day={DAY.isoformat()}": "联络中",
+        f"/console/checkins/enrolments/{enrolment_id}": "近28天",
+        f"/console/checkins/enrol/{newcomer.id}": "老人的同意",
+        "/console/checkins/reports?date_from=2026-12-01&date_to=2026-12-31": "关爱回访统计",
+        f"/console/callers/{caller_id}": "关爱回访",
+        "/console/reports/": "仍未联系上",
+    }
+    for url, words in pages.items():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert words in response.get_data(as_text=True), url
