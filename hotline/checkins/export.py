@@ -38,10 +38,15 @@ def minutes(seconds: float | None) -> str:
     return "" if seconds is None else f"{seconds / 60:.1f}"
 
 
+def most_missed(row: ReportRow) -> list[tuple[int, int]]:
+    """(caller id, times missed), most missed first."""
+    return sorted(row.missed_elders.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 def missed_elders_text(report: CheckinReport, row: ReportRow) -> str:
-    """ "王阿姨 +8610555500001 ×2; ..." (most missed first)."""
+    """The missed elders as "王阿姨 +861055550001 ×2; ..." (most missed first)."""
     parts = []
-    for caller_id, count in sorted(row.missed_elders.items(), key=lambda kv: (-kv[1], kv[0])):
+    for caller_id, count in most_missed(row):
         elder = report.elders.get(caller_id)
         name = (elder.label if elder else "") or f"#{caller_id}"
         number = elder.phone_number if elder else ""

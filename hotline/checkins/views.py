@@ -530,7 +530,7 @@ def report_page():
             form=form,
             report=report,
             is_personal=is_personal,
-            missed_elders=lambda row: export.missed_elders_text(report, row),
+            missed_elders=export.most_missed,
             args=request.args.to_dict(),
         ),
         status,

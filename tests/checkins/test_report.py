@@ -152,7 +152,10 @@ def test_operators_export_the_figures_without_personal_columns(app, client, sess
 def test_supervisors_also_get_who_was_missed(app, client, session, november):
     sign_in(client, session, Role.SUPERVISOR)
     page = client.get("/console/checkins/reports", query_string={**PERIOD, "by": "volunteer"})
-    assert "Missed elders" in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert "Missed elders" in html
+    b = november["b"]
+    assert f'<a href="/console/callers/{b.id}">老人2</a> ×2' in html
     response = client.get(
         "/console/checkins/reports.csv", query_string={**PERIOD, "by": "volunteer"}
     )
