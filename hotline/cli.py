@@ -81,7 +81,10 @@ def ivr_check(directory: str | None) -> None:
     if errors:
         click.echo(f"{len(errors)} error(s) in {folder}", err=True)
         sys.exit(1)
-    click.echo(f"ok: {len(scripts.scripts)} script(s) in {folder}")
+    click.echo(
+        f"ok: {len(scripts.scripts)} script(s) and {len(scripts.checkins)} check-in script(s)"
+        f" in {folder}"
+    )
 
 
 @ivr_cli.command("diagram")

@@ -21,11 +21,13 @@ from typing import Any
 import yaml
 
 from hotline.ivr.schema import (
+    CHECKIN_MESSAGES,
     LANGUAGES,
     NODE_KINDS,
     REQUIRED_MESSAGES,
     SCENARIOS,
     SPEC_VERSION,
+    CheckinScript,
     Choice,
     EmergencyKind,
     Node,
@@ -94,6 +96,22 @@ def parse_file(path: Path) -> tuple[Script | None, list[str]]:
     return _parse(path, report), report.errors
 
 
+def _pacing(data: dict, report: _Reporter) -> tuple[int, int]:
+    """The script's key timeout and speaking rate, within what older callers need."""
+    timeout = data.get("input_timeout", 9)
+    if not isinstance(timeout, int) or not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
+        report.file(
+            f"input_timeout must be {TIMEOUT_RANGE[0]}-{TIMEOUT_RANGE[1]} seconds for older "
+            f"callers, got {timeout!r}"
+        )
+        timeout = 9
+    rate = data.get("rate", 85)
+    if not isinstance(rate, int) or not 50 <= rate <= 100:
+        report.file(f"rate must be a percentage from 50 to 100, got {rate!r}")
+        rate = 85
+    return timeout, rate
+
+
 def _parse(path: Path, report: _Reporter) -> Script | None:
     """Parse one file into a Script, reporting structural problems."""
     match = FILE_PATTERN.match(path.name)
@@ -129,17 +147,7 @@ def _parse(path: Path, report: _Reporter) -> Script | None:
     for name in REQUIRED_MESSAGES:
         if not isinstance(messages.get(name), str) or not messages[name].strip():
             report.file(f"message '{name}' is missing")
-    timeout = data.get("input_timeout", 9)
-    if not isinstance(timeout, int) or not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
-        report.file(
-            f"input_timeout must be {TIMEOUT_RANGE[0]}-{TIMEOUT_RANGE[1]} seconds for older "
-            f"callers, got {timeout!r}"
-        )
-        timeout = 9
-    rate = data.get("rate", 85)
-    if not isinstance(rate, int) or not 50 <= rate <= 100:
-        report.file(f"rate must be a percentage from 50 to 100, got {rate!r}")
-        rate = 85
+    timeout, rate = _pacing(data, report)
     max_steps = data.get("max_steps", 12)
     if not isinstance(max_steps, int) or max_steps < 2:
         report.file(f"max_steps must be a whole number of at least 2, got {max_steps!r}")
@@ -652,6 +660,82 @@ def _check_budget(script: Script, report: _Reporter) -> None:
             )
 
 
+# --------------------------------------------------------------------------- check-in scripts
+
+#: A check-in script's file name: checkin.<language>.yaml.
+CHECKIN_FILE = re.compile(r"^checkin\.(?P<language>[A-Za-z]{2,3}-[A-Za-z]{2})\.ya?ml$")
+
+
+def parse_checkin(path: Path, report: _Reporter) -> CheckinScript | None:
+    """Read a check-in script (see CheckinScript), reporting what is wrong with the file and the
+    message named."""
+    match = CHECKIN_FILE.match(path.name)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        report.file("not valid YAML")
+        return None
+    if not isinstance(data, dict) or data.get("spec_version") != SPEC_VERSION:
+        report.file(f"must be a mapping with spec_version {SPEC_VERSION}")
+        return None
+    language = data.get("language")
+    if language not in LANGUAGES or match is None or match["language"] != language:
+        report.file(f"language must be one of {', '.join(LANGUAGES)} and match the file name")
+        return None
+    messages = data.get("messages") if isinstance(data.get("messages"), dict) else {}
+    for name in CHECKIN_MESSAGES:
+        if not isinstance(messages.get(name), str) or not messages[name].strip():
+            report.node(name, f"no message in {language}")
+    greet = str(messages.get("greet", ""))
+    if greet and "{name}" not in greet:
+        report.node("greet", "must greet the elder by {name}")
+    ok_words = _words(data.get("ok_words"))
+    if not ok_words:
+        report.node("ok_words", "must list the words that mean all is well")
+        ok_words = ()
+    timeout, rate = _pacing(data, report)
+    return CheckinScript(
+        path=str(path),
+        language=language,
+        voice=str(data.get("voice", "")),
+        rate_percent=rate,
+        input_timeout_seconds=timeout,
+        messages={k: str(v).strip() for k, v in messages.items()},
+        ok_words=ok_words,
+        emergency=_emergency(None, language, report),
+    )
+
+
+#: The longest name the speech budget is measured with ("{name}" in the greeting).
+BUDGET_NAME = "欧阳阿姨"
+
+
+def check_checkin(script: CheckinScript, report: _Reporter) -> None:
+    """An "all is well" word must not be an emergency word; the silence path (greeting,
+    question, "not understood", question, "to a person") must fit the speech budget."""
+    from hotline.ivr.checkin import _emergency as emergency_in
+
+    for word in script.ok_words:
+        if emergency_in(script, word) is not None:
+            report.node("ok_words", f"'{word}' is an emergency word")
+    if report.errors:
+        return
+    texts = [
+        script.messages["greet"].format(name=BUDGET_NAME, line="长者服务热线"),
+        script.messages["question"],
+        script.messages["not_understood"],
+        script.messages["question"],
+        script.messages["to_person"],
+    ]
+    seconds = sum(speech_seconds(t, script.language, script.rate_percent) for t in texts)
+    if seconds > SPEECH_BUDGET_SECONDS:
+        report.file(
+            f"silence path (question > question) is {seconds:.1f} s of speech at "
+            f"{script.rate_percent} % before reaching a person; at most "
+            f"{SPEECH_BUDGET_SECONDS:.0f} s are allowed"
+        )
+
+
 def check_directory(directory: str | Path) -> tuple[ScriptSet, list[str]]:
     """Load and validate every script in `directory`; returns the valid scripts and all errors."""
     root = Path(directory)
@@ -659,12 +743,20 @@ def check_directory(directory: str | Path) -> tuple[ScriptSet, list[str]]:
         return ScriptSet(), [f"{root}: not a directory of IVR scripts"]
     reports: dict[str, _Reporter] = {}
     scripts: list[Script] = []
+    checkins: dict[str, CheckinScript] = {}
     paths = sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml"))
     if not paths:
         return ScriptSet(), [f"{root}: no IVR scripts (*.yaml) found"]
     for path in paths:
         report = _Reporter(path.name)
         reports[str(path)] = report
+        if path.name.startswith("checkin."):
+            checkin = parse_checkin(path, report)
+            if checkin is not None:
+                check_checkin(checkin, report)
+                if not report.errors:
+                    checkins[checkin.language] = checkin
+            continue
         script = _parse(path, report)
         if script is not None:
             _check_script(script, report)
@@ -679,7 +771,9 @@ def check_directory(directory: str | Path) -> tuple[ScriptSet, list[str]]:
     errors = [e for r in reports.values() for e in r.errors] + shared_errors
     if shared_errors:
         return ScriptSet(), errors
-    valid = ScriptSet({(s.line, s.language): s for s in scripts if not reports[s.path].errors})
+    valid = ScriptSet(
+        {(s.line, s.language): s for s in scripts if not reports[s.path].errors}, checkins
+    )
     return valid, errors
 
 

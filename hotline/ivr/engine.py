@@ -316,8 +316,13 @@ def _contains(said: str, word: str) -> bool:
 
 def match_emergency(script: Script, speech: str) -> EmergencyKind | None:
     """The emergency kind whose word the caller said (longest word wins), or None."""
+    return match_emergency_kinds(script.emergency, speech)
+
+
+def match_emergency_kinds(kinds: tuple[EmergencyKind, ...], speech: str) -> EmergencyKind | None:
+    """The kind among `kinds` whose word was said (longest word wins), or None."""
     best: tuple[int, EmergencyKind] | None = None
-    for kind in script.emergency:
+    for kind in kinds:
         for word in kind.words:
             if _contains(speech, word) and (best is None or len(word) > best[0]):
                 best = (len(word), kind)

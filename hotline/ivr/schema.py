@@ -191,11 +191,38 @@ class Script:
         return defaults.get(self.language) or defaults["zh-CN"]
 
 
+#: Messages every check-in script (ivr_scripts/checkin.<language>.yaml) must give.
+CHECKIN_MESSAGES = (
+    "greet",  # "{name},您好!这里是{line}的关爱回访。" ({name}: how the line addresses the elder)
+    "question",  # "一切都好请按1或说'好';需要帮助请按0或直接说。"
+    "not_understood",  # after silence or an unknown key, before the question again
+    "ok_goodbye",  # after 1 / 好: thanks and goodbye
+    "to_person",  # before the queue (0, words that are not "all is well", silence twice)
+)
+
+
+@dataclass(frozen=True)
+class CheckinScript:
+    """The check-in call (关爱回访) in one language: a greeting by name, one question (1 or a
+    word for "all is well", 0 or any other words for a person), and the emergency words."""
+
+    path: str
+    language: str
+    voice: str
+    rate_percent: int
+    input_timeout_seconds: int
+    messages: dict[str, str]
+    #: Words meaning "all is well" (好, 没事 ...), matched anywhere in what was heard.
+    ok_words: tuple[str, ...]
+    emergency: tuple[EmergencyKind, ...] = ()
+
+
 @dataclass
 class ScriptSet:
-    """Every valid script, indexed by (line, language)."""
+    """Every valid script, indexed by (line, language); the check-in scripts by language."""
 
     scripts: dict[tuple[str, str], Script] = field(default_factory=dict)
+    checkins: dict[str, CheckinScript] = field(default_factory=dict)
 
     def get(self, line: str, language: str) -> Script | None:
         """The script for `line` in `language`, or None."""

@@ -19,9 +19,12 @@ from hotline.callbacks.service import AnswerResult, request_callback
 from hotline.callers.models import Caller, FamilyContact
 from hotline.callers.service import ChangeSource, find_or_create_caller, set_preferences
 from hotline.calls.models import Call, CallDirection, CallOutcome, CallStatus
+from hotline.checkins import cascade as checkins_cascade
+from hotline.ivr import checkin as checkin_engine
 from hotline.ivr import engine
+from hotline.ivr.checkin import CheckinDecision
 from hotline.ivr.engine import CallContext, CallState, Step
-from hotline.ivr.schema import ScriptSet
+from hotline.ivr.schema import CheckinScript, ScriptSet
 from hotline.lines import cache as lines_cache
 from hotline.lines.models import Line
 from hotline.lines.service import NoLineConfigured, find_line  # noqa: F401 (used by views)
@@ -31,6 +34,7 @@ from hotline.queue.events import CallbackOwed
 from hotline.queue.models import QueueEntry
 from hotline.telephony.params import GatherParams, RecordingParams, VoiceParams
 from hotline.telephony.speech import rate_for
+from hotline.telephony.webhooks import BadWebhook
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -339,13 +343,50 @@ def owe_queue_callback(session: Session, event: CallbackOwed) -> None:
     log.info("callback owed to %s (%s)", mask(number), event.reason)
 
 
+@dataclass(frozen=True)
+class CheckinCall:
+    """A check-in call (关爱回访) answered by a person: the question to ask, and how."""
+
+    episode_id: int
+    line: Line
+    language: str
+    name: str
+    rate_percent: int | None
+    timeout_seconds: int | None
+
+
+def _checkin_call(result: AnswerResult, episode_id: int) -> CheckinCall:
+    caller = result.caller
+    timeout = None
+    if caller is not None:
+        timeout = caller.input_timeout_seconds or (
+            HARD_OF_HEARING_TIMEOUT if caller.is_hard_of_hearing else None
+        )
+    return CheckinCall(
+        episode_id=episode_id,
+        line=result.line,
+        language=result.language,
+        name=caller.label if caller is not None else "",
+        rate_percent=result.rate_percent,
+        timeout_seconds=timeout,
+    )
+
+
 def answer_callback(
     session: Session, attempt_id: int, params: VoiceParams, *, answered_by: str | None
-) -> AnswerResult:
+) -> AnswerResult | CheckinCall:
     """A callback call was picked up: a person joins the operator queue at callback priority
     with their original arrival time (so they keep their place), for the operator who scheduled
-    it when one was named."""
+    it when one was named. A check-in call asks its question instead (`CheckinCall`)."""
     result = callbacks_service.answer_attempt(session, attempt_id, params, answered_by=answered_by)
+    if (
+        result.kind == "person"
+        and result.callback is not None
+        and result.callback.reason == CallbackReason.CHECK_IN
+    ):
+        episode = checkins_cascade.episode_for_callback(session, result.callback.id)
+        if episode is not None:
+            return _checkin_call(result, episode.id)
     if result.kind == "person" and result.call is not None and result.callback is not None:
         entry = queue_service.enqueue(
             session,
@@ -358,3 +399,78 @@ def answer_callback(
         )
         entry.callback_request_id = result.callback.id
     return result
+
+
+@dataclass(frozen=True)
+class CheckinAnswer:
+    """What the elder's answer to the check-in question means, and the call it concerns."""
+
+    decision: CheckinDecision
+    script: CheckinScript
+    line: Line
+    rate_percent: int | None
+
+
+def checkin_script(scripts: ScriptSet, language: str) -> CheckinScript:
+    """The check-in script in `language`, else Mandarin (always shipped and checked)."""
+    script = scripts.checkins.get(language) or scripts.checkins.get("zh-CN")
+    if script is None:
+        raise RuntimeError("no check-in script loaded (ivr_scripts/checkin.zh-CN.yaml)")
+    return script
+
+
+def checkin_input(
+    session: Session,
+    scripts: ScriptSet,
+    params: VoiceParams,
+    gathered: GatherParams,
+    *,
+    episode_id: int,
+    language: str,
+    silences: int,
+) -> CheckinAnswer:
+    """The elder answered the check-in question (a key, words, or silence). OK confirms the
+    day's check-in; a person, words or silence twice put the elder in the operator queue
+    (emergency words: at emergency priority, else callback priority). Flushes."""
+    from hotline.checkins.models import CheckinEpisode
+
+    episode = session.get(CheckinEpisode, episode_id)
+    if episode is None:
+        raise BadWebhook(f"unknown check-in {episode_id}")
+    call = session.scalar(select(Call).where(Call.call_sid == params.call_sid))
+    if call is None or call.caller_id != episode.caller_id:
+        raise BadWebhook("this call does not belong to the check-in")
+    script = checkin_script(scripts, language)
+    decision = checkin_engine.decide(
+        script, digits=gathered.digits, speech=gathered.speech, silences=silences
+    )
+    line = lines_cache.line_by_id(session, episode.line_id)
+    assert line is not None
+    caller = session.get(Caller, episode.caller_id)
+    entry = call.menu_path or []
+    call.menu_path = [
+        *entry,
+        {"node": "checkin", "digits": gathered.digits, "result": decision.kind},
+    ][-MAX_PATH_ENTRIES:]
+    if decision.kind == "ok":
+        if episode.is_open:
+            checkins_cascade.confirm(session, episode, via=decision.via)
+    elif decision.kind in ("person", "emergency"):
+        if episode.is_open:
+            checkins_cascade.asked_for_help(session, episode, via=decision.via)
+        urgent = decision.kind == "emergency"
+        if urgent:
+            call.scenario = "emergency"
+        queue_service.enqueue(
+            session,
+            call,
+            caller,
+            reason="checkin",
+            priority=queue_service.Priority.URGENT if urgent else queue_service.Priority.CALLBACK,
+        )
+    rate = rate_for(
+        speech_rate_percent=caller.speech_rate_percent if caller else None,
+        is_hard_of_hearing=bool(caller and caller.is_hard_of_hearing),
+        default=None,
+    )
+    return CheckinAnswer(decision=decision, script=script, line=line, rate_percent=rate)
