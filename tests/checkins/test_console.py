@@ -9,7 +9,7 @@ from datetime import date, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from hotline.alerts.summary import summary_text
+from hotline.alerts.summary import send_summary, summary_text
 from hotline.cases.models import AuditEntry, Case
 from hotline.checkins import queries, service
 from hotline.checkins.models import (
@@ -21,6 +21,7 @@ from hotline.checkins.models import (
 from hotline.directory.models import Volunteer
 from hotline.operators.models import Role
 from hotline.reports import metrics
+from hotline.sms.models import SmsMessage, SmsPurpose
 from hotline.timeutil import local_day, utcnow
 from tests import factories
 from tests.checkins.episodes import local, make_episode, missed
@@ -440,3 +441,28 @@ def test_every_check_in_page_speaks_chinese(app, client, session, day_of_everyth
         response = client.get(url)
         assert response.status_code == 200, url
         assert words in response.get_data(as_text=True), url
+
+
+def test_the_daily_summary_records_and_sends_the_days_check_in_figures(
+    app, session, day_of_everything
+):
+    line = factories.main_line(session)
+    factories.make_operator(
+        session, role=Role.SUPERVISOR, phone_number="+8613800000001", console_language="zh"
+    )
+    session.commit()
+    row = send_summary(session, line, DAY, now=local(DAY, 20, 30))
+    assert row.metrics["checkins"] == {
+        "due": 8,
+        "done": 3,
+        "ok": 2,
+        "help": 1,
+        "missed": 3,
+        "reached": 1,
+        "still_open": 2,
+        "pending": 2,
+    }
+    body = session.scalars(
+        select(SmsMessage.body).where(SmsMessage.purpose == SmsPurpose.SUPERVISOR_SUMMARY)
+    ).one()
+    assert "回访完成3 平安2 未接3 联系上1 未结2" in body
