@@ -346,6 +346,21 @@ def live_enrolments(session: Session, caller_id: int) -> list[CheckinEnrolment]:
     )
 
 
+def enrolment_list(
+    session: Session, statuses: tuple[EnrolmentStatus, ...]
+) -> list[tuple[CheckinEnrolment, Caller, Volunteer | None, Line]]:
+    """Enrolments in `statuses` with their elder, volunteer and line, by district then elder."""
+    rows = session.execute(
+        select(CheckinEnrolment, Caller, Volunteer, Line)
+        .join(Caller, Caller.id == CheckinEnrolment.caller_id)
+        .join(Line, Line.id == CheckinEnrolment.line_id)
+        .outerjoin(Volunteer, Volunteer.id == CheckinEnrolment.volunteer_id)
+        .where(CheckinEnrolment.status.in_(statuses))
+        .order_by(Caller.district, Caller.display_name, Caller.name, CheckinEnrolment.id)
+    ).all()
+    return [tuple(row) for row in rows]
+
+
 def enrolments_of(session: Session, caller_id: int) -> list[CheckinEnrolment]:
     """Every enrolment of the elder, newest first (stopped ones too)."""
     return list(

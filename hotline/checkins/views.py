@@ -165,6 +165,24 @@ def close_episode(episode_id: int):
     return redirect(url_for("checkins.today_page", line=line.key) + "#section-lost_contact", 303)
 
 
+@bp.get("/enrolments")
+@role_required(Role.OPERATOR)
+def enrolments_page():
+    """Every elder in the programme (active and paused; stopped ones on request)."""
+    show_stopped = request.args.get("stopped") == "1"
+    statuses = (EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED) + (
+        (EnrolmentStatus.STOPPED,) if show_stopped else ()
+    )
+    return render_template(
+        "checkins/enrolments.html",
+        rows=queries.enrolment_list(db.session, statuses),
+        show_stopped=show_stopped,
+        calendar_rules={value: (zh, en) for value, zh, en in forms.CALENDAR_RULES},
+        weekdays=forms.WEEKDAYS,
+        label=label,
+    )
+
+
 # --------------------------------------------------------------------------- one enrolment
 
 

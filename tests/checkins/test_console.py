@@ -466,3 +466,26 @@ def test_the_daily_summary_records_and_sends_the_days_check_in_figures(
         select(SmsMessage.body).where(SmsMessage.purpose == SmsPurpose.SUPERVISOR_SUMMARY)
     ).one()
     assert "回访完成3 平安2 未接3 联系上1 未结2" in body
+
+
+def test_the_list_of_enrolled_elders_hides_stopped_ones_unless_asked(app, client, session):
+    volunteer = factories.make_volunteer(session)
+    active, _ = elder(
+        session, 1, volunteer=volunteer, calendar_rule="chosen_days", days_of_week=[0, 3]
+    )
+    paused, paused_enrolment = elder(session, 2)
+    stopped, stopped_enrolment = elder(session, 3)
+    session.commit()
+    today = local_day(utcnow(), "Asia/Shanghai")
+    service.pause(session, paused_enrolment, until=today + timedelta(days=3), operator_id=None)
+    service.stop(session, stopped_enrolment, operator_id=None, reason="搬走了")
+    session.commit()
+    sign_in(client, session, Role.OPERATOR)
+    page = client.get("/console/checkins/enrolments").get_data(as_text=True)
+    assert active.display_name in page and "Chosen days of the week: Mon, Thu" in page
+    assert (
+        paused.display_name in page and f"until {(today + timedelta(days=3)).isoformat()}" in page
+    )
+    assert stopped.display_name not in page
+    page = client.get("/console/checkins/enrolments?stopped=1").get_data(as_text=True)
+    assert stopped.display_name in page and 'data-status="stopped"' in page
