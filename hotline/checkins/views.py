@@ -31,6 +31,7 @@ from hotline.i18n import t
 from hotline.lines.models import Line
 from hotline.operators.auth import role_required
 from hotline.operators.models import Operator, Role
+from hotline.reports import metrics
 from hotline.timeutil import console_timezone, local_day, utcnow
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def init_app(app) -> None:
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"labels": LABELS, "local_time": _local_time, "minutes": export.minutes}
+    return {"local_time": _local_time, "minutes": export.minutes}
 
 
 def _local_time(value: datetime | None, timezone: str, pattern: str = "%H:%M") -> str:
@@ -84,8 +85,6 @@ LABELS = {
     "active": ("进行中", "Active"),
     "paused": ("暂停", "Paused"),
     "stopped": ("已停止", "Stopped"),
-    # the board's sections
-    "lost_contact": ("失联工单(未结)", "Lost contact (open cases)"),
 }
 
 
@@ -96,10 +95,6 @@ def label(value) -> str:
 
 
 # --------------------------------------------------------------------------- today
-
-
-def _active_lines() -> list[Line]:
-    return list(db.session.scalars(select(Line).where(Line.is_active).order_by(Line.id)))
 
 
 def _chosen_line(lines: list[Line]) -> Line:
@@ -114,7 +109,7 @@ def _chosen_line(lines: list[Line]) -> Line:
 def today_page():
     """Today's check-ins of a line: open 失联 cases first (by deadline), then the cascade, the
     missed, those who needed help, those still to call, and the OK ones."""
-    lines = _active_lines()
+    lines = metrics.active_lines(db.session)
     line = _chosen_line(lines)
     today = local_day(utcnow(), line.timezone)
     day = today
@@ -148,7 +143,9 @@ def close_episode(episode_id: int):
         abort(404)
     line = db.session.get(Line, episode.line_id)
     form = forms.CloseEpisodeForm()
-    if not form.validate_on_submit() or episode.status not in queries.STILL_OPEN:
+    if not form.validate_on_submit():
+        flash(t("没有记录,请重试。", "Nothing was recorded; please try again."), "error")
+    elif episode.status not in queries.STILL_OPEN:
         flash(t("这一天的回访已经结束。", "This check-in is already closed."), "error")
     else:
         reached = form.reached.data == "1"
@@ -437,7 +434,7 @@ def _enrollable_caller(caller_id: int) -> Caller:
 def enrol_page(caller_id: int):
     """The enrolment form for one elder."""
     caller = _enrollable_caller(caller_id)
-    return _render_enrol(caller, _enrol_form(caller, _active_lines()))
+    return _render_enrol(caller, _enrol_form(caller, metrics.active_lines(db.session)))
 
 
 @bp.post("/enrol/<int:caller_id>")
@@ -445,7 +442,7 @@ def enrol_page(caller_id: int):
 def enrol(caller_id: int):
     """Enrol the elder (their consent recorded); field errors in the viewer's language."""
     caller = _enrollable_caller(caller_id)
-    form = _enrol_form(caller, _active_lines(), formdata=request.form)
+    form = _enrol_form(caller, metrics.active_lines(db.session), formdata=request.form)
     if form.validate_on_submit():
         consented_at = form.consented_at.data.astimezone(UTC)
         if consented_at > utcnow():
