@@ -19,7 +19,7 @@ the call, count nowhere):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
@@ -260,10 +260,6 @@ def scheduled_without_episode(session: Session, line: Line, day: date) -> list[S
 # --------------------------------------------------------------------------- history strip
 
 
-#: A day of the strip: what happened, from the elder's point of view.
-STRIP_STATES = ("ok", "help", "reached", "missed", "pending", "none")
-
-
 def strip_state(episode: CheckinEpisode | None) -> str:
     """ok / help / reached (by a volunteer, family, or calling in after a miss) / missed
     (nobody reached them) / pending (today, not settled) / none (no check-in that day)."""
@@ -325,8 +321,13 @@ def history_strip(
     return strip
 
 
+#: The strip's states from the least to the most a supervisor must see (two lines on one day
+#: show the weightier).
+_STRIP_WEIGHT = ("none", "ok", "pending", "reached", "help", "missed")
+
+
 def _weight(episode: CheckinEpisode) -> int:
-    return ("none", "ok", "pending", "reached", "help", "missed").index(strip_state(episode))
+    return _STRIP_WEIGHT.index(strip_state(episode))
 
 
 # --------------------------------------------------------------------------- enrolments
@@ -535,7 +536,3 @@ def checkin_report(
         c.id: c for c in session.scalars(select(Caller).where(Caller.id.in_(elder_ids or [-1])))
     }
     return CheckinReport(grouping, day_from, day_to, ordered, total, elders)
-
-
-def window_label(start: time, end: time) -> str:
-    return f"{start:%H:%M}–{end:%H:%M}"
