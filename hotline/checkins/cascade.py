@@ -186,8 +186,15 @@ def episode_for_callback(session: Session, callback_id: int) -> CheckinEpisode |
 # --------------------------------------------------------------------------- the elder's answer
 
 
-def confirm(session: Session, episode: CheckinEpisode, *, via: str, now: datetime | None = None):
-    """The elder said all is well (key 1 / 好 on the call, or by calling in). Flushes.
+def confirm(
+    session: Session,
+    episode: CheckinEpisode,
+    *,
+    via: str,
+    now: datetime | None = None,
+    called_in: bool = False,
+) -> None:
+    """The elder said all is well (key 1 / 好 on the check-in call, or `called_in`). Flushes.
 
     After the cascade started, the elder's own word closes it too (and its 失联 case)."""
     now = now or utcnow()
@@ -199,7 +206,7 @@ def confirm(session: Session, episode: CheckinEpisode, *, via: str, now: datetim
     if in_cascade:
         _close(session, episode, EpisodeStatus.REACHED, EpisodeOutcome.CALLED_IN, "elder", now)
         return
-    outcome = EpisodeOutcome.OK if via in ("key", "speech") else EpisodeOutcome.CALLED_IN
+    outcome = EpisodeOutcome.CALLED_IN if called_in else EpisodeOutcome.OK
     _close(session, episode, EpisodeStatus.OK, outcome, "elder", now)
 
 
@@ -230,6 +237,32 @@ def today_episode(
     )
 
 
+def _active_enrolment(session: Session, caller_id: int, line_id: int) -> CheckinEnrolment | None:
+    """The elder's active enrolment on the line (one query by the caller's index)."""
+    return session.scalar(
+        select(CheckinEnrolment)
+        .where(
+            CheckinEnrolment.caller_id == caller_id,
+            CheckinEnrolment.line_id == line_id,
+            CheckinEnrolment.status == EnrolmentStatus.ACTIVE,
+        )
+        .limit(1)
+    )
+
+
+def _window_today(
+    session: Session, enrolment: CheckinEnrolment, now: datetime
+) -> schedule.DueWindow | None:
+    """Today's window (line time zone) when the enrolment is due today, else None."""
+    line = session.get(Line, enrolment.line_id)
+    assert line is not None
+    calendar = LineCalendar.load(session, line)
+    day = calendar.local(now).date()
+    if not schedule.is_due_on(enrolment, calendar, day):
+        return None
+    return schedule.window_on(enrolment, calendar, day)
+
+
 def elder_called_in(
     session: Session, caller_id: int, line_id: int, *, via: str, now: datetime | None = None
 ) -> CheckinEpisode | None:
@@ -239,23 +272,9 @@ def elder_called_in(
     now = now or utcnow()
     episode = today_episode(session, caller_id, line_id, now)
     if episode is None:
-        enrolment = session.scalar(
-            select(CheckinEnrolment).where(
-                CheckinEnrolment.caller_id == caller_id,
-                CheckinEnrolment.line_id == line_id,
-                CheckinEnrolment.status == EnrolmentStatus.ACTIVE,
-            )
-        )
-        if enrolment is None:
-            return None
-        line = session.get(Line, line_id)
-        assert line is not None
-        calendar = LineCalendar.load(session, line)
-        day = calendar.local(now).date()
-        if not schedule.is_due_on(enrolment, calendar, day):
-            return None
-        window = schedule.window_on(enrolment, calendar, day)
-        if now >= window.end_at:
+        enrolment = _active_enrolment(session, caller_id, line_id)
+        window = _window_today(session, enrolment, now) if enrolment is not None else None
+        if enrolment is None or window is None or now >= window.end_at:
             return None  # today's check-in is over (answered or missed): nothing to confirm
         episode = _new_episode(enrolment, window)
         try:
@@ -265,9 +284,39 @@ def elder_called_in(
         except IntegrityError:
             return None  # the clock created (and is calling) it meanwhile
     if episode.is_open:
-        confirm(session, episode, via=via, now=now)
+        confirm(session, episode, via=via, now=now, called_in=True)
         _cancel_pending_call(session, episode, now)
     return episode
+
+
+def inbound_call(
+    session: Session, caller_id: int, line_id: int, now: datetime | None = None
+) -> str | None:
+    """An inbound call from `caller_id` on the line: is it a check-in?
+
+    One cheap query for a caller who is not enrolled (the incoming-call hot path). For an
+    enrolled elder: during today's window, or while a missed check-in's retries or cascade run,
+    the call itself confirms it ("confirmed"); before today's window, the menu offers the
+    check-in key ("offer"); otherwise None. Flushes."""
+    now = now or utcnow()
+    enrolment = _active_enrolment(session, caller_id, line_id)
+    if enrolment is None:
+        return None
+    episode = today_episode(session, caller_id, line_id, now)
+    if episode is not None and episode.status in (EpisodeStatus.MISSED, EpisodeStatus.CASCADE):
+        elder_called_in(session, caller_id, line_id, via="recognised", now=now)
+        return "confirmed"
+    window = _window_today(session, enrolment, now)
+    if window is None:
+        return None
+    if window.start_at <= now < window.end_at:
+        if episode is None or episode.is_open:
+            elder_called_in(session, caller_id, line_id, via="recognised", now=now)
+            return "confirmed"
+        return None
+    if now < window.start_at and (episode is None or episode.is_open):
+        return "offer"
+    return None
 
 
 def _cancel_pending_call(session: Session, episode: CheckinEpisode, now: datetime) -> None:

@@ -211,6 +211,12 @@ def _parse(path: Path, report: _Reporter) -> Script | None:
     if family_key is not None and str(family_key) not in VALID_KEYS:
         report.file(f"family_callback_key must be a single digit, got {family_key!r}")
         family_key = None
+    checkin_key = data.get("checkin_key")
+    if checkin_key is not None and (
+        str(checkin_key) not in VALID_KEYS or str(checkin_key) in ("0", str(family_key))
+    ):
+        report.file(f"checkin_key must be a free single digit (not 0), got {checkin_key!r}")
+        checkin_key = None
     return Script(
         path=str(path),
         line=match["line"],
@@ -227,6 +233,7 @@ def _parse(path: Path, report: _Reporter) -> Script | None:
         broken_ids=frozenset(broken),
         emergency=_emergency(data.get("emergency"), language, report),
         family_callback_key=str(family_key) if family_key is not None else None,
+        checkin_key=str(checkin_key) if checkin_key is not None else None,
     )
 
 
@@ -488,6 +495,9 @@ def _check_menu(script: Script, node: Node, report: _Reporter) -> None:
     family = script.family_callback_key
     if family is not None and family in keys + [c.key for c in node.languages]:
         report.node(node.id, f"key '{family}' is the family_callback_key; choose another key")
+    checkin_key = script.checkin_key
+    if checkin_key is not None and checkin_key in keys + [c.key for c in node.languages]:
+        report.node(node.id, f"key '{checkin_key}' is the checkin_key; choose another key")
     zero = next((c for c in node.choices if c.key == "0"), None)
     if zero is None:
         report.node(node.id, "key 0 must lead to a person")

@@ -58,6 +58,9 @@ class CallContext:
     proxy_for: str | None = None
     #: ...and they may ask for a callback to the elder.
     proxy_may_request_callbacks: bool = False
+    #: An elder enrolled in check-ins whose check-in today is still to come: offered the
+    #: script's checkin_key ("check in now").
+    checkin_offer: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,8 @@ class Step:
     callback_for_elder: bool = False
     #: What the caller said at a "no menu" intake prompt, kept for the operator.
     caller_words: str | None = None
+    #: An enrolled elder pressed the checkin_key: today's check-in is confirmed.
+    checked_in: bool = False
 
     @property
     def enqueue(self) -> EnqueueAction | None:
@@ -367,6 +372,9 @@ def begin(
         greeting.append(
             _say(script, ctx, script.messages["greet_known"].format(name=ctx.caller_name))
         )
+    if ctx.checkin_offer and script.checkin_key and not ctx.proxy_for:
+        offer = script.message("checkin_offer").format(key=script.checkin_key)
+        greeting.append(_say(script, ctx, offer))
     if straight_to_person:
         step.path_entry = {"node": None, "input": None, "result": "straight_to_person"}
         return to_person(script, ctx, state, step, reason="straight_to_person", prefix=greeting)
@@ -482,6 +490,17 @@ def handle_input(
     ):
         entry["result"] = "family_callback"
         return _family_callback(script, ctx, state, step)
+
+    if (
+        ctx.checkin_offer
+        and script.checkin_key
+        and (digits or "").strip()[:1] == script.checkin_key
+    ):
+        entry["result"] = "checked_in"
+        step.checked_in = True
+        step.actions.extend([_say(script, ctx, script.message("checkin_done")), HangupAction()])
+        step.state = replace(state, language=script.language, node=None, failures=0)
+        return step
 
     if node.kind == "language":
         choice = next((c for c in node.choices if c.key == key), None)

@@ -85,6 +85,18 @@ OPTIONAL_MESSAGES: dict[str, dict[str, str]] = {
         "yue-HK": "好,我哋会尽快覆电俾{elder}。再见。",
         "en-US": "All right. We will call {elder} back soon. Goodbye.",
     },
+    # An elder enrolled in check-ins (关爱回访) calling before today's check-in: the key is the
+    # script's checkin_key; pressing it confirms today's check-in.
+    "checkin_offer": {
+        "zh-CN": "今天报平安,请按{key}。",
+        "yue-HK": "今日报平安,请按{key}。",
+        "en-US": "To check in for today, press {key}.",
+    },
+    "checkin_done": {
+        "zh-CN": "好的,已为您报平安。祝您身体健康,再见。",
+        "yue-HK": "好,已经同您报咗平安。祝您身体健康,再见。",
+        "en-US": "Thank you, you are checked in for today. Goodbye.",
+    },
 }
 #: Spoken words that ask for a callback to the elder (family contacts), beside the key.
 FAMILY_CALLBACK_WORDS = {
@@ -175,6 +187,8 @@ class Script:
     emergency: tuple[EmergencyKind, ...] = ()
     #: Key a consented family contact presses to ask for a callback to the elder (None: off).
     family_callback_key: str | None = None
+    #: Key an enrolled elder presses to check in for today ("check in now"; None: off).
+    checkin_key: str | None = None
     #: Ids of nodes that were declared but could not be read (already reported); references
     #: to them are not reported again.
     broken_ids: frozenset[str] = frozenset()

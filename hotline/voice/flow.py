@@ -75,7 +75,12 @@ def family_proxy(session: Session, caller: Caller | None) -> tuple[FamilyContact
 
 
 def call_context(
-    session: Session, line: Line, caller: Caller | None, *, language_known: bool = False
+    session: Session,
+    line: Line,
+    caller: Caller | None,
+    *,
+    language_known: bool = False,
+    checkin_offer: bool = False,
 ) -> CallContext:
     """Opening hours now, the caller's name and pacing preferences, a block in force, and
     (for a consented family contact) the elder they call about."""
@@ -101,6 +106,7 @@ def call_context(
         blocked=caller.is_blocked(now),
         proxy_for=(proxy[1].label or proxy[0].relation or "") if proxy else None,
         proxy_may_request_callbacks=bool(proxy and proxy[0].may("may_request_callbacks")),
+        checkin_offer=checkin_offer,
     )
 
 
@@ -140,9 +146,20 @@ def start_inbound_call(
     line, caller, call = _inbound_call(session, params, region, status=CallStatus.RINGING)
     language = _language(scripts, line, caller)
     known = caller is not None and caller.language in scripts.languages(line.script_key)
-    ctx = call_context(session, line, caller, language_known=known)
+    # An enrolled elder's call confirms today's check-in in its window (关爱回访), or is offered
+    # the check-in key before it; one cheap query for everyone else.
+    checkin = (
+        checkins_cascade.inbound_call(session, caller.id, line.id)
+        if caller is not None and caller.id is not None
+        else None
+    )
+    ctx = call_context(
+        session, line, caller, language_known=known, checkin_offer=checkin == "offer"
+    )
     straight = bool(caller and caller.is_straight_to_person)
     step = engine.begin(scripts, line.script_key, language, ctx, straight_to_person=straight)
+    if checkin is not None and step.path_entry is not None:
+        step.path_entry["checkin"] = checkin
     if caller is not None:
         caller.last_contact_at = utcnow()
     _apply(session, call, caller, step)
@@ -178,11 +195,13 @@ def continue_call(
         failures=call.node_failures,
         steps=call.step_count,
     )
+    first = (call.menu_path or [{}])[0]
     ctx = call_context(
         session,
         line,
         caller,
         language_known=bool(caller and caller.language == state.language),
+        checkin_offer=isinstance(first, dict) and first.get("checkin") == "offer",
     )
     step = engine.handle_input(
         scripts,
@@ -228,6 +247,8 @@ def _apply(session: Session, call: Call, caller: Caller | None, step: Step) -> N
     if enqueue is not None:
         urgent = queue_service.Priority.URGENT if enqueue.priority == "emergency" else None
         queue_service.enqueue(session, call, caller, reason=enqueue.reason, priority=urgent)
+    if step.checked_in and caller is not None and call.line_id is not None:
+        checkins_cascade.elder_called_in(session, caller.id, call.line_id, via="key")
     if step.callback_for_elder:
         _family_callback(session, call, caller)
     if step.record is not None:
