@@ -489,3 +489,27 @@ def test_the_list_of_enrolled_elders_hides_stopped_ones_unless_asked(app, client
     assert stopped.display_name not in page
     page = client.get("/console/checkins/enrolments?stopped=1").get_data(as_text=True)
     assert stopped.display_name in page and 'data-status="stopped"' in page
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        (S.OK, "ok"),
+        (S.HELP, "help"),
+        (S.REACHED, "reached"),
+        (S.CASCADE, "missed"),
+        (S.UNREACHABLE, "missed"),
+        (S.DUE, "pending"),
+        (S.CALLING, "pending"),
+        (S.MISSED, "pending"),
+        (S.CANCELED, "none"),
+    ],
+)
+def test_each_episode_status_has_its_place_on_the_strip(status, state):
+    assert queries.strip_state(CheckinEpisode(status=status)) == state
+
+
+def test_every_episode_status_is_in_exactly_one_figure_group():
+    groups = [queries.ANSWERED, queries.STILL_OPEN, queries.PENDING, (S.REACHED, S.CANCELED)]
+    for status in EpisodeStatus:
+        assert sum(status in group for group in groups) == 1, status
