@@ -65,16 +65,23 @@ def template_helpers() -> dict:
 
 bp.context_processor(template_helpers)
 
-#: app.extensions key of the panels other features add to the caller page: callables taking the
-#: Caller and returning HTML (a Markup string, "" for nothing). Features above this one register
-#: theirs in their `init_app` (e.g. hotline.checkins.views: the check-in history strip), so the
-#: page shows them without this records-layer package importing those features.
-CALLER_PANELS = "hotline.caller_panels"
+#: app.extensions key of the panels other features add to a console page ("caller": the caller
+#: page, "case": the case screen): callables taking the page's Caller or Case and returning HTML
+#: (a Markup string, "" for nothing). Features above this one register theirs in their
+#: `init_app` (e.g. hotline.checkins.views: the check-in history strip), so the pages show them
+#: without this records-layer package, or the cases feature, importing those features.
+PANELS = "hotline.page_panels"
 
 
-def register_caller_panel(app, panel) -> None:
-    """Show `panel(caller)` on every caller page (in registration order)."""
-    app.extensions.setdefault(CALLER_PANELS, []).append(panel)
+def register_panel(app, page: str, panel) -> None:
+    """Show `panel(obj)` on every `page` ("caller" or "case"), in registration order."""
+    app.extensions.setdefault(PANELS, {}).setdefault(page, []).append(panel)
+
+
+def page_panels(page: str, obj) -> list:
+    """The HTML of the panels registered for `page`, about `obj` (empty ones left out)."""
+    html = [panel(obj) for panel in current_app.extensions.get(PANELS, {}).get(page, ())]
+    return [part for part in html if part]
 
 
 def current_operator_id() -> int:
@@ -154,12 +161,11 @@ def render_caller(caller: Caller, *, status: int = 200, **override_forms):
         "consent_for": None,
     }
     page_forms.update(override_forms)
-    panels = [panel(caller) for panel in current_app.extensions.get(CALLER_PANELS, ())]
     return (
         render_template(
             "callers/caller.html",
             caller=caller,
-            panels=[html for html in panels if html],
+            panels=page_panels("caller", caller),
             survivor=survivor,
             aliases=aliases,
             family=family,

@@ -188,6 +188,7 @@ def _render_case(case: Case, *, status: int = 200, **override_forms):
             handled_by=sorted(queries.case_operator_ids(session, case)),
             allowed={s.value for s in lifecycle.allowed_transitions(case)},
             may_change=_may_change_escalated(case),
+            panels=callers_views.page_panels("case", case),
             **page_forms,
         ),
         status,

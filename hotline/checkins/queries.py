@@ -202,6 +202,12 @@ def _board_rows(session: Session, *conditions) -> list[BoardRow]:
     ]
 
 
+def board_row_for_case(session: Session, case_id: int) -> BoardRow | None:
+    """The check-in whose cascade opened this case, if one did."""
+    rows = _board_rows(session, CheckinEpisode.case_id == case_id)
+    return rows[0] if rows else None
+
+
 _FAR_FUTURE = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
 
 

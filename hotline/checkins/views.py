@@ -20,8 +20,8 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from hotline.callers.models import Caller
-from hotline.callers.views import current_operator_id, load_caller, register_caller_panel
-from hotline.cases.models import AuditEntry
+from hotline.callers.views import current_operator_id, load_caller, register_panel
+from hotline.cases.models import AuditEntry, Case
 from hotline.checkins import cascade, export, forms, queries, service
 from hotline.checkins.models import CheckinEnrolment, CheckinEpisode, EnrolmentStatus
 from hotline.db import db
@@ -43,8 +43,9 @@ STRIP_DAYS = 28
 
 
 def init_app(app) -> None:
-    """The history strip on every caller page."""
-    register_caller_panel(app, caller_panel)
+    """The history strip on every caller page; the missed check-in on its 失联 case."""
+    register_panel(app, "caller", caller_panel)
+    register_panel(app, "case", case_panel)
 
 
 @bp.context_processor
@@ -159,6 +160,9 @@ def close_episode(episode_id: int):
             else t("已记录:仍联系不上。", "Recorded: still not reached."),
             "success",
         )
+    case = db.session.get(Case, episode.case_id) if episode.case_id else None
+    if request.form.get("back") == "case" and case is not None:
+        return redirect(url_for("cases.case_page", number=case.number) + "#checkin-episode", 303)
     return redirect(url_for("checkins.today_page", line=line.key) + "#section-lost_contact", 303)
 
 
@@ -503,6 +507,24 @@ def caller_panel(caller: Caller) -> Markup:
             strip=strip,
             can_enrol=can_enrol,
             label=label,
+        )
+    )
+
+
+def case_panel(case) -> Markup | str:
+    """On a 失联 case opened by a missed check-in: that day's check-in and what was done."""
+    row = queries.board_row_for_case(db.session, case.id)
+    if row is None:
+        return ""
+    line = db.session.get(Line, row.episode.line_id)
+    return Markup(
+        render_template(
+            "checkins/_case_panel.html",
+            row=row,
+            line=line,
+            label=label,
+            local_time=_local_time,
+            is_open=row.episode.status in queries.STILL_OPEN,
         )
     )
 

@@ -513,3 +513,36 @@ def test_every_episode_status_is_in_exactly_one_figure_group():
     groups = [queries.ANSWERED, queries.STILL_OPEN, queries.PENDING, (S.REACHED, S.CANCELED)]
     for status in EpisodeStatus:
         assert sum(status in group for group in groups) == 1, status
+
+
+def test_a_lost_contact_case_shows_its_missed_check_in_and_closes_from_there(app, client, session):
+    line = factories.main_line(session)
+    today = local_day(utcnow(), line.timezone)
+    volunteer = factories.make_volunteer(session)
+    caller, enrolment = elder(session, 1, volunteer=volunteer)
+    episode = make_episode(
+        session,
+        enrolment,
+        today,
+        S.CASCADE,
+        **missed(today, volunteer_sms_at=local(today, 11, 1), family_sms_count=0),
+    )
+    case = factories.make_case(session, caller_id=caller.id, line_id=line.id)
+    episode.case_id, episode.case_opened_at = case.id, local(today, 11, 2)
+    other = factories.make_case(session, caller_id=None, line_id=line.id)
+    session.commit()
+    sign_in(client, session, Role.OPERATOR)
+    page = client.get(f"/console/cases/{case.number}").get_data(as_text=True)
+    panel = page[page.index('id="checkin-episode"') :]
+    assert "Missed check-in" in panel and "Calls placed: 3" in panel
+    assert "Volunteer texted 11:01" in panel and "李志愿" in panel
+    assert 'id="checkin-episode"' not in client.get(f"/console/cases/{other.number}").get_data(
+        as_text=True
+    )
+    response = client.post(
+        f"/console/checkins/episodes/{episode.id}/close", data={"reached": "1", "back": "case"}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/console/cases/{case.number}#checkin-episode")
+    session.expire_all()
+    assert session.get(CheckinEpisode, episode.id).status == S.REACHED
