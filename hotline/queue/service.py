@@ -619,6 +619,12 @@ def caller_gone(session: Session, entry: QueueEntry) -> None:
     log.info("call %s abandoned the queue after %s s", call.call_sid, waited)
 
 
+def wrap_up_seconds(session: Session, entry: QueueEntry) -> int:
+    """How long the operator of `entry` wraps up after it: the line's wrap-up time."""
+    line = session.get(Line, entry.line_id)
+    return line.wrap_up_seconds if line is not None else presence.DEFAULT_WRAP_UP_SECONDS
+
+
 def conversation_over(session: Session, entry: QueueEntry) -> bool:
     """The talk with the operator ended: the entry completes and the operator wraps up (no
     commit)."""
@@ -626,7 +632,12 @@ def conversation_over(session: Session, entry: QueueEntry) -> bool:
         session, entry, (QueueStatus.CONNECTED,), QueueStatus.COMPLETED, ended_at=utcnow()
     ):
         return False
-    presence.mark_by_id(session, entry.operator_id, Presence.WRAP_UP)
+    presence.mark_by_id(
+        session,
+        entry.operator_id,
+        Presence.WRAP_UP,
+        wrap_up_seconds=wrap_up_seconds(session, entry),
+    )
     if entry.transfer_operator_id is not None:
         presence.mark_by_id(session, entry.transfer_operator_id, Presence.AVAILABLE)
     return True
