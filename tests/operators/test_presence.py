@@ -13,7 +13,9 @@ from hotline.db import db
 from hotline.operators import presence
 from hotline.operators.models import AwayReason, Operator, Presence, PresenceLog
 from hotline.operators.presence import Seen, finished_periods
-from tests.factories import make_operator
+from tests import factories
+from tests.operator_queue.queue_support import *  # noqa: F403
+from tests.operator_queue.queue_support import login, operator_of
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
@@ -69,7 +71,7 @@ def test_finished_periods(seen, now, periods):
 
 def _operator(session, **fields) -> Operator:
     with time_machine.travel(T0, tick=False):
-        operator = make_operator(
+        operator = factories.make_operator(
             session, presence=Presence.AVAILABLE, presence_changed_at=T0, last_seen_at=T0, **fields
         )
         session.commit()
@@ -185,3 +187,75 @@ def test_a_closed_console_goes_offline_once_and_is_logged(session):
     assert session.get(Operator, other.id).presence == Presence.AVAILABLE
     assert _log(session, operator.id) == [("available", None, T0, _at(80))]
     assert db.session is session
+
+
+# --------------------------------------------------------------------------- the console
+
+
+def test_console_away_reason_wrap_up_countdown_and_extension(app, make_operator):
+    with time_machine.travel(T0, tick=False) as clock:
+        lin = make_operator("lin", presence=Presence.AVAILABLE, seen_at=T0)
+        client = app.test_client()
+        login(client, "lin")
+        answer = client.post("/console/api/presence", data={"presence": "away", "reason": "meal"})
+        assert answer.get_json()["ok"]
+        me = client.get("/console/api/queue").get_json()["me"]
+        assert (me["presence"], me["away_reason"], me["away_reason_label"]) == (
+            "away",
+            "meal",
+            "用餐",
+        )
+        bad = client.post("/console/api/presence", data={"presence": "away", "reason": "nap"})
+        assert bad.status_code == 400
+        assert client.post("/console/api/wrap-up/extend").status_code == 409
+
+        # A call ends on a line with a 30 s wrap-up.
+        with app.app_context():
+            from hotline.lines.models import Line
+
+            line = db.session.scalar(select(Line).where(Line.key == "main"))
+            line.wrap_up_seconds = 30
+            operator = db.session.get(Operator, lin)
+            presence.mark(operator, Presence.WRAP_UP, wrap_up_seconds=line.wrap_up_seconds)
+            db.session.commit()
+        clock.shift(10)
+        state = client.get("/console/api/queue").get_json()
+        assert state["wrap_up"]["seconds_left"] == 20
+        extended = client.post("/console/api/wrap-up/extend").get_json()
+        assert extended["ok"] and extended["until"] == (T0 + timedelta(seconds=90)).isoformat()
+        clock.shift(60)  # 70 s: still wrapping up (until 90 s)
+        assert client.get("/console/api/queue").get_json()["wrap_up"]["seconds_left"] == 20
+        clock.shift(21)  # 91 s: over by itself
+        assert client.get("/console/api/queue").get_json()["me"]["presence"] == "available"
+        assert operator_of(app, lin).presence_changed_at == T0 + timedelta(seconds=90)
+
+
+def test_a_finished_conversation_wraps_up_for_the_lines_time(app, session):
+    """The queue's end of a conversation starts the wrap-up with the line's own time."""
+    from hotline.queue import service
+    from hotline.queue.models import QueueEntry, QueueStatus
+    from tests.factories import main_line, make_call
+
+    line = main_line(session)
+    line.wrap_up_seconds = 45
+    with time_machine.travel(T0, tick=False):
+        operator = factories.make_operator(session, presence=Presence.BUSY, presence_changed_at=T0)
+        call = make_call(session, line_id=line.id, caller_id=None)
+        entry = QueueEntry(
+            line_id=line.id,
+            call_id=call.id,
+            status=QueueStatus.CONNECTED,
+            priority=3,
+            arrived_at=T0,
+            enqueued_at=T0,
+            operator_id=operator.id,
+            connected_at=T0,
+        )
+        session.add(entry)
+        session.commit()
+    with time_machine.travel(_at(200), tick=False):
+        assert service.conversation_over(session, entry)
+        session.commit()
+    assert operator.presence == Presence.WRAP_UP
+    assert operator.wrap_up_until == _at(245)
+    assert _log(session, operator.id) == [("busy", None, T0, _at(200))]
