@@ -125,7 +125,11 @@ def enqueue(
         priority=int(priority),
         priority_reason=why,
         reason=reason[:32],
-        language=call.language or "zh-CN",
+        # An operator's correction on an earlier case (hotline.callers.service.correct_language)
+        # comes before the menu choice: they heard the caller.
+        language=(caller.routing_language if caller is not None else None)
+        or call.language
+        or "zh-CN",
         scenario=call.scenario,
         arrived_at=arrived_at or now,
         enqueued_at=now,
