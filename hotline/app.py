@@ -26,6 +26,7 @@ from hotline.cases import views as cases_views
 from hotline.cases.events import CaseReferred
 from hotline.db import db
 from hotline.directory import views as directory_views
+from hotline.floor import views as floor_views
 from hotline.ivr.check import check_directory
 from hotline.lines import views as lines_views
 from hotline.operators import admin as operators_admin
@@ -60,6 +61,7 @@ BLUEPRINTS = (
     (alerts_views, alerts_views.bp),
     (directory_views, directory_views.bp),
     (lines_views, lines_views.bp),
+    (floor_views, floor_views.bp),
 )
 
 
@@ -140,6 +142,8 @@ CONSOLE_NAV = [
     ("cases.escalations_page", "困难上报", "Escalations", "supervisor"),
     ("cases.review_page", "个案排查", "Scenario review", "supervisor"),
     ("reports.supervisor_page", "值班概况", "Today", "supervisor"),
+    ("floor.board_page", "坐席现场", "Floor", "supervisor"),
+    ("floor.day_page", "坐席日报", "Operator day", "operator"),
     ("directory.agencies_page", "机构名录", "Agencies", "operator"),
     ("directory.volunteers_page", "志愿者", "Volunteers", "operator"),
     ("lines_admin.lines_page", "线路", "Lines", "supervisor"),
