@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Table, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -214,28 +214,37 @@ def callback_counts(
     return {op: (n, int(reached or 0)) for op, n, reached in session.execute(query)}
 
 
+#: Column names the transfers table may use for who transferred, and when.
+TRANSFER_OPERATOR_COLUMNS = ("operator_id", "by_operator_id", "from_operator_id")
+TRANSFER_TIME_COLUMNS = ("created_at", "started_at", "requested_at")
+
+
 def transfer_counts(
-    session: Session, start: datetime, end: datetime, operator_id: int | None = None
+    session: Session,
+    start: datetime,
+    end: datetime,
+    operator_id: int | None = None,
+    *,
+    table: Table | None = None,
 ) -> dict[int, int]:
     """Operator -> transfers they made in the window.
 
-    The transfers table belongs to the external transfers feature, which lands separately: until
-    the models know a `transfers` table with `operator_id` and `created_at`, every operator made
-    0 transfers. Read through the table, not the model, so this module does not depend on it.
+    The transfers table belongs to the external transfers feature, which lands separately:
+    until the models know a `transfers` table (with an operator column and a time column named
+    as above), every operator made 0 transfers. Read through the table, not the model, so this
+    module does not depend on that feature.
     """
-    table = Base.metadata.tables.get("transfers")
-    if table is None or "operator_id" not in table.c or "created_at" not in table.c:
+    table = table if table is not None else Base.metadata.tables.get("transfers")
+    if table is None:
+        return {}
+    who = next((table.c[name] for name in TRANSFER_OPERATOR_COLUMNS if name in table.c), None)
+    when = next((table.c[name] for name in TRANSFER_TIME_COLUMNS if name in table.c), None)
+    if who is None or when is None:
         return {}
     query = (
-        select(table.c.operator_id, func.count())
-        .where(
-            table.c.operator_id.is_not(None),
-            table.c.created_at >= start,
-            table.c.created_at < end,
-        )
-        .group_by(table.c.operator_id)
+        select(who, func.count()).where(who.is_not(None), when >= start, when < end).group_by(who)
     )
-    query = _scope(query, table.c.operator_id, operator_id)
+    query = _scope(query, who, operator_id)
     return dict(session.execute(query).all())
 
 

@@ -252,3 +252,35 @@ def test_a_supervisor_sees_everyone_and_an_operator_only_themselves(app, worked_
         r[1] for r in csv.reader(io.StringIO(everyone.get_data(as_text=True).lstrip("\ufeff")))
     ]
     assert names[1:] == ["刘芳", "赵强"]
+
+
+def test_transfers_count_from_the_transfers_table_once_it_exists(app):
+    """No transfers table in the models yet: 0 for everyone. A table shaped like the transfers
+    feature's (an operator column and a time column) is counted per operator, in the window."""
+    from sqlalchemy import Column, DateTime, Integer, MetaData
+    from sqlalchemy import Table as SATable
+
+    start, end = day.window(DAY, "day", "Asia/Shanghai")
+    table = SATable(
+        "transfers_probe",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("operator_id", Integer),
+        Column("started_at", DateTime(timezone=True)),
+    )
+    with app.app_context():
+        session = db.session
+        assert day.transfer_counts(session, start, end) == {}
+        table.create(session.connection())
+        session.execute(
+            table.insert(),
+            [
+                {"operator_id": 1, "started_at": at(2)},
+                {"operator_id": 1, "started_at": at(3)},
+                {"operator_id": 2, "started_at": at(4)},
+                {"operator_id": 2, "started_at": at(3, day_=1)},  # the day before, local
+            ],
+        )
+        assert day.transfer_counts(session, start, end, table=table) == {1: 2, 2: 1}
+        assert day.transfer_counts(session, start, end, 2, table=table) == {2: 1}
+        session.rollback()
