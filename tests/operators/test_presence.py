@@ -259,3 +259,14 @@ def test_a_finished_conversation_wraps_up_for_the_lines_time(app, session):
     assert operator.presence == Presence.WRAP_UP
     assert operator.wrap_up_until == _at(245)
     assert _log(session, operator.id) == [("busy", None, T0, _at(200))]
+
+
+def test_the_wrap_up_time_is_a_line_setting_in_the_cli_too(app, runner):
+    from hotline.lines.models import Line
+
+    done = runner.invoke(args=["lines", "update", "main", "--wrap-up", "90"])
+    assert done.exit_code == 0, done.output
+    refused = runner.invoke(args=["lines", "update", "main", "--wrap-up", "5"])
+    assert refused.exit_code == 1 and "wrap_up_seconds" in refused.output
+    with app.app_context():
+        assert db.session.scalar(select(Line.wrap_up_seconds).where(Line.key == "main")) == 90
