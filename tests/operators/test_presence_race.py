@@ -4,29 +4,21 @@ each other without overlap."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from hotline import create_app
 from hotline.db import db
 from hotline.operators import presence
 from hotline.operators.models import Operator, Presence, PresenceLog
 from hotline.timeutil import utcnow
+from tests.operator_queue import test_queue_claim_race as claim_race
 
 WORKERS = 6
-
-
-@pytest.fixture
-def pg_app(app_config, pg_url):
-    application = create_app({**app_config, "DATABASE_URL": pg_url})
-    with application.app_context():
-        db.create_all()
-    yield application
-    with application.app_context():
-        db.engine.dispose()
+#: The claim race's PostgreSQL app and harness.
+pg_app = claim_race.pg_app
+_race = claim_race._race
 
 
 def _overdue_operator(app) -> int:
@@ -47,28 +39,15 @@ def _overdue_operator(app) -> int:
 
 
 def _together(app, works) -> list[object]:
-    barrier = threading.Barrier(len(works))
-    results: list[object] = [None] * len(works)
+    """Run each work(session) in its own thread and connection, released together; each
+    commits what it did (the claim race's harness)."""
 
-    def run(index, work):
-        with app.app_context():
-            session = db.session_factory()
-            try:
-                session.connection()
-                barrier.wait(timeout=10)
-                results[index] = work(session)
-                session.commit()
-            except Exception as exc:  # noqa: BLE001 - reported by the assertions
-                results[index] = exc
-            finally:
-                session.close()
+    def run(session, index):
+        result = works[index](session)
+        session.commit()
+        return result
 
-    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(works)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
+    return _race(app, run, list(range(len(works))))
 
 
 def _log(app, operator_id):
