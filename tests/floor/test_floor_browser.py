@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hotline.callers import service as callers_service
 from hotline.callers.models import Caller
 from hotline.db import db
 from hotline.operators.models import AwayReason, Presence, Role
@@ -39,22 +38,34 @@ def test_a_corrected_cantonese_caller_goes_to_the_cantonese_operator_first(
     liu = make_operator(
         "liu", display_name="刘坐席", languages=["zh-CN"], phone_number="+861055550182"
     )
-    # On an earlier case an operator heard Cantonese and corrected the caller's language.
+    # On an earlier case the Mandarin operator heard Cantonese and corrected the caller's
+    # language on the case screen.
     with app.app_context():
         caller = Caller(phone_number=CANTONESE_CALLER, language="zh-CN")
         db.session.add(caller)
         db.session.flush()
-        callers_service.correct_language(db.session, caller.id, "粤语", operator_id=liu)
+        earlier = factories.make_case(
+            db.session, caller_id=caller.id, line_id=factories.main_line(db.session).id
+        )
         db.session.commit()
+        case_number = earlier.number
+    chan_page, liu_page = new_page(), new_page()
+    _sign_in(liu_page, live_server.url, f"/console/cases/{case_number}", "liu")
+    liu_page.fill("#caller-language", "粤语")
+    liu_page.click("#caller-language-form button[type=submit]")
+    liu_page.wait_for_url("**#caller")
+    assert "下次来电按它分配坐席" in liu_page.locator(".flash").inner_text()
+    with app.app_context():
+        assert db.session.get(Caller, caller.id).routing_language == "yue-HK"
     # The Cantonese caller arrives first, the Mandarin caller after them.
     cantonese = reach_queue(twilio, app, from_=CANTONESE_CALLER)
     mandarin = reach_queue(twilio, app, from_=MANDARIN_CALLER)
     assert entry_of(app, cantonese.entry_id).language == "yue-HK"
     assert entry_of(app, mandarin.entry_id).language == "zh-CN"
 
-    chan_page, liu_page = new_page(), new_page()
-    for page, username in ((chan_page, "chan"), (liu_page, "liu")):
-        _sign_in(page, live_server.url, "/console/queue", username)
+    _sign_in(chan_page, live_server.url, "/console/queue", "chan")
+    liu_page.goto(live_server.url + "/console/queue")
+    for page in (chan_page, liu_page):
         page.wait_for_function("() => window.hotlineQueue && window.hotlineQueue.polls > 0")
 
     first = chan_page.locator(f'tr[data-entry="{cantonese.entry_id}"]')
@@ -82,6 +93,42 @@ def test_a_corrected_cantonese_caller_goes_to_the_cantonese_operator_first(
     chan_page.locator("#current-call").wait_for(state="visible", timeout=3000)
     assert chan_page.locator("#current-language").inner_text() == "粤语"
     assert entry_of(app, cantonese.entry_id).operator_id == chan
+
+
+def test_an_operator_takes_a_break_with_a_reason_and_extends_a_wrap_up(
+    csrf_on, live_server, page, app, make_operator
+):
+    from hotline.operators import presence
+    from hotline.operators.models import Operator
+
+    operator_id = make_operator("lin", display_name="林坐席")
+    _sign_in(page, live_server.url, "/console/queue", "lin")
+    page.wait_for_function("() => window.hotlineQueue && window.hotlineQueue.polls > 0")
+    page.select_option("#away-reason", "training")
+    page.click("#set-away")
+    page.wait_for_function(
+        "() => document.getElementById('my-presence').textContent === '暂离 · 培训'"
+    )
+    page.click("#set-available")
+    page.wait_for_function("() => document.getElementById('my-presence').textContent === '空闲'")
+
+    # A call ended: wrap-up with the line's 60 s, counting down; "+60 s" gives a minute more.
+    with app.app_context():
+        operator = db.session.get(Operator, operator_id)
+        presence.mark(operator, Presence.WRAP_UP, wrap_up_seconds=60)
+        db.session.commit()
+    page.locator("#wrap-up").wait_for(state="visible", timeout=3000)
+    page.wait_for_function(
+        "() => /^(5\\d|60) 秒后自动结束整理$/.test(document.getElementById('wrapup-left').textContent)"
+    )
+    page.click("#wrap-up-extend")
+    page.wait_for_function(
+        "() => /^1[01]\\d 秒后自动结束整理$/.test(document.getElementById('wrapup-left').textContent)"
+    )
+    page.click("#wrap-up-done")
+    page.locator("#wrap-up").wait_for(state="hidden", timeout=3000)
+    with app.app_context():
+        assert db.session.get(Operator, operator_id).presence == Presence.AVAILABLE
 
 
 DAY = "2026-03-02"
