@@ -59,7 +59,7 @@ def export_columns(*, is_personal: bool) -> tuple[str, ...]:
     return EXPORT_COLUMNS + (PERSONAL_EXPORT_COLUMNS if is_personal else ())
 
 
-def _csv_safe(value: object) -> str:
+def csv_safe(value: object) -> str:
     """A cell a spreadsheet will not run as a formula (a leading = + - @ is quoted with ')."""
     text = "" if value is None else str(value)
     if re.fullmatch(r"\+\d{6,15}", text):
@@ -129,7 +129,7 @@ def export_cases_csv(
                     "outcome_note": case.outcome_note,
                 }
             )
-        writer.writerow([_csv_safe(row[c]) for c in columns])
+        writer.writerow([csv_safe(row[c]) for c in columns])
     audit.record(
         session,
         entity="export",

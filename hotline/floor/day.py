@@ -7,7 +7,8 @@ Per operator, in a window [start, end):
   warm transfer handed over, the call counts for the operator who finished it;
 - *talk time*: from answer to end (`ended_at - connected_at`): the average and the longest;
 - *wrap-up time*: the finished wrap-up periods of the presence log (`PresenceLog`, state
-  wrap_up) that started in the window: the average (an overdue wrap-up ended at its deadline);
+  wrap_up) that started in the window: the average (an overdue wrap-up ended at its deadline;
+  one still going on counts once it has ended);
 - *callbacks placed*: callbacks the operator scheduled in the window; *reached*: those of them
   that reached the caller (done, or connected to the queue right now);
 - *transfers*: transfers the operator made (`transfer_counts`, 0 until a transfers table

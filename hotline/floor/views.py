@@ -17,6 +17,7 @@ from datetime import date
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_login import current_user
 
+from hotline.cases.export import csv_safe
 from hotline.db import db
 from hotline.floor import board, day
 from hotline.i18n import t
@@ -152,7 +153,8 @@ def day_csv():
     writer.writerow([t(zh, en) for _key, zh, en in CSV_COLUMNS])
     for row in rows:
         data = row.as_dict()
-        writer.writerow(["" if data[key] is None else data[key] for key, _zh, _en in CSV_COLUMNS])
+        # A name a spreadsheet would run as a formula is quoted (the cases export's rule).
+        writer.writerow([csv_safe(data[key]) for key, _zh, _en in CSV_COLUMNS])
     name = f"operator-{period}-{chosen.isoformat()}.csv"
     return Response(
         "\ufeff" + out.getvalue(),  # a BOM so spreadsheet programs read the Chinese as UTF-8

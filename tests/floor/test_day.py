@@ -284,3 +284,15 @@ def test_transfers_count_from_the_transfers_table_once_it_exists(app):
         assert day.transfer_counts(session, start, end, table=table) == {1: 2, 2: 1}
         assert day.transfer_counts(session, start, end, 2, table=table) == {2: 1}
         session.rollback()
+
+
+def test_a_name_a_spreadsheet_would_run_is_quoted_in_the_csv(app):
+    with app.app_context():
+        boss = factories.make_operator(db.session, "boss2", role=Role.SUPERVISOR)
+        sly = factories.make_operator(db.session, "sly", display_name="=HYPERLINK(1)")
+        _case(db.session, factories.main_line(db.session).id, sly.id, at(2))
+        db.session.commit()
+        boss_id = boss.id
+    exported = _client(app, boss_id).get(f"/console/floor/day.csv?day={DAY.isoformat()}")
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[1][1] == "'=HYPERLINK(1)"
