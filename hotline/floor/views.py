@@ -14,7 +14,7 @@ import io
 from dataclasses import dataclass
 from datetime import date
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 from flask_login import current_user
 
 from hotline.cases.export import csv_safe
@@ -161,8 +161,3 @@ def day_csv():
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-
-
-@bp.errorhandler(ValueError)
-def _bad_request(_error):
-    abort(400)

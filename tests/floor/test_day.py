@@ -246,6 +246,17 @@ def test_a_supervisor_sees_everyone_and_an_operator_only_themselves(app, worked_
     assert operator.get("/console/floor/board").status_code == 403
     assert operator.get("/console/floor/api/board").status_code == 403
 
+    # In English, and a day that is not a date falls back to today (nothing recorded).
+    with boss.session_transaction() as flask_session:
+        flask_session["lang"] = "en"
+    english = boss.get(f"/console/floor/day?day={DAY.isoformat()}&period=week").get_data(
+        as_text=True
+    )
+    assert "Operators&#39; day" in english and "Calls handled per operator" in english
+    assert "5 min 50 s" in english
+    fallback = boss.get("/console/floor/day?day=yesterday&period=month")
+    assert fallback.status_code == 200 and "Nothing recorded" in fallback.get_data(as_text=True)
+
     everyone = boss.get(f"/console/floor/day.csv?day={DAY.isoformat()}&period=week")
     assert everyone.headers["Content-Disposition"].endswith('operator-week-2026-03-02.csv"')
     names = [
