@@ -28,6 +28,7 @@ from hotline.checkins import cascade as checkins_cascade
 from hotline.checkins import views as checkins_views
 from hotline.db import db
 from hotline.directory import views as directory_views
+from hotline.floor import views as floor_views
 from hotline.ivr.check import check_directory
 from hotline.lines import views as lines_views
 from hotline.operators import admin as operators_admin
@@ -63,6 +64,7 @@ BLUEPRINTS = (
     (directory_views, directory_views.bp),
     (lines_views, lines_views.bp),
     (checkins_views, checkins_views.bp),
+    (floor_views, floor_views.bp),
 )
 
 
@@ -146,6 +148,8 @@ CONSOLE_NAV = [
     ("cases.escalations_page", "困难上报", "Escalations", "supervisor"),
     ("cases.review_page", "个案排查", "Scenario review", "supervisor"),
     ("reports.supervisor_page", "值班概况", "Today", "supervisor"),
+    ("floor.board_page", "坐席现场", "Floor", "supervisor"),
+    ("floor.day_page", "坐席日报", "Operator day", "operator"),
     ("directory.agencies_page", "机构名录", "Agencies", "operator"),
     ("directory.volunteers_page", "志愿者", "Volunteers", "operator"),
     ("lines_admin.lines_page", "线路", "Lines", "supervisor"),

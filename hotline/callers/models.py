@@ -60,6 +60,9 @@ class Caller(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     #: Dialect in words ("四川话", "潮汕话"), so the operator who speaks it can be found.
     dialect: Mapped[str] = mapped_column(String(40), default="")
+    #: The language or dialect an operator heard and corrected on a case ("yue-HK", "上海话"):
+    #: routing offers the caller's next calls by it, before the menu choice (audited).
+    routing_language: Mapped[str | None] = mapped_column(String(40))
     #: Coarse age band (None: not known).
     age_band: Mapped[AgeBand | None] = enum_column(AgeBand, nullable=True)
     #: District or community (街道/社区), for referrals and the scenario review.

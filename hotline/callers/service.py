@@ -29,6 +29,7 @@ from hotline.callers.models import (
 from hotline.calls.models import Call, CallDirection
 from hotline.cases.models import Case
 from hotline.errors import ActionRefused, ConsentRequired, InvalidInput
+from hotline.operators.forms import parse_languages
 from hotline.phone import mask, try_normalise
 from hotline.sms.models import SmsMessage
 from hotline.timeutil import utcnow
@@ -72,6 +73,7 @@ IVR_FIELDS = (
     "is_hard_of_hearing",
     "speech_rate_percent",
     "input_timeout_seconds",
+    "routing_language",
 )
 LANGUAGES = ("zh-CN", "yue-HK", "en-US")
 FAMILY_FIELDS = ("name", "relation", "phone_number", *FAMILY_PERMISSIONS)
@@ -414,6 +416,52 @@ def set_preferences(
     _apply_audited(
         session, caller, values, action="preferences_set", operator_id=operator_id, actor=actor
     )
+    return caller
+
+
+def correct_language(
+    session: Session,
+    caller_id: int,
+    typed: str,
+    *,
+    operator_id: int,
+    case_id: int | None = None,
+) -> Caller:
+    """The operator heard the caller's language or dialect ("粤语", "上海话") and corrects it on
+    the case: saved to the profile (`routing_language`, which routing uses for the caller's next
+    calls before the menu choice; a language the menus speak also becomes the menu language),
+    audited on the caller and on the case. An empty text removes the correction. Flushes."""
+    caller = session.get(Caller, effective_caller_id(session, caller_id))
+    if caller is None:
+        raise LookupError(f"no caller {caller_id}")
+    codes = parse_languages(typed)
+    if len(codes) > 1:
+        raise InvalidInput("请只填一种语言或方言。", "Please give one language or dialect.")
+    code = codes[0] if codes else None
+    values: dict = {"routing_language": code}
+    if code in LANGUAGES:
+        values["language"] = code
+    before = audit.snapshot(caller, list(values))
+    _apply_audited(
+        session,
+        caller,
+        values,
+        action="language_corrected",
+        operator_id=operator_id,
+        actor="operator",
+    )
+    after = audit.snapshot(caller, list(values))
+    if case_id is not None and before != after:
+        audit.record(
+            session,
+            entity="case",
+            entity_id=case_id,
+            action="caller_language_corrected",
+            operator_id=operator_id,
+            before=before,
+            after=after,
+        )
+        session.flush()
     return caller
 
 

@@ -47,6 +47,12 @@ class SummaryForm(FlaskForm):
     summary = TextAreaField(validators=[Optional(), Length(max=5000, message=too_long(5000))])
 
 
+class CallerLanguageForm(FlaskForm):
+    """The caller's language or dialect as the operator heard it (empty: no correction)."""
+
+    language = StringField(validators=[Optional(), Length(max=40, message=too_long(40))])
+
+
 class NoteForm(FlaskForm):
     text = TextAreaField(
         validators=[

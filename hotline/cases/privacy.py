@@ -156,6 +156,7 @@ def anonymise_caller(
         caller.display_name = ""
         caller.notes = ""
         caller.dialect = ""
+        caller.routing_language = None
         caller.district = ""
         caller.callback_window_start = None
         caller.callback_window_end = None

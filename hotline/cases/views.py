@@ -128,6 +128,7 @@ def _case_forms(case: Case) -> dict:
         "reopen_form": forms.ReopenForm(formdata=None),
         "response_form": forms.ReferralResponseForm(formdata=None),
         "empty_form": forms.EmptyForm(formdata=None),
+        "language_form": forms.CallerLanguageForm(formdata=None),
     }
     return forms_
 
@@ -279,6 +280,35 @@ def set_scenario(number: str):
         action,
         ("场景已保存。", "Scenario saved."),
         "#scenario",
+    )
+
+
+@bp.post("/cases/<number>/caller-language")
+@role_required(Role.OPERATOR)
+def correct_caller_language(number: str):
+    """The operator corrects the caller's language or dialect: routing uses it next time."""
+
+    def action(case, form):
+        if case.caller_id is None:
+            raise ActionRefused("这个工单没有来电人资料。", "This case has no caller profile.")
+        callers_service.correct_language(
+            db.session,
+            case.caller_id,
+            form.language.data or "",
+            operator_id=_me(),
+            case_id=case.id,
+        )
+
+    return _case_action(
+        number,
+        forms.CallerLanguageForm,
+        "language_form",
+        action,
+        (
+            "来电人的语言已更正,下次来电按它分配坐席。",
+            "Caller's language corrected: routing uses it next time.",
+        ),
+        "#caller",
     )
 
 

@@ -50,6 +50,7 @@ def _line_options(command):
         click.option("--wait-cap", "max_wait_seconds"),
         click.option("--abandon-after", "abandon_callback_after_seconds"),
         click.option("--service-level", "service_level_seconds"),
+        click.option("--wrap-up", "wrap_up_seconds", help="Seconds of wrap-up after a call."),
         click.option("--attempts", "callback_max_attempts"),
         click.option("--delays", "callback_retry_delays", help='e.g. "30m,2h,next_working_day".'),
         click.option("--quiet-hours", "quiet_hours", help='e.g. "22:00-07:00"; "" for none.'),

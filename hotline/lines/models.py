@@ -51,6 +51,9 @@ class Line(Base):
     #: A caller nobody speaking their language has taken after this long in the queue is offered
     #: to every operator on the line, their language shown (see hotline.queue.routing).
     route_to_anyone_after_seconds: Mapped[int] = mapped_column(default=120)
+    #: After a call the operator wraps up for this long, then is available again by themselves
+    #: (unless they extend it; see hotline.operators.presence).
+    wrap_up_seconds: Mapped[int] = mapped_column(default=60)
     #: Callback retry policy: calls placed at most (the first when due, then 3 retries), and the
     #: wait after each failed one
     #: ("30m", "2h", "next_working_day"; the last entry repeats). Retries always land inside the

@@ -46,6 +46,8 @@ _INTEGERS = {
     "abandon_callback_after_seconds": (0, 600),
     # Routing: a caller nobody speaking their language took is offered to anyone after this.
     "route_to_anyone_after_seconds": (0, 3600),
+    # Presence: after a call the operator wraps up this long, then is available by themselves.
+    "wrap_up_seconds": (10, 1800),
     "service_level_seconds": (1, 600),
     "callback_max_attempts": (1, 10),
 }
@@ -417,6 +419,7 @@ def defaults() -> dict[str, str]:
         "max_wait_seconds": "1200",
         "abandon_callback_after_seconds": "20",
         "route_to_anyone_after_seconds": "120",
+        "wrap_up_seconds": "60",
         "service_level_seconds": "20",
         "callback_max_attempts": "4",
         "callback_retry_delays": "30m,2h,next_working_day",
@@ -433,6 +436,8 @@ def from_form(form: Mapping[str, str]) -> dict[str, str]:
         # A form posted without the routing threshold (a page from before it existed) keeps
         # the line's value (or the default) rather than failing as "not a number".
         del raw["route_to_anyone_after_seconds"]
+    if "wrap_up_seconds" not in form:
+        del raw["wrap_up_seconds"]  # the same for the wrap-up time
     raw["hours_usual"] = (
         ALL_DAY if form.get("mode_usual") == ALL_DAY else form.get("hours_usual", "")
     )

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, created_at, enum_column, intpk
@@ -26,6 +26,14 @@ class Presence(enum.StrEnum):
     OFFLINE = "offline"  # automatic when the console has been closed for a while
 
 
+class AwayReason(enum.StrEnum):
+    """Why an operator is away (a break): 用餐 / 培训 / 其他."""
+
+    MEAL = "meal"
+    TRAINING = "training"
+    OTHER = "other"
+
+
 class Operator(Base):
     """A person who logs into the console."""
 
@@ -42,6 +50,11 @@ class Operator(Base):
     console_language: Mapped[str] = mapped_column(String(8), default="zh")
     presence: Mapped[Presence] = enum_column(Presence, default=Presence.OFFLINE)
     presence_changed_at: Mapped[datetime | None]
+    #: Why the operator is away (meal, training, other); None in every other state.
+    away_reason: Mapped[AwayReason | None] = enum_column(AwayReason, nullable=True)
+    #: While wrapping up: the wrap-up ends by itself at this time (the line's wrap-up time after
+    #: the call, moved on by "+60 s"); see hotline.operators.presence.
+    wrap_up_until: Mapped[datetime | None]
     #: Last time the console polled; presence turns offline when this gets old.
     last_seen_at: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -55,6 +68,31 @@ class Operator(Base):
     #: Ids of the lines whose callers this operator sees and takes. Empty: every line.
     line_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[created_at]
+
+
+class PresenceLog(Base):
+    """One finished period of an operator's presence: what, why, from when until when.
+
+    A row is written when the period ends (the state changes), so nothing is ever updated; the
+    period going on now is the operator row itself (presence, away_reason, presence_changed_at).
+    The operator's day report reads wrap-up times from here.
+    """
+
+    __tablename__ = "presence_log"
+    __table_args__ = (
+        # An operator's periods in a day or week (the day report, the operator's own history).
+        Index("ix_presence_log_operator_since", "operator_id", "since"),
+        # Every operator's periods in a window (the supervisor's day report).
+        Index("ix_presence_log_since", "since"),
+    )
+
+    id: Mapped[intpk]
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"))
+    state: Mapped[Presence] = enum_column(Presence)
+    #: The away reason (meal, training, other) of an away period; None otherwise.
+    reason: Mapped[str | None] = mapped_column(String(16))
+    since: Mapped[datetime]
+    until: Mapped[datetime]
 
 
 class LoginAttempt(Base):

@@ -20,11 +20,11 @@ from hotline.i18n import t
 from hotline.lines.models import Line
 from hotline.operators import presence
 from hotline.operators.models import Operator, Presence
-from hotline.operators.presence import PRESENCE_LABELS
+from hotline.operators.presence import AWAY_REASON_LABELS, PRESENCE_LABELS
 from hotline.phone import mask
 from hotline.queue import connect, routing, service
 from hotline.queue.models import QueueEntry, QueueStatus
-from hotline.timeutil import utcnow
+from hotline.timeutil import as_utc, utcnow
 
 #: Rows the live queue shows (the counts above it include everyone).
 MAX_ROWS = 200
@@ -257,6 +257,12 @@ def _current_json(entry: QueueEntry, operator_id: int, now: datetime, case_url: 
     return data
 
 
+def _seconds_left(operator: Operator, now: datetime) -> int | None:
+    """Seconds until the operator's wrap-up ends by itself (None: no deadline)."""
+    until = as_utc(operator.wrap_up_until)
+    return max(0, int((until - now).total_seconds())) if until is not None else None
+
+
 def console_state(operator_id: int, *, case_url: CaseUrl) -> dict:
     """Everything the queue console shows, for one operator."""
     session = db.session
@@ -321,10 +327,11 @@ def console_state(operator_id: int, *, case_url: CaseUrl) -> dict:
             .order_by(QueueEntry.ended_at.desc())
             .limit(1)
         )
-        wrap_up = {"caller_name": "", "ended_at": None}
+        wrap_up = {"caller_name": "", "ended_at": None, "seconds_left": _seconds_left(me, now)}
         if last is not None:
             done = entry_json(last, now=now)
             wrap_up = {
+                **wrap_up,
                 "caller_name": done["caller_name"],
                 "ended_at": _iso(last.ended_at),
                 "entry_id": last.id,
@@ -350,6 +357,10 @@ def console_state(operator_id: int, *, case_url: CaseUrl) -> dict:
             "id": me.id,
             "presence": me.presence.value,
             "presence_label": _label(PRESENCE_LABELS, me.presence),
+            "away_reason": me.away_reason.value if me.away_reason else None,
+            "away_reason_label": (
+                _label(AWAY_REASON_LABELS, me.away_reason) if me.away_reason else ""
+            ),
             "has_phone": bool(me.phone_number),
             **skills_json(me),
         },

@@ -261,17 +261,24 @@ def active_entry(session: Session, operator_id: int) -> QueueEntry | None:
 # --------------------------------------------------------------------------- claim
 
 
+#: Who may take a caller: anyone not already on a call.
+NOT_BUSY = tuple(state for state in Presence if state != Presence.BUSY)
+
+
 def claim(session: Session, entry_id: int, operator_id: int) -> QueueEntry | None:
     """Atomically give the waiting caller `entry_id` to the operator; None if someone was
     quicker. Raises QueueActionError("busy") when the operator is already on a call. Commits."""
     now = utcnow()
-    operator_free = session.execute(
-        update(Operator)
-        .where(Operator.id == operator_id, Operator.presence != Presence.BUSY)
-        .values(presence=Presence.BUSY, presence_changed_at=now, last_seen_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if operator_free.rowcount != 1:
+    operator = session.get(Operator, operator_id)
+    # A conditional change (hotline.operators.presence): of two tabs taking at once, one wins.
+    if operator is None or not presence.change(
+        session,
+        operator,
+        Presence.BUSY,
+        now=now,
+        only_from=NOT_BUSY,
+        also={"last_seen_at": now},
+    ):
         session.rollback()
         raise QueueActionError("busy")
     taken = session.execute(
@@ -572,7 +579,9 @@ def operator_leg_status(
         and operator is not None
         and operator.presence == Presence.BUSY
     ):
-        presence.mark(operator, Presence.WRAP_UP)
+        presence.mark(
+            operator, Presence.WRAP_UP, wrap_up_seconds=service.wrap_up_seconds(session, entry)
+        )
     session.flush()
     return False
 
@@ -653,7 +662,9 @@ def operator_after_conference(session: Session, *, entry_id: int, operator_id: i
         and operator.presence == Presence.BUSY
         and active_entry(session, operator_id) in (None, entry)
     ):
-        presence.mark(operator, Presence.WRAP_UP)
+        presence.mark(
+            operator, Presence.WRAP_UP, wrap_up_seconds=service.wrap_up_seconds(session, entry)
+        )
     session.flush()
     return operator.console_language
 
@@ -755,14 +766,7 @@ def transfer(
         raise QueueActionError("target_unavailable")
     if outbound_refusal(target.phone_number) is not None:
         raise QueueActionError("number_refused")
-    now = utcnow()
-    reserved = session.execute(
-        update(Operator)
-        .where(Operator.id == target.id, Operator.presence == Presence.AVAILABLE)
-        .values(presence=Presence.BUSY, presence_changed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if reserved.rowcount != 1:
+    if not presence.change(session, target, Presence.BUSY, only_from=(Presence.AVAILABLE,)):
         session.rollback()
         raise QueueActionError("target_unavailable")
     # The colleague's reservation is durable before their phone rings (a REST call), so no
@@ -821,7 +825,12 @@ def hand_over(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
     entry.transfer_operator_id = None
     entry.transfer_call_sid = None
     entry.is_transfer_joined = False
-    presence.mark_by_id(session, operator_id, Presence.WRAP_UP)
+    presence.mark_by_id(
+        session,
+        operator_id,
+        Presence.WRAP_UP,
+        wrap_up_seconds=service.wrap_up_seconds(session, entry),
+    )
     session.flush()
     return entry
 

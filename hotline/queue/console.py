@@ -27,7 +27,7 @@ from hotline.i18n import t
 from hotline.lines.models import Line
 from hotline.operators import presence
 from hotline.operators.auth import role_required
-from hotline.operators.models import Presence, Role
+from hotline.operators.models import AwayReason, Presence, Role
 from hotline.queue import board, connect
 from hotline.queue.connect import QueueActionError
 
@@ -71,6 +71,9 @@ def queue_page():
         browser_calling=_browser_calling_available(),
         voice_sdk_url=current_app.config.get("TWILIO_VOICE_SDK_URL"),
         strings=_js_strings(),
+        away_reasons=[
+            (reason.value, t(*presence.AWAY_REASON_LABELS[reason])) for reason in AwayReason
+        ],
     )
 
 
@@ -108,6 +111,7 @@ def _js_strings() -> dict[str, str]:
         "available_ops": t("空闲坐席 {n} 人", "{n} operators available"),
         "requeued": t("重新排队 {n} 次", "back in the queue {n}×"),
         "older": t("长者", "older caller"),
+        "wrap_up_left": t("{s} 秒后自动结束整理", "Wrap-up ends by itself in {s} s"),
         "hard_of_hearing": t("听力不好", "hard of hearing"),
     }
 
@@ -203,8 +207,14 @@ def api_presence():
         wanted = None
     if wanted not in presence.CHOOSABLE:
         return jsonify(ok=False, error="presence must be available or away"), 400
+    reason = None
+    if wanted == Presence.AWAY:
+        try:
+            reason = AwayReason(request.form.get("reason") or AwayReason.OTHER.value)
+        except ValueError:
+            return jsonify(ok=False, error="reason must be meal, training or other"), 400
     on_call = connect.active_entry(db.session, current_user.id) is not None
-    if not presence.choose(db.session, current_user.id, wanted, on_call=on_call):
+    if not presence.choose(db.session, current_user.id, wanted, on_call=on_call, reason=reason):
         return jsonify(
             ok=False, error=t("通话中不能更改状态。", "You cannot change this during a call.")
         ), 409
@@ -219,6 +229,17 @@ def api_wrap_up_done():
     connect.finish_wrap_up(db.session, current_user.id)
     db.session.commit()
     return _ok()
+
+
+@bp.post("/api/wrap-up/extend")
+@role_required(Role.OPERATOR)
+def api_wrap_up_extend():
+    """ "+60 s": the wrap-up ends a minute later."""
+    until = presence.extend_wrap_up(db.session, current_user.id)
+    if until is None:
+        return jsonify(ok=False, error=t("现在不在整理中。", "You are not wrapping up now.")), 409
+    db.session.commit()
+    return _ok(until=until.isoformat())
 
 
 @bp.get("/api/voice-token")

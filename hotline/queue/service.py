@@ -125,7 +125,11 @@ def enqueue(
         priority=int(priority),
         priority_reason=why,
         reason=reason[:32],
-        language=call.language or "zh-CN",
+        # An operator's correction on an earlier case (hotline.callers.service.correct_language)
+        # comes before the menu choice: they heard the caller.
+        language=(caller.routing_language if caller is not None else None)
+        or call.language
+        or "zh-CN",
         scenario=call.scenario,
         arrived_at=arrived_at or now,
         enqueued_at=now,
@@ -619,6 +623,12 @@ def caller_gone(session: Session, entry: QueueEntry) -> None:
     log.info("call %s abandoned the queue after %s s", call.call_sid, waited)
 
 
+def wrap_up_seconds(session: Session, entry: QueueEntry) -> int:
+    """How long the operator of `entry` wraps up after it: the line's wrap-up time."""
+    line = session.get(Line, entry.line_id)
+    return line.wrap_up_seconds if line is not None else presence.DEFAULT_WRAP_UP_SECONDS
+
+
 def conversation_over(session: Session, entry: QueueEntry) -> bool:
     """The talk with the operator ended: the entry completes and the operator wraps up (no
     commit)."""
@@ -626,7 +636,12 @@ def conversation_over(session: Session, entry: QueueEntry) -> bool:
         session, entry, (QueueStatus.CONNECTED,), QueueStatus.COMPLETED, ended_at=utcnow()
     ):
         return False
-    presence.mark_by_id(session, entry.operator_id, Presence.WRAP_UP)
+    presence.mark_by_id(
+        session,
+        entry.operator_id,
+        Presence.WRAP_UP,
+        wrap_up_seconds=wrap_up_seconds(session, entry),
+    )
     if entry.transfer_operator_id is not None:
         presence.mark_by_id(session, entry.transfer_operator_id, Presence.AVAILABLE)
     return True

@@ -16,7 +16,7 @@ hold on SQLite and PostgreSQL (SAVEPOINT/RELEASE around the webhook record inclu
 | wait round (`/twilio/voice/wait`) | 12 | 1 |
 | status callback, not terminal | 6 | 1 |
 | status callback, terminal (`completed`) | 30 | 1 |
-| take-next (console API) | 10 | 2 (the documented claims) |
+| take-next (console API) | 11 (the presence log row of the claim) | 2 (the documented claims) |
 | operator answers (`/twilio/queue/operator`) | 11 | 1 |
 | conference event (`participant-join`) | 6 | 1 |
 """
@@ -187,6 +187,7 @@ def test_take_next_and_conference_events(app, twilio, operator_client):
     queued, take, answer, join = _connect(app, twilio, client, operator_id, "+8613123456717")
     # 10 since skills routing (issue 15): it reads the candidates' lines for their "offer to
     # anyone after" threshold.
-    take.check(statements=10, commits=2)
+    # 11: the claim writes the operator's finished presence period (issue 15, presence log).
+    take.check(statements=11, commits=2)
     answer.check(statements=11, commits=1)
     join.check(statements=6, commits=1)

@@ -105,7 +105,7 @@
   function drawMe(state) {
     var me = state.me;
     var badge = $("my-presence");
-    badge.textContent = me.presence_label;
+    badge.textContent = me.presence_label + (me.away_reason_label ? " · " + me.away_reason_label : "");
     badge.setAttribute("data-presence", me.presence);
     var st = state.stats;
     $("queue-stats").textContent = " · " + fill(S.waiting_count, { n: st.waiting }) +
@@ -274,6 +274,8 @@
     if (wrap) {
       $("wrapup-caller").textContent = state.wrap_up.caller_name || "";
       setLink($("wrapup-case"), state.wrap_up.case_url);
+      var left = state.wrap_up.seconds_left;
+      $("wrapup-left").textContent = left === null || left === undefined ? "" : fill(S.wrap_up_left, { s: left });
       if (!lastWrapUp) $("wrapup-heading").focus();
     }
     lastWrapUp = !!wrap;
@@ -372,7 +374,9 @@
   var apiRoot = api.replace(/\/queue\/?$/, "");
   $("take-next").addEventListener("click", function () { take(null); });
   $("set-available").addEventListener("click", function () { post(apiRoot + "/presence", { presence: "available" }); });
-  $("set-away").addEventListener("click", function () { post(apiRoot + "/presence", { presence: "away" }); });
+  $("set-away").addEventListener("click", function () {
+    post(apiRoot + "/presence", { presence: "away", reason: $("away-reason").value });
+  });
   $("hold").addEventListener("click", function () { action("hold"); });
   $("resume").addEventListener("click", function () { action("resume"); });
   $("hangup").addEventListener("click", function () { action("hangup"); });
@@ -380,6 +384,7 @@
   $("hand-over").addEventListener("click", function () { action("hand-over"); });
   $("cancel-transfer").addEventListener("click", function () { action("cancel-transfer"); });
   $("wrap-up-done").addEventListener("click", function () { post(apiRoot + "/wrap-up/done"); });
+  $("wrap-up-extend").addEventListener("click", function () { post(apiRoot + "/wrap-up/extend"); });
 
   // ------------------------------------------------------------------ answering in the browser
   // Only where the line allows it and the page loaded Twilio's Voice JS SDK (TWILIO_VOICE_SDK_URL).
