@@ -38,7 +38,8 @@ from hotline.sms.events import SupervisorTexted
 from hotline.sms.referrals import on_case_referred
 from hotline.telephony import gateway
 from hotline.telephony.signature import is_valid_twilio_request
-from hotline.voice import callback_views, queue_views
+from hotline.transfers import views as transfers_views
+from hotline.voice import callback_views, queue_views, transfer_views
 from hotline.voice import flow as voice_flow
 from hotline.voice import views as voice_views
 
@@ -60,6 +61,8 @@ BLUEPRINTS = (
     (alerts_views, alerts_views.bp),
     (directory_views, directory_views.bp),
     (lines_views, lines_views.bp),
+    (transfers_views, transfers_views.bp),
+    (transfer_views, transfer_views.bp),
 )
 
 

@@ -544,18 +544,7 @@ def operator_leg_status(
         session.flush()
         return False
     if entry.status == QueueStatus.CONNECTING:
-        requeued = service.transition(
-            session,
-            entry,
-            (QueueStatus.CONNECTING,),
-            QueueStatus.WAITING,
-            operator_id=None,
-            operator_call_sid=None,
-            conference_name=None,
-            conference_sid=None,
-            claimed_at=None,
-            requeue_count=QueueEntry.requeue_count + 1,
-        )
+        requeued = back_to_waiting(session, entry, (QueueStatus.CONNECTING,))
         if operator is not None and operator.presence == Presence.BUSY:
             # Not at their phone: do not offer them the next caller until they say so.
             presence.mark(operator, Presence.AWAY)
@@ -575,6 +564,26 @@ def operator_leg_status(
         presence.mark(operator, Presence.WRAP_UP)
     session.flush()
     return False
+
+
+def back_to_waiting(
+    session: Session, entry: QueueEntry, from_statuses: tuple[QueueStatus, ...], **values
+) -> bool:
+    """The caller waits again in their old place (original arrival kept), counted as put back
+    in the queue; True if the entry was still in one of `from_statuses`. No commit."""
+    return service.transition(
+        session,
+        entry,
+        from_statuses,
+        QueueStatus.WAITING,
+        operator_id=None,
+        operator_call_sid=None,
+        conference_name=None,
+        conference_sid=None,
+        claimed_at=None,
+        requeue_count=QueueEntry.requeue_count + 1,
+        **values,
+    )
 
 
 def send_caller_back_to_queue(session: Session, entry_id: int, *, base_url: str) -> None:
@@ -618,18 +627,7 @@ def caller_after_conference(session: Session, *, entry_id: int) -> str:
         return "goodbye"
     if entry.status == QueueStatus.CONNECTING:
         operator_id = entry.operator_id
-        service.transition(
-            session,
-            entry,
-            (QueueStatus.CONNECTING,),
-            QueueStatus.WAITING,
-            operator_id=None,
-            operator_call_sid=None,
-            conference_name=None,
-            conference_sid=None,
-            claimed_at=None,
-            requeue_count=QueueEntry.requeue_count + 1,
-        )
+        back_to_waiting(session, entry, (QueueStatus.CONNECTING,))
         if operator_id is not None and active_entry(session, operator_id) is None:
             operator = session.get(Operator, operator_id)
             if operator is not None and operator.presence == Presence.BUSY:
@@ -670,7 +668,7 @@ def _own(session: Session, entry_id: int, operator_id: int, *statuses: QueueStat
     return entry
 
 
-def _conference_sid(entry: QueueEntry) -> str:
+def conference_sid_of(entry: QueueEntry) -> str:
     """The ConferenceSid, from the status callbacks, else looked up by its unique name."""
     if entry.conference_sid:
         return entry.conference_sid
@@ -690,7 +688,7 @@ def set_hold(session: Session, entry_id: int, operator_id: int, *, on_hold: bool
     assert call is not None
     try:
         get_gateway().hold_participant(
-            _conference_sid(entry),
+            conference_sid_of(entry),
             call.call_sid,
             hold=on_hold,
             hold_url=public_base_url() + hold_url(entry.language) if on_hold else None,
@@ -805,13 +803,11 @@ def hand_over(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
         raise QueueActionError("transfer_not_joined")
     gateway = get_gateway()
     try:
-        conference_sid = _conference_sid(entry)
-        # The gateway has no method for this flag; it is the participants' own resource.
-        participants = gateway.client.conferences(conference_sid).participants
+        conference_sid = conference_sid_of(entry)
         if entry.transfer_call_sid:
-            participants(entry.transfer_call_sid).update(end_conference_on_exit=True)
+            gateway.set_end_conference_on_exit(conference_sid, entry.transfer_call_sid, True)
         if entry.operator_call_sid:
-            participants(entry.operator_call_sid).update(end_conference_on_exit=False)
+            gateway.set_end_conference_on_exit(conference_sid, entry.operator_call_sid, False)
             gateway.remove_participant(conference_sid, entry.operator_call_sid)
     except TwilioException:
         log.exception("hand-over failed for entry %s", entry.id)
