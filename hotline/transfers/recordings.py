@@ -67,19 +67,6 @@ def store(session: Session, entry: QueueEntry | None, params: RecordingStatusPar
     session.flush()
 
 
-def recordings_of_calls(session: Session, call_ids: list[int]) -> list[CallRecording]:
-    """The conversation recordings of these calls, oldest first (the case screen)."""
-    if not call_ids:
-        return []
-    return list(
-        session.scalars(
-            select(CallRecording)
-            .where(CallRecording.call_id.in_(call_ids))
-            .order_by(CallRecording.created_at, CallRecording.id)
-        )
-    )
-
-
 # --------------------------------------------------------------------------- access
 
 

@@ -205,19 +205,6 @@ def latest_transfer(session: Session, entry_id: int) -> ExternalTransfer | None:
     )
 
 
-def transfers_of_calls(session: Session, call_ids: list[int]) -> list[ExternalTransfer]:
-    """Every transfer of these calls, oldest first (the case screen)."""
-    if not call_ids:
-        return []
-    return list(
-        session.scalars(
-            select(ExternalTransfer)
-            .where(ExternalTransfer.call_id.in_(call_ids))
-            .order_by(ExternalTransfer.started_at, ExternalTransfer.id)
-        )
-    )
-
-
 def caller_facts(session: Session, entry: QueueEntry) -> dict[str, str]:
     """What the operator reads out to an emergency service: name, number, district."""
     caller = session.get(Caller, entry.caller_id) if entry.caller_id else None
