@@ -58,6 +58,9 @@ class CallContext:
     proxy_for: str | None = None
     #: ...and they may ask for a callback to the elder.
     proxy_may_request_callbacks: bool = False
+    #: The line records conversations with operators: the greeting says so (recording_notice;
+    #: `flask ivr check` counts it in the speech budget).
+    is_recorded: bool = False
 
 
 @dataclass(frozen=True)
@@ -362,6 +365,8 @@ def begin(
         greeting.append(
             _say(script, ctx, script.messages["greet_known"].format(name=ctx.caller_name))
         )
+    if ctx.is_recorded and ctx.is_open:  # closed: nobody to talk to, nothing recorded
+        greeting.append(_say(script, ctx, script.message("recording_notice")))
     if straight_to_person:
         step.path_entry = {"node": None, "input": None, "result": "straight_to_person"}
         return to_person(script, ctx, state, step, reason="straight_to_person", prefix=greeting)

@@ -119,7 +119,11 @@ def operator_identity(operator_id: int) -> str:
     return f"operator-{operator_id}"
 
 
-def operator_url(entry_id: int, operator_id: int) -> str:
+def operator_url(entry_id: int, operator_id: int, *, record: bool = False) -> str:
+    """The operator leg's TwiML; `record` (the line records conversations) rides in the URL so
+    the answer webhook need not look the line up."""
+    if record:
+        return with_query("/twilio/queue/operator", entry=entry_id, op=operator_id, rec=1)
     return with_query("/twilio/queue/operator", entry=entry_id, op=operator_id)
 
 
@@ -131,7 +135,10 @@ def operator_done_url(entry_id: int, operator_id: int) -> str:
     return with_query("/twilio/queue/operator-done", entry=entry_id, op=operator_id)
 
 
-def join_url(entry_id: int, language: str) -> str:
+def join_url(entry_id: int, language: str, *, record: bool = False) -> str:
+    """The caller's conference TwiML; `record` as for `operator_url`."""
+    if record:
+        return with_query("/twilio/queue/join", entry=entry_id, lang=language, rec=1)
     return with_query("/twilio/queue/join", entry=entry_id, lang=language)
 
 
@@ -415,7 +422,7 @@ def _connect(
         operator_call_sid = gateway.create_call(
             to=endpoint,
             from_=line.phone_number,
-            url=base + operator_url(entry.id, operator.id),
+            url=base + operator_url(entry.id, operator.id, record=line.is_recording_enabled),
             status_callback=base + operator_status_url(entry.id, operator.id),
             timeout_seconds=OPERATOR_RING_SECONDS,
             # operator_leg_status acts on the end of the leg only (answering is the Url's
@@ -432,7 +439,11 @@ def _connect(
     # the caller is dequeued (a REST call), or its status callbacks would find no owner.
     session.commit()
     try:
-        gateway.dequeue(queue_sid, call.call_sid, url=base + join_url(entry.id, entry.language))
+        gateway.dequeue(
+            queue_sid,
+            call.call_sid,
+            url=base + join_url(entry.id, entry.language, record=line.is_recording_enabled),
+        )
     except TwilioException as exc:
         gone = isinstance(exc, TwilioRestException) and exc.status == 404
         log.warning("dequeue of %s failed (%s); releasing entry %s", call.call_sid, exc, entry.id)
@@ -773,7 +784,7 @@ def transfer(
         call_sid = get_gateway().create_call(
             to=target.phone_number,
             from_=line.phone_number,
-            url=base + operator_url(entry.id, target.id),
+            url=base + operator_url(entry.id, target.id, record=line.is_recording_enabled),
             status_callback=base + operator_status_url(entry.id, target.id),
             timeout_seconds=OPERATOR_RING_SECONDS,
             # operator_leg_status acts on the end of the leg only (answering is the Url's
