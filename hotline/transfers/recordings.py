@@ -136,6 +136,8 @@ def open_media(url: str) -> Media | None:
         return None
     cfg = current_app.config
     timeout = cfg.get("TWILIO_HTTP_TIMEOUT_SECONDS") or 10
+    if not url.rsplit("/", 1)[-1].count("."):
+        url += ".wav"  # Twilio's default format, asked for by name
     try:
         response = _session().get(
             url,

@@ -229,7 +229,7 @@ def test_the_operator_on_the_case_plays_it_through_the_app(app, operator_client)
     assert response.status_code == 200 and response.data == WAV
     assert response.mimetype == "audio/x-wav"
     [fetch] = adapter.requests
-    assert (fetch.method, fetch.url) == ("GET", MEDIA_URL)
+    assert (fetch.method, fetch.url) == ("GET", MEDIA_URL + ".wav")
     # The account credentials (HTTP basic auth), never put in a page.
     assert fetch.headers["Authorization"].startswith("Basic ")
     [audit] = _played(app)
