@@ -16,13 +16,7 @@ from hotline.queue.models import QueueStatus
 from hotline.transfers.models import CallRecording, ExternalTransfer, TransferStatus
 from tests.operator_queue.queue_support import *  # noqa: F403
 from tests.operator_queue.queue_support import entry_of, login, operator_of
-from tests.operator_queue.test_queue_devgateway_journey import (  # noqa: F401 - fixtures
-    ELDER,
-    LINE,
-    OPERATOR_PHONE,
-    dev_twilio,
-    emulator,
-)
+from tests.operator_queue.test_queue_devgateway_journey import ELDER, LINE, OPERATOR_PHONE
 
 OFFICE = "+861055551234"
 
