@@ -128,10 +128,13 @@ def _play(*, call_id: int | None, url: str | None, what: str, sid: str | None) -
     media = recordings.open_media(url)
     if media is None:
         abort(502)
-    recordings.record_playback(
-        session, operator_id=current_user.id, call_id=call_id, what=what, sid=sid
-    )
-    session.commit()
+    # One playback, one audit row: a browser's later range requests (seeking, re-buffering)
+    # within the same playback are not new playbacks.
+    if request.headers.get("Range", "bytes=0-") == "bytes=0-":
+        recordings.record_playback(
+            session, operator_id=current_user.id, call_id=call_id, what=what, sid=sid
+        )
+        session.commit()
     headers = {"Cache-Control": "private, no-store"}
     if media.length:
         headers["Content-Length"] = media.length
