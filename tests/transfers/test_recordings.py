@@ -4,11 +4,9 @@ the case, every playback audited) and deletion at Twilio by the retention job.""
 
 from __future__ import annotations
 
-import io
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
-import requests
 import time_machine
 from sqlalchemy import select
 
@@ -31,6 +29,7 @@ from tests.operator_queue.queue_support import (
     xml,
 )
 from tests.operator_queue.test_queue_connect import _take
+from tests.transfers.media import FakeMedia, serve_media
 
 RECORDING_SID = "RE" + "5" * 32
 MEDIA_URL = f"https://api.twilio.com{ACCOUNT_PATH}/Recordings/{RECORDING_SID}"
@@ -43,34 +42,8 @@ def _recording_on(app) -> None:
         db.session.commit()
 
 
-class FakeMedia(requests.adapters.BaseAdapter):
-    """Twilio's media host as a requests transport: records each GET and answers with a WAV."""
-
-    def __init__(self, status: int = 200):
-        super().__init__()
-        self.status = status
-        self.requests: list[requests.PreparedRequest] = []
-
-    def send(self, request, **kwargs):
-        self.requests.append(request)
-        response = requests.Response()
-        response.status_code = self.status
-        response.headers["Content-Type"] = "audio/x-wav"
-        response.raw = io.BytesIO(WAV if self.status == 200 else b"{}")
-        response.request = request
-        response.url = request.url
-        return response
-
-    def close(self):
-        pass
-
-
 def _media(app, status: int = 200) -> FakeMedia:
-    adapter = FakeMedia(status)
-    session = requests.Session()
-    session.mount("https://", adapter)
-    app.config["RECORDING_MEDIA_SESSION"] = session
-    return adapter
+    return serve_media(app, WAV, status)
 
 
 def _recording_webhook(twilio, entry_id: int, **overrides):

@@ -4,10 +4,7 @@ on the case screen (the audio comes through the app, the playback is audited).""
 
 from __future__ import annotations
 
-import io
-
 import pytest
-import requests
 from sqlalchemy import select
 
 from hotline.cases import lifecycle
@@ -20,6 +17,7 @@ from hotline.transfers.models import CallRecording, ExternalTransfer, TransferSt
 from tests import factories
 from tests.operator_queue.queue_support import *  # noqa: F403
 from tests.operator_queue.queue_support import ACCOUNT_PATH, PASSWORD, entry_of, reach_queue
+from tests.transfers.media import serve_media
 
 pytestmark = pytest.mark.browser
 
@@ -112,26 +110,6 @@ def test_an_operator_transfers_warm_to_a_community_office_from_the_call_panel(
         assert db.session.get(ExternalTransfer, transfer_id).status == TransferStatus.HANDED_OVER
 
 
-class _Wav(requests.adapters.BaseAdapter):
-    """Twilio's media host for the app's fetch: a short generated WAV."""
-
-    def __init__(self):
-        super().__init__()
-        self.urls: list[str] = []
-
-    def send(self, request, **kwargs):
-        self.urls.append(request.url)
-        response = requests.Response()
-        response.status_code = 200
-        response.headers["Content-Type"] = "audio/x-wav"
-        response.raw = io.BytesIO(tone_wav(2))
-        response.request, response.url = request, request.url
-        return response
-
-    def close(self):
-        pass
-
-
 def test_a_supervisor_plays_a_recorded_call_on_the_case_screen(
     live_server, page, app, make_operator
 ):
@@ -154,10 +132,7 @@ def test_a_supervisor_plays_a_recorded_call_on_the_case_screen(
         )
         session.commit()
         number = case.number
-    adapter = _Wav()
-    media = requests.Session()
-    media.mount("https://", adapter)
-    app.config["RECORDING_MEDIA_SESSION"] = media
+    adapter = serve_media(app, tone_wav(2))
 
     _sign_in(page, live_server.url, "chen", f"/console/cases/{number}")
     audio = page.locator("audio[data-recording]")
@@ -169,7 +144,7 @@ def test_a_supervisor_plays_a_recorded_call_on_the_case_screen(
         " return a.readyState >= 2 && a.duration > 1; }",
         timeout=5000,
     )
-    assert adapter.urls and adapter.urls[0].endswith(".wav")
+    assert adapter.requests and adapter.requests[0].url.endswith(".wav")
     with app.app_context():
         played = db.session.scalars(
             select(AuditEntry).where(AuditEntry.action == "recording_played")
