@@ -21,6 +21,7 @@ status callbacks give its answer and its end (Twilio's CallDuration).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -325,7 +326,9 @@ def start(
         transfer.end_status = "failed"
         transfer.ended_at = utcnow()
         if entry.is_on_hold:
-            _take_off_hold(session, entry, conference_sid)
+            # Logged inside; if it fails too, the panel still offers Resume.
+            with contextlib.suppress(TransferError):
+                _take_off_hold(session, entry, conference_sid)
         _audit(session, transfer, "transfer_failed", operator_id)
         session.commit()
         raise TransferError("telephony") from None

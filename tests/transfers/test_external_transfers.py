@@ -276,3 +276,25 @@ def test_the_panel_shows_the_destinations_and_what_to_read_out(
     assert keys[:3] == ["emergency:120", "emergency:110", "emergency:119"]
     assert any(k.startswith("agency:") for k in keys)
     assert state["caller"]["number"] == "+8613123456761"
+
+
+def test_a_transfer_twilio_refuses_is_recorded_as_failed_and_the_caller_comes_off_hold(
+    app, twilio, http_client, operator_client
+):
+    client, _operator_id, queued, _leg = _connected(app, twilio, http_client, operator_client)
+    http_client.responses.append(
+        (
+            r"POST .*/Participants\.json$",
+            (400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}),
+        )
+    )
+    response = client.post(
+        f"/console/api/transfers/{queued.entry_id}/start", data={"choice": "emergency:110"}
+    )
+    assert response.status_code == 502 and response.get_json()["code"] == "telephony"
+    hold, add, unhold = http_client.requests
+    assert hold.data["Hold"] == ["true"] and unhold.data == {"Hold": ["false"]}
+    failed = _transfer(app)
+    assert failed.status == TransferStatus.FAILED and failed.end_status == "failed"
+    assert not entry_of(app, queued.entry_id).is_on_hold
+    assert entry_of(app, queued.entry_id).status == QueueStatus.CONNECTED
