@@ -298,3 +298,24 @@ def test_a_transfer_twilio_refuses_is_recorded_as_failed_and_the_caller_comes_of
     assert failed.status == TransferStatus.FAILED and failed.end_status == "failed"
     assert not entry_of(app, queued.entry_id).is_on_hold
     assert entry_of(app, queued.entry_id).status == QueueStatus.CONNECTED
+
+
+def test_the_case_screen_shows_the_transfer_with_its_call(
+    app, twilio, http_client, operator_client
+):
+    agency_id = _agency(app)
+    client, _operator_id, queued, _leg = _connected(app, twilio, http_client, operator_client)
+    _answering_agency(http_client)
+    client.post(
+        f"/console/api/transfers/{queued.entry_id}/start",
+        data={"choice": f"agency:{agency_id}", "mode": "cold"},
+    )
+    transfer = _transfer(app)
+    _leg_status(twilio, transfer.id, "in-progress")
+    _leg_status(twilio, transfer.id, "completed", duration=42)
+    opened = client.post(f"/console/cases/for-call/{queued.sid}")
+    assert opened.status_code == 303, opened.get_data(as_text=True)
+    page = client.get(opened.headers["Location"]).get_data(as_text=True)
+    assert "<strong>和平里街道办</strong>" in page
+    assert "直接转出" in page and "已结束" in page and "42 s" in page
+    assert "林坐席" in page
