@@ -118,13 +118,12 @@ def destinations(session: Session, *, console_language: str = "zh") -> list[Dest
         Destination(f"emergency:{code}", en if console_language == "en" else zh, code, "emergency")
         for code, zh, en in EMERGENCY_SERVICES
     ]
+    one_click = {code for code, _, _ in EMERGENCY_SERVICES}
     agencies = session.scalars(
         select(Agency).where(Agency.is_active).order_by(Agency.kind, Agency.name)
     ).all()
     for agency in agencies:
-        if agency.kind == AgencyKind.EMERGENCY and agency.phone_number in dict(
-            (code, code) for code, _, _ in EMERGENCY_SERVICES
-        ):
+        if agency.kind == AgencyKind.EMERGENCY and agency.phone_number in one_click:
             continue  # already one click away above
         found.append(
             Destination(f"agency:{agency.id}", agency.name, agency.phone_number, agency.kind.value)
