@@ -42,6 +42,7 @@ from hotline.queue.twiml import operator_text
 from hotline.telephony.gateway import TERMINAL_CALL_EVENTS, get_gateway, public_base_url
 from hotline.telephony.twiml import with_query
 from hotline.timeutil import utcnow
+from hotline.transfers.models import IN_CONVERSATION, ExternalTransfer
 
 log = logging.getLogger(__name__)
 
@@ -751,7 +752,7 @@ def transfer(
     """Warm transfer: ring another available operator into the conversation. Commits, as the
     durable-before-a-REST-call exception (see the comments)."""
     entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
-    if entry.transfer_operator_id is not None:
+    if entry.transfer_operator_id is not None or _external_transfer_live(session, entry.id):
         raise QueueActionError("transfer_busy")
     target = session.get(Operator, to_operator_id)
     if (
@@ -802,6 +803,21 @@ def transfer(
     entry.is_transfer_joined = False
     session.flush()
     return entry
+
+
+def _external_transfer_live(session: Session, entry_id: int) -> bool:
+    """An agency is being rung into (or is in) this conversation (hotline.transfers)."""
+    return (
+        session.scalar(
+            select(ExternalTransfer.id)
+            .where(
+                ExternalTransfer.queue_entry_id == entry_id,
+                ExternalTransfer.status.in_(IN_CONVERSATION),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def hand_over(session: Session, entry_id: int, operator_id: int) -> QueueEntry:

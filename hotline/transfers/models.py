@@ -46,6 +46,11 @@ class TransferStatus(enum.StrEnum):
         )
 
 
+#: A transfer whose outside party is being rung or is in the conversation with the operator
+#: still there (one at a time per call; an operator-to-operator transfer waits for it too).
+IN_CONVERSATION = (TransferStatus.RINGING, TransferStatus.CONSULTING, TransferStatus.THREE_WAY)
+
+
 class ExternalTransfer(Base):
     """One outside party (agency, emergency service, typed number) added to a caller's call."""
 

@@ -43,7 +43,12 @@ from hotline.queue.models import QueueEntry, QueueStatus
 from hotline.telephony.gateway import get_gateway, public_base_url
 from hotline.telephony.twiml import with_query
 from hotline.timeutil import utcnow
-from hotline.transfers.models import ExternalTransfer, TransferMode, TransferStatus
+from hotline.transfers.models import (
+    IN_CONVERSATION,
+    ExternalTransfer,
+    TransferMode,
+    TransferStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +191,7 @@ def live_transfer(session: Session, entry_id: int) -> ExternalTransfer | None:
         select(ExternalTransfer)
         .where(
             ExternalTransfer.queue_entry_id == entry_id,
-            ExternalTransfer.status.in_(
-                (TransferStatus.RINGING, TransferStatus.CONSULTING, TransferStatus.THREE_WAY)
-            ),
+            ExternalTransfer.status.in_(IN_CONVERSATION),
         )
         .order_by(ExternalTransfer.id.desc())
         .limit(1)

@@ -319,3 +319,14 @@ def test_the_case_screen_shows_the_transfer_with_its_call(
     assert "<strong>和平里街道办</strong>" in page
     assert "直接转出" in page and "已结束" in page and "42 s" in page
     assert "林坐席" in page
+
+
+def test_no_colleague_transfer_while_an_agency_is_being_brought_in(
+    app, twilio, http_client, operator_client, make_operator
+):
+    colleague = make_operator("zhao", phone_number="+8613123456782")
+    client, _operator_id, queued, _leg = _connected(app, twilio, http_client, operator_client)
+    _answering_agency(http_client)
+    client.post(f"/console/api/transfers/{queued.entry_id}/start", data={"choice": "emergency:120"})
+    response = client.post(f"/console/api/queue/{queued.entry_id}/transfer", data={"to": colleague})
+    assert response.status_code == 409 and response.get_json()["code"] == "transfer_busy"
