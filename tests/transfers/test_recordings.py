@@ -273,3 +273,21 @@ def test_retention_deletes_a_callers_recordings_at_twilio_and_here(app, http_cli
             select(AuditEntry).where(AuditEntry.action == "recording_deleted")
         ).all()
         assert deleted.after == {"recording_sid": RECORDING_SID}
+
+
+def test_a_callback_on_a_recording_line_tells_the_callee_before_the_queue():
+    from pathlib import Path
+
+    from hotline.callbacks.render import answer_twiml
+    from hotline.callbacks.service import AnswerResult
+    from hotline.ivr.check import check_directory
+
+    scripts, errors = check_directory(Path(__file__).resolve().parents[2] / "ivr_scripts")
+    assert not errors
+    line = Line(key="main", name="长者服务热线", phone_number="+861012345678", script_key="main")
+    for recorded, expected in ((False, 0), (True, 1)):
+        line.is_recording_enabled = recorded
+        result = AnswerResult(kind="person", line=line, language="yue-HK", rate_percent=None)
+        document = answer_twiml(result, scripts, urls=factories.voice_urls()).to_xml()
+        assert document.count("同职员嘅通话会录音。") == expected
+        assert document.index("<Enqueue") > 0
