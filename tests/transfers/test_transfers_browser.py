@@ -13,6 +13,7 @@ from hotline.db import db
 from hotline.devgateway.util import tone_wav
 from hotline.directory.models import Agency, AgencyKind
 from hotline.operators.models import Role
+from hotline.queue.models import QueueEntry
 from hotline.transfers.models import CallRecording, ExternalTransfer, TransferStatus
 from tests import factories
 from tests.operator_queue.queue_support import *  # noqa: F403
@@ -108,6 +109,45 @@ def test_an_operator_transfers_warm_to_a_community_office_from_the_call_panel(
     page.locator("#wrap-up").wait_for(state="visible", timeout=5000)
     with app.app_context():
         assert db.session.get(ExternalTransfer, transfer_id).status == TransferStatus.HANDED_OVER
+
+
+def test_120_is_one_click_away_on_the_call_panel(
+    csrf_on, live_server, page, app, twilio, http_client, make_operator
+):
+    operator_id = make_operator("lin", display_name="林坐席")
+    http_client.responses.append(
+        (
+            r"POST .*/Participants\.json$",
+            (201, {"call_sid": AGENCY_LEG, "conference_sid": CONFERENCE, "status": "queued"}),
+        )
+    )
+    _sign_in(page, live_server.url, "lin", "/console/queue")
+    page.wait_for_function("() => window.hotlineQueue && window.hotlineQueue.polls > 0")
+    queued = reach_queue(twilio, app, from_="+8613123456744")
+    page.locator("button.take-one").first.click()
+    page.locator("#current-call").wait_for(state="visible", timeout=3000)
+    leg = entry_of(app, queued.entry_id).operator_call_sid
+    twilio.post(
+        f"/twilio/queue/operator?entry={queued.entry_id}&op={operator_id}",
+        twilio.call_params(
+            leg, from_="+861012345678", to="+8613123456781", CallStatus="in-progress"
+        ),
+    )
+    with app.app_context():
+        db.session.get(QueueEntry, queued.entry_id).conference_sid = CONFERENCE
+        db.session.commit()
+    button = page.locator('#emergency-buttons button[data-choice="emergency:120"]')
+    button.wait_for(state="visible", timeout=5000)
+    http_client.requests.clear()
+    button.click()
+    page.wait_for_function(
+        "() => document.getElementById('external-state').textContent.includes('120 急救')",
+        timeout=5000,
+    )
+    hold, add = http_client.requests
+    assert hold.data["Hold"] == ["true"], "warm: the caller waits on hold while 120 is briefed"
+    assert add.data["To"] == ["120"]
+    assert button.is_disabled(), "one transfer at a time"
 
 
 def test_a_supervisor_plays_a_recorded_call_on_the_case_screen(
