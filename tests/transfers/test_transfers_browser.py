@@ -13,7 +13,6 @@ from hotline.db import db
 from hotline.devgateway.util import tone_wav
 from hotline.directory.models import Agency, AgencyKind
 from hotline.operators.models import Role
-from hotline.queue.models import QueueEntry
 from hotline.transfers.models import CallRecording, ExternalTransfer, TransferStatus
 from tests import factories
 from tests.operator_queue.queue_support import *  # noqa: F403
@@ -34,25 +33,18 @@ def _sign_in(page, base_url: str, username: str, path: str) -> None:
     page.keyboard.press("Enter")
 
 
-def test_an_operator_transfers_warm_to_a_community_office_from_the_call_panel(
-    csrf_on, live_server, page, app, twilio, http_client, make_operator, make_caller
-):
-    operator_id = make_operator("lin", display_name="林坐席")
-    make_caller(phone_number="+8613123456742", display_name="王阿姨", district="和平里街道")
-    with app.app_context():
-        db.session.add(
-            Agency(name="和平里社区居委会", kind=AgencyKind.COMMUNITY_OFFICE, phone_number=OFFICE)
-        )
-        db.session.commit()
+def _on_a_call(page, base_url: str, app, twilio, http_client, operator_id: int, from_: str):
+    """The operator signs in, takes the caller from `from_` in the browser and answers; the
+    agency Twilio will ring answers as AGENCY_LEG. Returns the queued call."""
     http_client.responses.append(
         (
             r"POST .*/Participants\.json$",
             (201, {"call_sid": AGENCY_LEG, "conference_sid": CONFERENCE, "status": "queued"}),
         )
     )
-    _sign_in(page, live_server.url, "lin", "/console/queue")
+    _sign_in(page, base_url, "lin", "/console/queue")
     page.wait_for_function("() => window.hotlineQueue && window.hotlineQueue.polls > 0")
-    queued = reach_queue(twilio, app, from_="+8613123456742")
+    queued = reach_queue(twilio, app, from_=from_)
     page.locator("button.take-one").first.click()
     page.locator("#current-call").wait_for(state="visible", timeout=3000)
     leg = entry_of(app, queued.entry_id).operator_call_sid
@@ -62,6 +54,7 @@ def test_an_operator_transfers_warm_to_a_community_office_from_the_call_panel(
             leg, from_="+861012345678", to="+8613123456781", CallStatus="in-progress"
         ),
     )
+    # The conference status callback tells the app the ConferenceSid.
     twilio.post(
         f"/twilio/queue/conference-status?entry={queued.entry_id}",
         {
@@ -73,6 +66,20 @@ def test_an_operator_transfers_warm_to_a_community_office_from_the_call_panel(
             "SequenceNumber": "1",
         },
     )
+    return queued
+
+
+def test_an_operator_transfers_warm_to_a_community_office_from_the_call_panel(
+    csrf_on, live_server, page, app, twilio, http_client, make_operator, make_caller
+):
+    operator_id = make_operator("lin", display_name="林坐席")
+    make_caller(phone_number="+8613123456742", display_name="王阿姨", district="和平里街道")
+    with app.app_context():
+        db.session.add(
+            Agency(name="和平里社区居委会", kind=AgencyKind.COMMUNITY_OFFICE, phone_number=OFFICE)
+        )
+        db.session.commit()
+    _on_a_call(page, live_server.url, app, twilio, http_client, operator_id, "+8613123456742")
     panel = page.locator("#external-transfer")
     panel.wait_for(state="visible", timeout=5000)
     # 120/110/119 one click away, and what to read out to them.
@@ -115,27 +122,7 @@ def test_120_is_one_click_away_on_the_call_panel(
     csrf_on, live_server, page, app, twilio, http_client, make_operator
 ):
     operator_id = make_operator("lin", display_name="林坐席")
-    http_client.responses.append(
-        (
-            r"POST .*/Participants\.json$",
-            (201, {"call_sid": AGENCY_LEG, "conference_sid": CONFERENCE, "status": "queued"}),
-        )
-    )
-    _sign_in(page, live_server.url, "lin", "/console/queue")
-    page.wait_for_function("() => window.hotlineQueue && window.hotlineQueue.polls > 0")
-    queued = reach_queue(twilio, app, from_="+8613123456744")
-    page.locator("button.take-one").first.click()
-    page.locator("#current-call").wait_for(state="visible", timeout=3000)
-    leg = entry_of(app, queued.entry_id).operator_call_sid
-    twilio.post(
-        f"/twilio/queue/operator?entry={queued.entry_id}&op={operator_id}",
-        twilio.call_params(
-            leg, from_="+861012345678", to="+8613123456781", CallStatus="in-progress"
-        ),
-    )
-    with app.app_context():
-        db.session.get(QueueEntry, queued.entry_id).conference_sid = CONFERENCE
-        db.session.commit()
+    _on_a_call(page, live_server.url, app, twilio, http_client, operator_id, "+8613123456744")
     button = page.locator('#emergency-buttons button[data-choice="emergency:120"]')
     button.wait_for(state="visible", timeout=5000)
     http_client.requests.clear()
