@@ -156,5 +156,10 @@ def open_media(url: str) -> Media | None:
         status_code=200,
         content_type=response.headers.get("Content-Type", "audio/wav"),
         chunks=response.iter_content(CHUNK_BYTES),
-        length=response.headers.get("Content-Length"),
+        # requests decodes a compressed body while streaming: its length is then unknown.
+        length=(
+            None
+            if response.headers.get("Content-Encoding")
+            else response.headers.get("Content-Length")
+        ),
     )
