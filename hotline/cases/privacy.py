@@ -35,7 +35,7 @@ from hotline.errors import ActionRefused
 from hotline.phone import mask
 from hotline.sms.models import SmsMessage, SmsOptOut, SmsStatus, SupervisorAlert
 from hotline.timeutil import utcnow
-from hotline.transfers.models import CallRecording
+from hotline.transfers.models import CallRecording, ExternalTransfer
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +278,18 @@ def _erase_calls_and_webhooks(session: Session, group: list[int], numbers: list[
         if call.to_number in numbers or call.direction == CallDirection.OUTBOUND:
             call.to_number = ""
         call.menu_path = [_without_words(step) for step in call.menu_path or []]
+    if calls:
+        # A number an operator typed to bring someone into their call (a relative, a
+        # neighbour) goes too; agencies and emergency services stay (who was called, how long).
+        session.execute(
+            update(ExternalTransfer)
+            .where(
+                ExternalTransfer.call_id.in_([call.id for call in calls]),
+                ExternalTransfer.kind == "number",
+            )
+            .values(target_number="", target_name=""),
+            execution_options={"synchronize_session": False},
+        )
     sids = {call.call_sid for call in calls}
     sids |= set(
         session.scalars(

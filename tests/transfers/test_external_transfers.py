@@ -330,3 +330,37 @@ def test_no_colleague_transfer_while_an_agency_is_being_brought_in(
     client.post(f"/console/api/transfers/{queued.entry_id}/start", data={"choice": "emergency:120"})
     response = client.post(f"/console/api/queue/{queued.entry_id}/transfer", data={"to": colleague})
     assert response.status_code == 409 and response.get_json()["code"] == "transfer_busy"
+
+
+def test_erasing_a_caller_removes_a_typed_transfer_number_and_keeps_agencies(
+    app, twilio, http_client, operator_client
+):
+    from hotline.callers.models import Caller
+    from hotline.cases import privacy
+    from hotline.timeutil import utcnow
+
+    agency_id = _agency(app)
+    client, _operator_id, queued, _leg = _connected(app, twilio, http_client, operator_client)
+    _answering_agency(http_client)
+    start = f"/console/api/transfers/{queued.entry_id}/start"
+    client.post(start, data={"number": "+8613912345678"})
+    assert client.post(f"/console/api/transfers/{queued.entry_id}/cancel").get_json()["ok"]
+    http_client.responses.insert(  # the second agency leg has its own CallSid
+        0,
+        (
+            r"POST .*/Participants\.json$",
+            (201, {"call_sid": "CA" + "8" * 32, "conference_sid": CONFERENCE, "status": "queued"}),
+        ),
+    )
+    client.post(start, data={"choice": f"agency:{agency_id}"})
+    with app.app_context():
+        caller = db.session.scalar(select(Caller).where(Caller.phone_number == "+8613123456761"))
+        privacy.anonymise_caller(
+            db.session, caller.id, operator_id=None, actor="system:test", now=utcnow()
+        )
+        db.session.commit()
+        typed, agency = db.session.scalars(
+            select(ExternalTransfer).order_by(ExternalTransfer.id)
+        ).all()
+        assert (typed.target_number, typed.target_name) == ("", "")
+        assert agency.target_number == "+861055551234" and agency.target_name == "和平里街道办"
