@@ -104,6 +104,26 @@ def export_caller_data(session: Session, caller_id: int, *, operator_id: int | N
                 select(Call).where(Call.caller_id.in_(group)).order_by(Call.id)
             )
         ],
+        # Recorded conversations (the audio stays at Twilio: its sid and length here) and the
+        # agencies or numbers brought into their calls.
+        "call_recordings": [
+            _row(r, exclude=("media_url",))
+            for r in session.scalars(
+                select(CallRecording)
+                .join(Call, Call.id == CallRecording.call_id)
+                .where(Call.caller_id.in_(group))
+                .order_by(CallRecording.id)
+            )
+        ],
+        "transfers": [
+            _row(t)
+            for t in session.scalars(
+                select(ExternalTransfer)
+                .join(Call, Call.id == ExternalTransfer.call_id)
+                .where(Call.caller_id.in_(group))
+                .order_by(ExternalTransfer.id)
+            )
+        ],
         "callbacks": [
             _row(c)
             for c in session.scalars(

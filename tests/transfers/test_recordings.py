@@ -291,3 +291,19 @@ def test_a_callback_on_a_recording_line_tells_the_callee_before_the_queue():
         document = answer_twiml(result, scripts, urls=factories.voice_urls()).to_xml()
         assert document.count("同职员嘅通话会录音。") == expected
         assert document.index("<Enqueue") > 0
+
+
+def test_a_callers_data_export_lists_their_recordings_without_the_provider_address(
+    app, operator_client
+):
+    from hotline.cases import privacy
+
+    _client, operator_id = operator_client
+    _number, call_id, _recording_id = _recorded_case(app, handled_by=operator_id)
+    with app.app_context():
+        caller_id = db.session.get(Call, call_id).caller_id
+        data = privacy.export_caller_data(db.session, caller_id, operator_id=operator_id)
+    [recording] = data["call_recordings"]
+    assert recording["recording_sid"] == RECORDING_SID and recording["call_id"] == call_id
+    assert "media_url" not in recording
+    assert data["transfers"] == []
