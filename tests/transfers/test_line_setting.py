@@ -27,3 +27,15 @@ def test_an_admin_switches_recording_on_and_it_is_audited(app, signed_in):
         [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == "line"))
         assert entry.before["is_recording_enabled"] is False
         assert entry.after["is_recording_enabled"] is True
+
+
+def test_the_cli_switches_recording_on_and_off(app, runner):
+    import json
+
+    result = runner.invoke(args=["lines", "update", "main", "--recording", "yes"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(runner.invoke(args=["lines", "show", "main"]).output)
+    assert shown["is_recording_enabled"] == "yes"
+    assert runner.invoke(args=["lines", "update", "main", "--recording", "no"]).exit_code == 0
+    with app.app_context():
+        assert not db.session.scalar(select(Line).where(Line.key == "main")).is_recording_enabled
