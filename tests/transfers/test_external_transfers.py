@@ -364,3 +364,29 @@ def test_erasing_a_caller_removes_a_typed_transfer_number_and_keeps_agencies(
         ).all()
         assert (typed.target_number, typed.target_name) == ("", "")
         assert agency.target_number == "+861055551234" and agency.target_name == "和平里街道办"
+
+
+def test_a_malformed_participant_status_is_a_400_and_changes_nothing(
+    app, twilio, http_client, operator_client
+):
+    client, _operator_id, queued, _leg = _connected(app, twilio, http_client, operator_client)
+    _answering_agency(http_client)
+    client.post(f"/console/api/transfers/{queued.entry_id}/start", data={"choice": "emergency:120"})
+    transfer = _transfer(app)
+    no_sid = twilio.post(
+        f"/twilio/transfers/participant-status?transfer={transfer.id}",
+        {"AccountSid": "AC" + "1" * 32, "CallStatus": "completed", "CallDuration": "5"},
+    )
+    assert no_sid.status_code == 400
+    no_transfer = twilio.post(
+        "/twilio/transfers/participant-status?transfer=x",
+        {"AccountSid": "AC" + "1" * 32, "CallSid": AGENCY_LEG, "CallStatus": "completed"},
+    )
+    assert no_transfer.status_code == 400
+    # A leg that is not this transfer's changes nothing either.
+    other = twilio.post(
+        f"/twilio/transfers/participant-status?transfer={transfer.id}",
+        {"AccountSid": "AC" + "1" * 32, "CallSid": "CA" + "3" * 32, "CallStatus": "completed"},
+    )
+    assert other.status_code == 204
+    assert _transfer(app).status == TransferStatus.RINGING
