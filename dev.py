@@ -102,7 +102,8 @@ def run(argv: list[str]) -> int:
         [
             str(PY),
             "-c",
-            "from hotline.seed import DEMO_OPERATORS as d; print(','.join(p for *_, p in d if p))",
+            "from hotline.seed import DEMO_AGENCIES as a, DEMO_OPERATORS as d;"
+            " print(','.join([p for *_, p in d if p] + [n for *_, n in a] + ['120', '110', '119']))",
         ],
         capture_output=True,
         text=True,

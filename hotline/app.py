@@ -41,7 +41,8 @@ from hotline.sms.events import CheckinReplied, SupervisorTexted
 from hotline.sms.referrals import on_case_referred
 from hotline.telephony import gateway
 from hotline.telephony.signature import is_valid_twilio_request
-from hotline.voice import callback_views, queue_views
+from hotline.transfers import views as transfers_views
+from hotline.voice import callback_views, queue_views, transfer_views
 from hotline.voice import flow as voice_flow
 from hotline.voice import views as voice_views
 
@@ -65,6 +66,8 @@ BLUEPRINTS = (
     (lines_views, lines_views.bp),
     (checkins_views, checkins_views.bp),
     (floor_views, floor_views.bp),
+    (transfers_views, transfers_views.bp),
+    (transfer_views, transfer_views.bp),
 )
 
 

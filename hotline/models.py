@@ -21,3 +21,4 @@ from hotline.sms.models import (  # noqa: F401
     SmsSweep,
     SupervisorAlert,
 )
+from hotline.transfers.models import CallRecording, ExternalTransfer  # noqa: F401

@@ -35,6 +35,10 @@ REFUSED_TYPES: dict[int, str] = {
     PhoneNumberType.VOICEMAIL: "voicemail access number",
 }
 
+#: Emergency short codes (110 police, 119 fire, 120 ambulance, 122 traffic): never called back or
+#: texted, but an operator may bring them into a caller's conversation (an external transfer).
+EMERGENCY_SHORT_CODES = frozenset({"110", "119", "120", "122"})
+
 #: phonenumbers' region code for numbers that belong to no country (satellite, global networks).
 NON_GEOGRAPHIC_REGION = "001"
 
@@ -69,6 +73,13 @@ class NumberPolicy:
         if refused_type is not None:
             return refused_type
         return None
+
+    def transfer_refusal(self, number: str | None) -> str | None:
+        """Why `number` may not be added to a caller's conversation, or None: the policy above,
+        except that the emergency short codes are allowed here (and only here)."""
+        if number in EMERGENCY_SHORT_CODES:
+            return None
+        return self.refusal(number)
 
     def allows(self, number: str | None) -> bool:
         """True when `number` may be called or texted."""

@@ -12,6 +12,7 @@ from werkzeug.security import generate_password_hash
 from hotline.callers.models import Caller
 from hotline.callers.service import find_caller
 from hotline.db import db
+from hotline.directory.models import Agency, AgencyKind
 from hotline.lines.models import Line, LineRecipient
 from hotline.operators.models import Operator, Role
 from hotline.sms.models import AlertKind
@@ -36,6 +37,11 @@ DEMO_OPERATORS = [
 #: The demo floor speaks two dialects, so routing by language shows: 刘芳 Mandarin and English,
 #: 赵强 Cantonese and Mandarin (a Cantonese caller is offered to 赵强 first).
 DEMO_LANGUAGES = {"operator": ["zh-CN", "en-US"], "operator2": ["yue-HK", "zh-CN"]}
+
+
+#: An agency of the directory to transfer to from the call panel (the dev gateway answers its
+#: phone, and 120/110/119, by itself: see dev.py).
+DEMO_AGENCIES = [("和平里社区居委会", AgencyKind.COMMUNITY_OFFICE, "+861055550101")]
 
 
 def seed_demo_data(session) -> dict:
@@ -94,6 +100,9 @@ def seed_demo_data(session) -> dict:
                     alert_kinds=",".join(kind.value for kind in AlertKind),
                 )
             )
+    for name, kind, number in DEMO_AGENCIES:
+        if session.scalar(select(Agency).where(Agency.phone_number == number)) is None:
+            session.add(Agency(name=name, kind=kind, phone_number=number))
     for number, name, display, older, straight, hoh, language in DEMO_CALLERS:
         if find_caller(session, number) is None:
             session.add(

@@ -27,6 +27,12 @@ def answer_twiml(result: AnswerResult, scripts: ScriptSet, *, urls: VoiceUrls) -
             response,
             _say(result, scripts, texts.person_greeting(result.language, result.line.name)),
         )
+        if result.line.is_recording_enabled:
+            # The conversation that follows is recorded: the callee hears so first, as callers
+            # do in the greeting (the script's recording_notice).
+            script = scripts.get(result.line.script_key, result.language)
+            if script is not None:
+                add_say(response, _say(result, scripts, script.message("recording_notice")))
         add_enqueue(response, result.line.queue_name, result.language, urls)
         return response
     if result.kind == "machine":

@@ -35,6 +35,7 @@ from hotline.errors import ActionRefused
 from hotline.phone import mask
 from hotline.sms.models import SmsMessage, SmsOptOut, SmsStatus, SupervisorAlert
 from hotline.timeutil import utcnow
+from hotline.transfers.models import CallRecording, ExternalTransfer
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,26 @@ def export_caller_data(session: Session, caller_id: int, *, operator_id: int | N
             _row(c, exclude=("menu_path",))
             for c in session.scalars(
                 select(Call).where(Call.caller_id.in_(group)).order_by(Call.id)
+            )
+        ],
+        # Recorded conversations (the audio stays at Twilio: its sid and length here) and the
+        # agencies or numbers brought into their calls.
+        "call_recordings": [
+            _row(r, exclude=("media_url",))
+            for r in session.scalars(
+                select(CallRecording)
+                .join(Call, Call.id == CallRecording.call_id)
+                .where(Call.caller_id.in_(group))
+                .order_by(CallRecording.id)
+            )
+        ],
+        "transfers": [
+            _row(t)
+            for t in session.scalars(
+                select(ExternalTransfer)
+                .join(Call, Call.id == ExternalTransfer.call_id)
+                .where(Call.caller_id.in_(group))
+                .order_by(ExternalTransfer.id)
             )
         ],
         "callbacks": [
@@ -278,6 +299,18 @@ def _erase_calls_and_webhooks(session: Session, group: list[int], numbers: list[
         if call.to_number in numbers or call.direction == CallDirection.OUTBOUND:
             call.to_number = ""
         call.menu_path = [_without_words(step) for step in call.menu_path or []]
+    if calls:
+        # A number an operator typed to bring someone into their call (a relative, a
+        # neighbour) goes too; agencies and emergency services stay (who was called, how long).
+        session.execute(
+            update(ExternalTransfer)
+            .where(
+                ExternalTransfer.call_id.in_([call.id for call in calls]),
+                ExternalTransfer.kind == "number",
+            )
+            .values(target_number="", target_name=""),
+            execution_options={"synchronize_session": False},
+        )
     sids = {call.call_sid for call in calls}
     sids |= set(
         session.scalars(
@@ -425,26 +458,78 @@ def calls_with_recordings_to_delete(
     )
 
 
-def delete_recordings(session: Session, now: datetime, *, retention_days: int, gateway) -> int:
-    """Delete recordings at Twilio and forget their URLs (clock job). Commits per call.
+def conversation_recordings_to_delete(
+    session: Session, now: datetime, *, retention: timedelta, limit: int = 100
+) -> list[CallRecording]:
+    """Recorded conversations (hotline.transfers) of the calls `calls_with_recordings_to_delete`
+    would pick: of anonymised callers, or with no caller and older than the retention period."""
+    anonymised = select(Caller.id).where(Caller.anonymised_at.is_not(None))
+    return list(
+        session.scalars(
+            select(CallRecording)
+            .join(Call, Call.id == CallRecording.call_id, isouter=True)
+            .where(
+                or_(
+                    Call.caller_id.in_(anonymised),
+                    and_(
+                        Call.caller_id.is_(None),
+                        CallRecording.created_at < now - retention,
+                    ),
+                )
+            )
+            .order_by(CallRecording.id)
+            .limit(limit)
+        )
+    )
 
-    A recording Twilio no longer has (404) counts as deleted; any other failure leaves the URL
-    so the next sweep tries again.
-    """
+
+def _deleted_at_twilio(gateway, sid: str, what: str) -> bool:
+    """DELETE the recording at Twilio; a 404 (already gone) counts as deleted."""
     from twilio.base.exceptions import TwilioRestException
 
+    try:
+        gateway.delete_recording(sid)
+    except TwilioRestException as exc:
+        if exc.status != 404:
+            log.warning("recording %s of %s not deleted: %s", sid, what, exc.code)
+            return False
+    return True
+
+
+def delete_recordings(session: Session, now: datetime, *, retention_days: int, gateway) -> int:
+    """Delete recordings at Twilio and forget them (clock job): voicemails (Call.recording_url)
+    and recorded conversations (CallRecording rows). Commits per recording.
+
+    A recording Twilio no longer has (404) counts as deleted; any other failure leaves the URL
+    (or the row) so the next sweep tries again.
+    """
     deleted = 0
+    for recording in conversation_recordings_to_delete(
+        session, now, retention=timedelta(days=retention_days)
+    ):
+        if not _deleted_at_twilio(gateway, recording.recording_sid, f"call {recording.call_id}"):
+            continue
+        audit.record(
+            session,
+            entity="call",
+            entity_id=recording.call_id,
+            action="recording_deleted",
+            operator_id=None,
+            actor="system:retention",
+            after={"recording_sid": recording.recording_sid},
+        )
+        session.delete(recording)
+        # Durable right after the external DELETE at Twilio (the exception to "the entry point
+        # commits"): a later failure must not make us forget which recordings are gone.
+        session.commit()
+        deleted += 1
     for call in calls_with_recordings_to_delete(
         session, now, retention=timedelta(days=retention_days)
     ):
         sid = recording_sid(call.recording_url)
         if sid is not None:
-            try:
-                gateway.delete_recording(sid)
-            except TwilioRestException as exc:
-                if exc.status != 404:
-                    log.warning("recording %s of call %s not deleted: %s", sid, call.id, exc.code)
-                    continue
+            if not _deleted_at_twilio(gateway, sid, f"call {call.id}"):
+                continue
         else:
             log.warning(
                 "call %s has a recording URL without a RecordingSid; forgetting it", call.id

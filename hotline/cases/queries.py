@@ -32,6 +32,7 @@ from hotline.cases.models import (
 from hotline.phone import mask, try_normalise
 from hotline.sms.models import SmsMessage
 from hotline.timeutil import console_timezone, utcnow
+from hotline.transfers.models import CallRecording, ExternalTransfer
 
 log = logging.getLogger(__name__)
 
@@ -207,12 +208,31 @@ def case_history(session: Session, case: Case) -> list[dict]:
             )
         )
     }
+    # External transfers and conversation recordings of the case's calls (hotline.transfers),
+    # shown with their call.
+    transfers: dict[int, list[ExternalTransfer]] = defaultdict(list)
+    recordings: dict[int, list[CallRecording]] = defaultdict(list)
+    if calls:
+        for transfer in session.scalars(
+            select(ExternalTransfer)
+            .where(ExternalTransfer.call_id.in_(list(calls)))
+            .order_by(ExternalTransfer.started_at, ExternalTransfer.id)
+        ):
+            transfers[transfer.call_id].append(transfer)
+        for recording in session.scalars(
+            select(CallRecording)
+            .where(CallRecording.call_id.in_(list(calls)))
+            .order_by(CallRecording.id)
+        ):
+            recordings[recording.call_id or 0].append(recording)
     for contact in contacts:
         items.append(
             {
                 "at": contact.occurred_at,
                 "type": "contact",
                 "contact": contact,
+                "transfers": transfers.get(contact.call_id or 0, []),
+                "recordings": recordings.get(contact.call_id or 0, []),
                 "call": calls.get(contact.call_id),
                 "referral": referrals.get(contact.referral_id),
                 "sms": texts.get(contact.sms_id),

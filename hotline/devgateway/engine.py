@@ -1238,6 +1238,15 @@ class CallActor:
                 (noun.get("statusCallbackEvent") or "start end").split()
             ),
             "label": noun.get("participantLabel"),
+            "record": noun.get("record") or "do-not-record",
+            "recording_status_callback": (
+                resolve_url(doc_url, noun.get("recordingStatusCallback"))
+                if noun.get("recordingStatusCallback")
+                else None
+            ),
+            "recording_status_callback_method": (
+                noun.get("recordingStatusCallbackMethod") or "POST"
+            ).upper(),
         }
 
     def join_conference(

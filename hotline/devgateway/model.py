@@ -173,6 +173,12 @@ class Conference:
     sequence_number: int = 0
     reason_ended: str | None = None
     call_sid_ending: str | None = None
+    #: <Conference record="record-from-start">: where the recording status goes, and when the
+    #: recording started (the conference's start), set by the first participant asking for it.
+    recording_status_callback: str | None = None
+    recording_status_callback_method: str = "POST"
+    recording_started_at: float | None = None
+    is_recorded: bool = False
 
     def connected(self) -> list[Participant]:
         """Participants actually in the room (not still ringing)."""
@@ -203,13 +209,15 @@ class Message:
 
 @dataclass
 class Recording:
-    """What a caller "said" during <Record> (typed on the dev phone)."""
+    """What a caller "said" during <Record> (typed on the dev phone), or a recorded conference
+    (no words: its media is a generated WAV of its length)."""
 
     sid: str
     call_sid: str
     text: str
     duration: int
     created_at: float
+    conference_sid: str | None = None
 
 
 @dataclass

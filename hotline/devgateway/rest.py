@@ -15,11 +15,12 @@ from hotline.devgateway import resources as res
 from hotline.devgateway.engine import DocRef
 from hotline.devgateway.model import RestRecord
 from hotline.devgateway.simulator import GatewayError, Simulator, parse_twiml_or_error
-from hotline.devgateway.util import is_client, is_e164, parse_bool
+from hotline.devgateway.util import is_client, is_e164, parse_bool, tone_wav
 
 bp = Blueprint("devgateway_rest", __name__, url_prefix="/2010-04-01/Accounts/<account_sid>")
 
 _CONFERENCE_SID = re.compile(r"^CF[0-9a-f]{32}$")
+_EMERGENCY_SHORT_CODE = re.compile(r"^1(10|19|20|22)$")
 _CALL_EVENTS = {"initiated", "ringing", "answered", "completed"}
 
 
@@ -513,7 +514,9 @@ def create_participant(conference: str) -> Any:
         raise GatewayError(400, 21201, "No 'To' number is specified")
     if not from_:
         raise GatewayError(400, 21213, "No 'From' number is specified")
-    if not (is_e164(to) or is_client(to)):
+    # Emergency short codes (120, 110 ...) are dialled as they are: the hotline brings them
+    # into a caller's conference (an external transfer); carriers route them locally.
+    if not (is_e164(to) or is_client(to) or _EMERGENCY_SHORT_CODE.match(to)):
         raise GatewayError(400, 21211, f"Invalid 'To' Phone Number: {to}")
     if _CONFERENCE_SID.match(conference) and simulator.conference_by_ident(conference) is None:
         raise GatewayError(
@@ -599,14 +602,28 @@ def delete_participant(conference: str, participant: str) -> Any:
 
 @bp.get("/Recordings/<recording>")
 def fetch_recording(account_sid: str, recording: str) -> Any:
-    """A recording's "audio": the text the caller typed (recording URLs need no auth)."""
-    sid = recording.split(".", 1)[0]
+    """A recording's "audio": the text the caller typed; with `.wav` (or a recorded
+    conference), a generated WAV as long as the recording (recording URLs need no auth)."""
+    sid, _, extension = recording.partition(".")
     found = sim().recordings.get(sid)
     if found is None:
         raise GatewayError(
             404, 20404, f"The requested resource /Recordings/{recording} was not found"
         )
+    if extension == "wav" or (found.conference_sid and extension != "txt"):
+        return Response(tone_wav(found.duration), mimetype="audio/x-wav")
     return Response(found.text, mimetype="text/plain")
+
+
+@bp.delete("/Recordings/<recording>.json")
+@authenticated
+def delete_recording(recording: str) -> Any:
+    """Recordings(sid).delete (retention, erasure)."""
+    if not sim().delete_recording(recording):
+        raise GatewayError(
+            404, 20404, f"The requested resource /Recordings/{recording}.json was not found"
+        )
+    return "", 204
 
 
 @bp.route("/<path:anything>", methods=["GET", "POST", "DELETE", "PUT", "PATCH"])

@@ -589,6 +589,19 @@ class Simulator:
             wait_url=options.get("wait_url"), wait_method=options.get("wait_method", "POST"),
         )  # fmt: skip
 
+    def _set_conference_recording(self, conference: Conference, options: dict[str, Any]) -> None:
+        """<Conference record="record-from-start">: the conference is recorded from its start;
+        when it ends, a recording exists and its recordingStatusCallback is posted."""
+        if conference.is_recorded or options.get("record") != "record-from-start":
+            return
+        conference.is_recorded = True
+        conference.recording_status_callback = options.get("recording_status_callback")
+        conference.recording_status_callback_method = options.get(
+            "recording_status_callback_method", "POST"
+        )
+        if conference.status == "in-progress":
+            conference.recording_started_at = self.clock.now()
+
     def _set_conference_callback(self, conference: Conference, options: dict[str, Any]) -> None:
         """The first participant that names a conference status callback sets it."""
         if conference.status_callback is None and options.get("conference_status_callback"):
@@ -607,6 +620,7 @@ class Simulator:
         with self.lock:
             conference = self._conference_for_join(ident)
             self._set_conference_callback(conference, options)
+            self._set_conference_recording(conference, options)
             participant = conference.participants.get(call.sid)
             if participant is None:
                 participant = self._new_participant(
@@ -620,6 +634,8 @@ class Simulator:
             if participant.start_conference_on_enter and conference.status == "init":
                 conference.status = "in-progress"
                 conference.updated_at = self.clock.now()
+                if conference.is_recorded:
+                    conference.recording_started_at = self.clock.now()
                 self.conference_event(conference, "conference-start")
             self._notify_conference(
                 conference, f"{call.phone or call.sid} 加入会议 (joined)", except_sid=call.sid
@@ -692,6 +708,35 @@ class Simulator:
             if ending_sid:
                 extra["CallSidEndingConference"] = ending_sid
             self.conference_event(conference, "conference-end", **extra)
+            self._finish_conference_recording(conference)
+
+    def _finish_conference_recording(self, conference: Conference) -> None:
+        """A recorded conference ended: keep the recording (dual channel, as Twilio records
+        conferences) and post its recordingStatusCallback (lock held)."""
+        if not conference.is_recorded or conference.recording_started_at is None:
+            return
+        now = self.clock.now()
+        duration = max(1, round(now - conference.recording_started_at))
+        recording = Recording(new_sid("RE"), "", "", duration, now, conference_sid=conference.sid)
+        self.recordings[recording.sid] = recording
+        conference.recording_started_at = None
+        url = conference.recording_status_callback
+        if not url:
+            return
+        method = conference.recording_status_callback_method
+        params = [
+            ("AccountSid", self.config.account_sid),
+            ("ConferenceSid", conference.sid),
+            ("RecordingSid", recording.sid),
+            ("RecordingUrl", self.recording_url(recording.sid)),
+            ("RecordingStatus", "completed"),
+            ("RecordingDuration", str(duration)),
+            ("RecordingChannels", "2"),
+            ("RecordingSource", "Conference"),
+            ("RecordingStartTime", rfc2822(now - duration) or ""),
+        ]
+        self.jobs.schedule(0, lambda: self._job_webhook("recording-status", url, method, params,
+                                                        conference_sid=conference.sid))  # fmt: skip
 
     def participant_ringing(self, call: Call) -> None:
         """A REST participant's phone rings."""
@@ -914,8 +959,13 @@ class Simulator:
             self.recordings[recording.sid] = recording
             return recording
 
+    def delete_recording(self, sid: str) -> bool:
+        """Recordings(sid).delete: False when there is no such recording."""
+        with self.lock:
+            return self.recordings.pop(sid, None) is not None
+
     def recording_url(self, sid: str) -> str:
-        """Where the app can fetch a recording (as text: the gateway has no audio)."""
+        """Where the app can fetch a recording (its text; `.wav`: a generated WAV)."""
         return f"{self.config.public_url}/2010-04-01/Accounts/{self.config.account_sid}/Recordings/{sid}"
 
     # ------------------------------------------------------------------ SMS

@@ -75,3 +75,29 @@ def parse_number(value: str | None, *, default: float, minimum: float = 0.0) -> 
     except ValueError:
         return default
     return max(minimum, number)
+
+
+#: Generated recordings: 8 kHz, 16-bit mono, at most this long (a dev recording is a stand-in).
+WAV_RATE = 8000
+MAX_WAV_SECONDS = 5
+
+
+def tone_wav(seconds: int) -> bytes:
+    """A small WAV standing in for a recording: a quiet 440 Hz tone, at most MAX_WAV_SECONDS."""
+    import io
+    import math
+    import struct
+    import wave
+
+    frames = WAV_RATE * max(1, min(int(seconds), MAX_WAV_SECONDS))
+    samples = b"".join(
+        struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * n / WAV_RATE)))
+        for n in range(frames)
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(WAV_RATE)
+        out.writeframes(samples)
+    return buffer.getvalue()

@@ -644,7 +644,8 @@ def _check_budget(script: Script, report: _Reporter) -> None:
         ("closed silence path", False, (None, None)),
     )
     for name, is_open, answer in journeys:
-        ctx = CallContext(is_open=is_open)
+        # With the recording notice (a line may switch recording on): the longest greeting.
+        ctx = CallContext(is_open=is_open, is_recorded=True)
         steps, seconds = walk(alone, script.line, script.language, ctx, [answer])
         last = steps[-1].actions
         goal = EnqueueAction if is_open else RecordAction

@@ -61,6 +61,9 @@ class CallContext:
     #: An elder enrolled in check-ins whose check-in today is still to come: offered the
     #: script's checkin_key ("check in now").
     checkin_offer: bool = False
+    #: The line records conversations with operators: the greeting says so (recording_notice;
+    #: `flask ivr check` counts it in the speech budget).
+    is_recorded: bool = False
 
 
 @dataclass(frozen=True)
@@ -372,6 +375,8 @@ def begin(
         greeting.append(
             _say(script, ctx, script.messages["greet_known"].format(name=ctx.caller_name))
         )
+    if ctx.is_recorded and ctx.is_open:  # closed: nobody to talk to, nothing recorded
+        greeting.append(_say(script, ctx, script.message("recording_notice")))
     if ctx.checkin_offer and script.checkin_key and not ctx.proxy_for:
         offer = script.message("checkin_offer").format(key=script.checkin_key)
         greeting.append(_say(script, ctx, offer))

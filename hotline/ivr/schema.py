@@ -80,6 +80,12 @@ OPTIONAL_MESSAGES: dict[str, dict[str, str]] = {
         "yue-HK": "要我哋覆电俾{elder},请按{key}。",
         "en-US": "For us to call {elder} back, press {key}.",
     },
+    # A line that records conversations with operators: one sentence in the greeting (consent).
+    "recording_notice": {
+        "zh-CN": "与工作人员的通话会录音。",
+        "yue-HK": "同职员嘅通话会录音。",
+        "en-US": "Calls are recorded.",
+    },
     "family_callback_done": {
         "zh-CN": "好的,我们会尽快给{elder}回电话。再见。",
         "yue-HK": "好,我哋会尽快覆电俾{elder}。再见。",

@@ -55,6 +55,12 @@ def _line_options(command):
         click.option("--delays", "callback_retry_delays", help='e.g. "30m,2h,next_working_day".'),
         click.option("--quiet-hours", "quiet_hours", help='e.g. "22:00-07:00"; "" for none.'),
         click.option("--active", "is_active", type=click.Choice(["yes", "no"])),
+        click.option(
+            "--recording",
+            "is_recording_enabled",
+            type=click.Choice(["yes", "no"]),
+            help="Record conversations with operators (the greeting tells callers).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)

@@ -66,6 +66,8 @@ class Line(Base):
     service_level_seconds: Mapped[int] = mapped_column(default=20)
     #: Whether operators on this line may answer in the browser (Voice JS SDK) or by phone only.
     is_browser_calling_enabled: Mapped[bool] = mapped_column(default=False)
+    #: Record conversations with operators (callers hear a one-sentence notice in the greeting).
+    is_recording_enabled: Mapped[bool] = mapped_column(default=False)
     #: Non-urgent alerts are held until the end of these local quiet hours (None: no quiet hours).
     quiet_hours_start: Mapped[time | None]
     quiet_hours_end: Mapped[time | None]

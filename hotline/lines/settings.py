@@ -67,6 +67,7 @@ FIELDS = (
     "callback_retry_delays",
     "quiet_hours",
     "is_active",
+    "is_recording_enabled",
 )
 
 #: Audited columns (before and after of every change).
@@ -88,6 +89,7 @@ AUDITED = (
     "quiet_hours_start",
     "quiet_hours_end",
     "is_active",
+    "is_recording_enabled",
 )
 
 
@@ -148,6 +150,7 @@ def current_text(line: Line) -> dict[str, str]:
             else ""
         ),
         "is_active": "yes" if line.is_active else "no",
+        "is_recording_enabled": "yes" if line.is_recording_enabled else "no",
     }
     weekly = line.weekly_hours or {}
     for index, day in enumerate(WEEKDAYS):
@@ -397,6 +400,12 @@ def validate_line(
         errors["is_active"] = _tr("填 yes 或 no", "yes or no")
     else:
         values["is_active"] = active in ("yes", "1", "true", "on")
+    recording = text.get("is_recording_enabled", "no").strip().lower() or "no"
+    if recording not in ("yes", "no", "1", "0", "true", "false", "on", "off"):
+        errors["is_recording_enabled"] = _tr("填 yes 或 no", "yes or no")
+    else:
+        # On: conversations with operators are recorded, and the greeting tells callers so.
+        values["is_recording_enabled"] = recording in ("yes", "1", "true", "on")
     if errors:
         result.values = {}
     return result
@@ -425,6 +434,7 @@ def defaults() -> dict[str, str]:
         "callback_retry_delays": "30m,2h,next_working_day",
         "quiet_hours": "",
         "is_active": "yes",
+        "is_recording_enabled": "no",
     }
 
 
@@ -432,6 +442,8 @@ def from_form(form: Mapping[str, str]) -> dict[str, str]:
     """The console form's fields as `validate_line` reads them: each weekday is a choice
     (usual hours, these hours, open all day, closed) plus its hours text."""
     raw = {name: form.get(name, "") for name in FIELDS if not name.startswith("hours_")}
+    if "is_recording_enabled" not in form:
+        del raw["is_recording_enabled"]  # an older form: the line keeps its setting
     if "route_to_anyone_after_seconds" not in form:
         # A form posted without the routing threshold (a page from before it existed) keeps
         # the line's value (or the default) rather than failing as "not a number".

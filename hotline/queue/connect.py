@@ -42,6 +42,7 @@ from hotline.queue.twiml import operator_text
 from hotline.telephony.gateway import TERMINAL_CALL_EVENTS, get_gateway, public_base_url
 from hotline.telephony.twiml import with_query
 from hotline.timeutil import utcnow
+from hotline.transfers.models import IN_CONVERSATION, ExternalTransfer
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,11 @@ def operator_identity(operator_id: int) -> str:
     return f"operator-{operator_id}"
 
 
-def operator_url(entry_id: int, operator_id: int) -> str:
+def operator_url(entry_id: int, operator_id: int, *, record: bool = False) -> str:
+    """The operator leg's TwiML; `record` (the line records conversations) rides in the URL so
+    the answer webhook need not look the line up."""
+    if record:
+        return with_query("/twilio/queue/operator", entry=entry_id, op=operator_id, rec=1)
     return with_query("/twilio/queue/operator", entry=entry_id, op=operator_id)
 
 
@@ -131,7 +136,10 @@ def operator_done_url(entry_id: int, operator_id: int) -> str:
     return with_query("/twilio/queue/operator-done", entry=entry_id, op=operator_id)
 
 
-def join_url(entry_id: int, language: str) -> str:
+def join_url(entry_id: int, language: str, *, record: bool = False) -> str:
+    """The caller's conference TwiML; `record` as for `operator_url`."""
+    if record:
+        return with_query("/twilio/queue/join", entry=entry_id, lang=language, rec=1)
     return with_query("/twilio/queue/join", entry=entry_id, lang=language)
 
 
@@ -422,7 +430,7 @@ def _connect(
         operator_call_sid = gateway.create_call(
             to=endpoint,
             from_=line.phone_number,
-            url=base + operator_url(entry.id, operator.id),
+            url=base + operator_url(entry.id, operator.id, record=line.is_recording_enabled),
             status_callback=base + operator_status_url(entry.id, operator.id),
             timeout_seconds=OPERATOR_RING_SECONDS,
             # operator_leg_status acts on the end of the leg only (answering is the Url's
@@ -439,7 +447,11 @@ def _connect(
     # the caller is dequeued (a REST call), or its status callbacks would find no owner.
     session.commit()
     try:
-        gateway.dequeue(queue_sid, call.call_sid, url=base + join_url(entry.id, entry.language))
+        gateway.dequeue(
+            queue_sid,
+            call.call_sid,
+            url=base + join_url(entry.id, entry.language, record=line.is_recording_enabled),
+        )
     except TwilioException as exc:
         gone = isinstance(exc, TwilioRestException) and exc.status == 404
         log.warning("dequeue of %s failed (%s); releasing entry %s", call.call_sid, exc, entry.id)
@@ -551,18 +563,7 @@ def operator_leg_status(
         session.flush()
         return False
     if entry.status == QueueStatus.CONNECTING:
-        requeued = service.transition(
-            session,
-            entry,
-            (QueueStatus.CONNECTING,),
-            QueueStatus.WAITING,
-            operator_id=None,
-            operator_call_sid=None,
-            conference_name=None,
-            conference_sid=None,
-            claimed_at=None,
-            requeue_count=QueueEntry.requeue_count + 1,
-        )
+        requeued = back_to_waiting(session, entry, (QueueStatus.CONNECTING,))
         if operator is not None and operator.presence == Presence.BUSY:
             # Not at their phone: do not offer them the next caller until they say so.
             presence.mark(operator, Presence.AWAY)
@@ -584,6 +585,26 @@ def operator_leg_status(
         )
     session.flush()
     return False
+
+
+def back_to_waiting(
+    session: Session, entry: QueueEntry, from_statuses: tuple[QueueStatus, ...], **values
+) -> bool:
+    """The caller waits again in their old place (original arrival kept), counted as put back
+    in the queue; True if the entry was still in one of `from_statuses`. No commit."""
+    return service.transition(
+        session,
+        entry,
+        from_statuses,
+        QueueStatus.WAITING,
+        operator_id=None,
+        operator_call_sid=None,
+        conference_name=None,
+        conference_sid=None,
+        claimed_at=None,
+        requeue_count=QueueEntry.requeue_count + 1,
+        **values,
+    )
 
 
 def send_caller_back_to_queue(session: Session, entry_id: int, *, base_url: str) -> None:
@@ -627,18 +648,7 @@ def caller_after_conference(session: Session, *, entry_id: int) -> str:
         return "goodbye"
     if entry.status == QueueStatus.CONNECTING:
         operator_id = entry.operator_id
-        service.transition(
-            session,
-            entry,
-            (QueueStatus.CONNECTING,),
-            QueueStatus.WAITING,
-            operator_id=None,
-            operator_call_sid=None,
-            conference_name=None,
-            conference_sid=None,
-            claimed_at=None,
-            requeue_count=QueueEntry.requeue_count + 1,
-        )
+        back_to_waiting(session, entry, (QueueStatus.CONNECTING,))
         if operator_id is not None and active_entry(session, operator_id) is None:
             operator = session.get(Operator, operator_id)
             if operator is not None and operator.presence == Presence.BUSY:
@@ -681,7 +691,7 @@ def _own(session: Session, entry_id: int, operator_id: int, *statuses: QueueStat
     return entry
 
 
-def _conference_sid(entry: QueueEntry) -> str:
+def conference_sid_of(entry: QueueEntry) -> str:
     """The ConferenceSid, from the status callbacks, else looked up by its unique name."""
     if entry.conference_sid:
         return entry.conference_sid
@@ -701,7 +711,7 @@ def set_hold(session: Session, entry_id: int, operator_id: int, *, on_hold: bool
     assert call is not None
     try:
         get_gateway().hold_participant(
-            _conference_sid(entry),
+            conference_sid_of(entry),
             call.call_sid,
             hold=on_hold,
             hold_url=public_base_url() + hold_url(entry.language) if on_hold else None,
@@ -753,7 +763,7 @@ def transfer(
     """Warm transfer: ring another available operator into the conversation. Commits, as the
     durable-before-a-REST-call exception (see the comments)."""
     entry = _own(session, entry_id, operator_id, QueueStatus.CONNECTED)
-    if entry.transfer_operator_id is not None:
+    if entry.transfer_operator_id is not None or _external_transfer_live(session, entry.id):
         raise QueueActionError("transfer_busy")
     target = session.get(Operator, to_operator_id)
     if (
@@ -779,7 +789,7 @@ def transfer(
         call_sid = get_gateway().create_call(
             to=target.phone_number,
             from_=line.phone_number,
-            url=base + operator_url(entry.id, target.id),
+            url=base + operator_url(entry.id, target.id, record=line.is_recording_enabled),
             status_callback=base + operator_status_url(entry.id, target.id),
             timeout_seconds=OPERATOR_RING_SECONDS,
             # operator_leg_status acts on the end of the leg only (answering is the Url's
@@ -799,6 +809,21 @@ def transfer(
     return entry
 
 
+def _external_transfer_live(session: Session, entry_id: int) -> bool:
+    """An agency is being rung into (or is in) this conversation (hotline.transfers)."""
+    return (
+        session.scalar(
+            select(ExternalTransfer.id)
+            .where(
+                ExternalTransfer.queue_entry_id == entry_id,
+                ExternalTransfer.status.in_(IN_CONVERSATION),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def hand_over(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
     """The second operator is in the conversation: the first leaves it to them. Flushes; the
     console view commits."""
@@ -809,13 +834,11 @@ def hand_over(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
         raise QueueActionError("transfer_not_joined")
     gateway = get_gateway()
     try:
-        conference_sid = _conference_sid(entry)
-        # The gateway has no method for this flag; it is the participants' own resource.
-        participants = gateway.client.conferences(conference_sid).participants
+        conference_sid = conference_sid_of(entry)
         if entry.transfer_call_sid:
-            participants(entry.transfer_call_sid).update(end_conference_on_exit=True)
+            gateway.set_end_conference_on_exit(conference_sid, entry.transfer_call_sid, True)
         if entry.operator_call_sid:
-            participants(entry.operator_call_sid).update(end_conference_on_exit=False)
+            gateway.set_end_conference_on_exit(conference_sid, entry.operator_call_sid, False)
             gateway.remove_participant(conference_sid, entry.operator_call_sid)
     except TwilioException:
         log.exception("hand-over failed for entry %s", entry.id)

@@ -281,10 +281,21 @@ def _conference(
     wait_url: str | None,
     status_callback: str,
     end_on_exit: bool = True,
+    recording_status_callback: str | None = None,
 ) -> None:
     kwargs = {}
     if wait_url:
         kwargs.update(wait_url=wait_url, wait_method="POST")
+    if recording_status_callback:
+        # A line with recording on (its greeting told the caller). Twilio records conferences
+        # in two channels (the first participant, everyone else); the attributes go on both
+        # legs because either may be the one that starts the conference.
+        kwargs.update(
+            record="record-from-start",
+            recording_status_callback=recording_status_callback,
+            recording_status_callback_method="POST",
+            recording_status_callback_event="completed",
+        )
     dial.conference(
         name,
         beep="false",
@@ -304,7 +315,12 @@ def _conference(
 
 
 def caller_conference_document(
-    *, conference_name: str, dial_action: str, wait_url: str, status_callback: str
+    *,
+    conference_name: str,
+    dial_action: str,
+    wait_url: str,
+    status_callback: str,
+    recording_status_callback: str | None = None,
 ) -> VoiceResponse:
     """The dequeued caller enters the conference and waits there (hearing `wait_url`) until the
     operator joins."""
@@ -316,6 +332,7 @@ def caller_conference_document(
         start_on_enter=False,
         wait_url=wait_url,
         status_callback=status_callback,
+        recording_status_callback=recording_status_callback,
     )
     return response
 
@@ -348,6 +365,7 @@ def operator_conference_document(
     dial_action: str,
     status_callback: str,
     is_transfer: bool = False,
+    recording_status_callback: str | None = None,
 ) -> VoiceResponse:
     """The operator answered: who is calling, then the conference (which starts with them)."""
     voice = OPERATOR_VOICES.get(console_language, OPERATOR_VOICES["zh"])
@@ -361,6 +379,7 @@ def operator_conference_document(
         wait_url=None,
         status_callback=status_callback,
         end_on_exit=not is_transfer,
+        recording_status_callback=recording_status_callback,
     )
     return response
 

@@ -129,21 +129,34 @@ class TelephonyGateway:
         status_callback: str | None = None,
         label: str | None = None,
         timeout_seconds: int = 30,
+        end_conference_on_exit: bool = False,
+        status_events: Sequence[str] = tuple(ALL_CALL_EVENTS),
+        is_transfer_destination: bool = False,
     ) -> str:
-        """Ring `to` and put them into `conference` (SID or friendly name); returns the CallSid."""
-        check_outbound(to)
+        """Ring `to` and put them into `conference` (SID or friendly name); returns the CallSid.
+
+        `is_transfer_destination`: an outside party an operator brings into a caller's
+        conversation, for whom the emergency short codes (120/110/119/122) are allowed too.
+        """
+        if is_transfer_destination:
+            refusal = NumberPolicy.from_config(current_app.config).transfer_refusal(to)
+            if refusal is not None:
+                raise OutboundNumberRefused(f"number policy: {refusal}")
+        else:
+            check_outbound(to)
         kwargs: dict[str, Any] = {
             "from_": from_,
             "to": to,
             "timeout": timeout_seconds,
             "start_conference_on_enter": True,
-            "end_conference_on_exit": False,
+            "end_conference_on_exit": end_conference_on_exit,
             "early_media": True,
             "beep": "false",
         }
         if status_callback:
             kwargs["status_callback"] = status_callback
-            kwargs["status_callback_event"] = ["initiated", "ringing", "answered", "completed"]
+            kwargs["status_callback_event"] = list(status_events)
+            kwargs["status_callback_method"] = "POST"
         if label:
             kwargs["label"] = label
         return self.client.conferences(conference).participants.create(**kwargs).call_sid
@@ -156,6 +169,12 @@ class TelephonyGateway:
         if hold and hold_url:
             kwargs["hold_url"] = hold_url
         self.client.conferences(conference_sid).participants(call_sid).update(**kwargs)
+
+    def set_end_conference_on_exit(self, conference_sid: str, call_sid: str, value: bool) -> None:
+        """Whether this participant's leaving ends the conference (hand-overs move it)."""
+        self.client.conferences(conference_sid).participants(call_sid).update(
+            end_conference_on_exit=value
+        )
 
     def delete_recording(self, recording_sid: str) -> None:
         """Delete a call recording at Twilio (retention, erasure on request)."""

@@ -123,3 +123,34 @@ class QueueParams:
             current_queue_size=_int(form, "CurrentQueueSize"),
             queue_result=form.get("QueueResult", "").strip() or None,
         )
+
+
+@dataclass(frozen=True)
+class RecordingStatusParams:
+    """A recordingStatusCallback (a <Conference record="record-from-start"> recording)."""
+
+    recording_sid: str
+    recording_url: str
+    recording_status: str
+    duration_seconds: int | None
+    channels: int | None
+    conference_sid: str | None
+    call_sid: str | None
+
+    @classmethod
+    def parse(cls, form: MultiDict) -> RecordingStatusParams:
+        sid = form.get("RecordingSid", "").strip()
+        if not (len(sid) == 34 and sid.startswith("RE") and sid[2:].isalnum()):
+            raise BadWebhook("RecordingSid is missing or malformed")
+        url = form.get("RecordingUrl", "").strip()
+        if not url.startswith(("https://", "http://")) or len(url) > 500:
+            raise BadWebhook("RecordingUrl is missing or malformed")
+        return cls(
+            recording_sid=sid,
+            recording_url=url,
+            recording_status=form.get("RecordingStatus", "completed").strip() or "completed",
+            duration_seconds=_int(form, "RecordingDuration"),
+            channels=_int(form, "RecordingChannels"),
+            conference_sid=form.get("ConferenceSid", "").strip()[:64] or None,
+            call_sid=form.get("CallSid", "").strip()[:64] or None,
+        )

@@ -87,7 +87,7 @@ def call_context(
     now = utcnow()
     is_open = lines_cache.calendar_for(session, line).is_open(now)
     if caller is None:
-        return CallContext(is_open=is_open)
+        return CallContext(is_open=is_open, is_recorded=line.is_recording_enabled)
     proxy = family_proxy(session, caller)
     rate = rate_for(
         speech_rate_percent=caller.speech_rate_percent,
@@ -107,6 +107,7 @@ def call_context(
         proxy_for=(proxy[1].label or proxy[0].relation or "") if proxy else None,
         proxy_may_request_callbacks=bool(proxy and proxy[0].may("may_request_callbacks")),
         checkin_offer=checkin_offer,
+        is_recorded=line.is_recording_enabled,
     )
 
 

@@ -24,6 +24,7 @@ from hotline.telephony.params import GatherParams, QueueParams, VoiceParams
 from hotline.telephony.speech import DEFAULT_RATE, rate_for, voice_for
 from hotline.telephony.twiml import empty_status_response, twiml_response
 from hotline.telephony.webhooks import BadWebhook, twilio_webhook
+from hotline.transfers.recordings import recording_status_url
 from hotline.voice.urls import fallback_document, voice_urls
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,14 @@ def exit_response(params: VoiceParams, queue: QueueParams, language: str):
     return twiml_response(response)
 
 
+def _recording_callback(entry_id: int) -> str | None:
+    """Where Twilio posts the conversation's recording: only on a line with recording on, which
+    the app marked in the (signed) URL when it sent the leg here (hotline.queue.connect)."""
+    if request.args.get("rec") != "1":
+        return None
+    return public_base_url() + recording_status_url(entry_id)
+
+
 # --------------------------------------------------------------------------- the caller's side
 
 
@@ -209,6 +218,7 @@ def join():
             dial_action=base + connect.after_call_url(entry.id, language),
             wait_url=base + connect.conference_wait_url(language),
             status_callback=base + connect.conference_status_url(entry.id),
+            recording_status_callback=_recording_callback(entry.id),
         )
     )
 
@@ -303,6 +313,7 @@ def operator_answered():
             dial_action=base + connect.operator_done_url(entry_id, operator_id),
             status_callback=base + connect.conference_status_url(entry_id),
             is_transfer=turn.is_transfer,
+            recording_status_callback=_recording_callback(entry_id),
         )
     )
 

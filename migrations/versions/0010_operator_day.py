@@ -2,7 +2,7 @@
 the presence log, and the caller's language as an operator corrected it
 
 Revision ID: 0010_operator_day
-Revises: 0007_operator_skills
+Revises: 0009_transfers_recording
 Create Date: 2026-12-05 07:30:00
 """
 
@@ -15,7 +15,7 @@ import hotline.db
 
 revision: str = "0010_operator_day"
 # Other revisions (0008, 0009) land in parallel; the lead chains them when merging.
-down_revision: str | None = "0007_operator_skills"
+down_revision: str | None = "0009_transfers_recording"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,165 @@
+"""Recorded calls: what the recording webhook stores, who may play a recording, and fetching
+its audio from Twilio for the console.
+
+A line with recording on tells callers so in the greeting (the `recording_notice` message of
+its IVR scripts) and records the caller's conference from its start (dual channel: Twilio
+records conferences in two channels, the first participant and everyone else). The audio stays
+at Twilio; the console plays it through the app (hotline.transfers.views.recording_media), which
+fetches it with the account credentials, so no page ever holds a provider URL. Voicemails
+(Call.recording_url) are played the same way.
+
+Who may play: supervisors (and admins), and operators who handled the case the call belongs to
+(hotline.cases.queries.case_operator_ids). Every playback is in the audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import requests
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline import audit
+from hotline.cases import queries
+from hotline.cases.models import Case, CaseContact
+from hotline.queue.models import QueueEntry
+from hotline.telephony.params import RecordingStatusParams
+from hotline.telephony.twiml import with_query
+from hotline.transfers.models import CallRecording
+
+log = logging.getLogger(__name__)
+
+#: Bytes per chunk streamed to the browser.
+CHUNK_BYTES = 64 * 1024
+TWILIO_API_ORIGIN = "https://api.twilio.com/"
+
+
+def recording_status_url(entry_id: int) -> str:
+    """Where Twilio posts the conference recording of this queue entry's conversation."""
+    return with_query("/twilio/transfers/recording-status", entry=entry_id)
+
+
+def store(session: Session, entry: QueueEntry | None, params: RecordingStatusParams) -> None:
+    """Keep a finished recording (a retried webhook or a second event changes nothing).
+    Flushes; the webhook guard commits."""
+    if params.recording_status != "completed":
+        return  # "absent" (nothing was said) or "failed": there is nothing to play
+    existing = session.scalar(
+        select(CallRecording).where(CallRecording.recording_sid == params.recording_sid)
+    )
+    if existing is not None:
+        return
+    session.add(
+        CallRecording(
+            recording_sid=params.recording_sid,
+            call_id=entry.call_id if entry is not None else None,
+            queue_entry_id=entry.id if entry is not None else None,
+            conference_sid=params.conference_sid,
+            duration_seconds=params.duration_seconds,
+            channels=params.channels,
+            media_url=params.recording_url,
+        )
+    )
+    session.flush()
+
+
+# --------------------------------------------------------------------------- access
+
+
+def may_play(
+    session: Session, *, operator_id: int, is_supervisor: bool, call_id: int | None
+) -> bool:
+    """Supervisors may play any recording; an operator only those of a case they handled."""
+    if is_supervisor:
+        return True
+    if call_id is None:
+        return False
+    case_ids = session.scalars(
+        select(CaseContact.case_id).where(CaseContact.call_id == call_id).distinct()
+    ).all()
+    for case_id in case_ids:
+        case = session.get(Case, case_id)
+        if case is not None and operator_id in queries.case_operator_ids(session, case):
+            return True
+    return False
+
+
+def record_playback(
+    session: Session, *, operator_id: int, call_id: int | None, what: str, sid: str | None
+) -> None:
+    """Every playback in the audit trail (flushes; the view commits)."""
+    audit.record(
+        session,
+        entity="call",
+        entity_id=call_id,
+        action="recording_played",
+        operator_id=operator_id,
+        after={"what": what, "recording_sid": sid},
+    )
+
+
+# --------------------------------------------------------------------------- media
+
+
+@dataclass
+class Media:
+    """An open response from Twilio's media URL, streamed to the browser."""
+
+    status_code: int
+    content_type: str
+    chunks: Iterator[bytes]
+    length: str | None = None
+
+
+def _allowed_origin(url: str) -> bool:
+    """Only Twilio's API (or the configured API base, e.g. the dev gateway) is fetched with the
+    account credentials."""
+    base = (current_app.config.get("TWILIO_API_BASE_URL") or "").rstrip("/")
+    return url.startswith(TWILIO_API_ORIGIN) or bool(base) and url.startswith(base + "/")
+
+
+def _session() -> requests.Session:
+    """The HTTP session media is fetched with (tests put a recording adapter in config)."""
+    configured = current_app.config.get("RECORDING_MEDIA_SESSION")
+    return configured if configured is not None else requests.Session()
+
+
+def open_media(url: str) -> Media | None:
+    """Fetch a recording's audio from Twilio with the account credentials (as WAV, Twilio's
+    default format), or None when it cannot be fetched."""
+    if not _allowed_origin(url):
+        log.warning("refused to fetch a recording outside Twilio's API: %s", url[:80])
+        return None
+    cfg = current_app.config
+    timeout = cfg.get("TWILIO_HTTP_TIMEOUT_SECONDS") or 10
+    if not url.rsplit("/", 1)[-1].count("."):
+        url += ".wav"  # Twilio's default format, asked for by name
+    try:
+        response = _session().get(
+            url,
+            auth=(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"]),
+            stream=True,
+            timeout=timeout,
+        )
+    except requests.RequestException as exc:
+        log.warning("recording fetch failed: %s", type(exc).__name__)
+        return None
+    if response.status_code != 200:
+        log.warning("recording fetch answered %s", response.status_code)
+        response.close()
+        return None
+    return Media(
+        status_code=200,
+        content_type=response.headers.get("Content-Type", "audio/wav"),
+        chunks=response.iter_content(CHUNK_BYTES),
+        # requests decodes a compressed body while streaming: its length is then unknown.
+        length=(
+            None
+            if response.headers.get("Content-Encoding")
+            else response.headers.get("Content-Length")
+        ),
+    )

@@ -1,0 +1,69 @@
+"""Twilio webhooks of external transfers and recorded calls (blueprint `transfers_twilio`,
+under /twilio/transfers). Signature-checked like every /twilio/ URL (hotline.app), each behind
+the `twilio_webhook` guard: one commit, a 400 with nothing written for malformed input, never
+a 500 (status callbacks answer 204).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, request
+
+from hotline.db import db
+from hotline.queue import connect
+from hotline.queue.models import QueueEntry
+from hotline.telephony.gateway import public_base_url
+from hotline.telephony.params import RecordingStatusParams, StatusParams
+from hotline.telephony.twiml import empty_status_response
+from hotline.telephony.webhooks import BadWebhook, twilio_webhook
+from hotline.transfers import recordings, service
+from hotline.transfers.models import ExternalTransfer
+from hotline.voice.queue_views import after_response
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("transfers_twilio", __name__, url_prefix="/twilio/transfers")
+
+
+def _int_arg(name: str) -> int:
+    try:
+        return int(request.args.get(name, ""))
+    except ValueError:
+        raise BadWebhook(f"{name} is missing") from None
+
+
+@bp.post("/participant-status")
+@twilio_webhook("transfer_participant_status", on_failure=empty_status_response)
+def participant_status():
+    """Progress of the outside party's leg: answered, then its end and duration (204). A cold
+    transfer nobody answered sends the caller back to the queue (a REST redirect, after the
+    response)."""
+    params = StatusParams.parse(request.form)
+    transfer_id = _int_arg("transfer")
+    requeue = service.participant_status(
+        db.session,
+        transfer_id=transfer_id,
+        call_sid=params.call_sid,
+        call_status=params.call_status,
+        duration_seconds=params.duration_seconds,
+    )
+    if requeue:
+        transfer = db.session.get(ExternalTransfer, transfer_id)
+        entry_id = transfer.queue_entry_id if transfer is not None else None
+        base = public_base_url()
+        if entry_id is not None:
+            after_response(
+                lambda: connect.send_caller_back_to_queue(db.session, entry_id, base_url=base)
+            )
+    return empty_status_response()
+
+
+@bp.post("/recording-status")
+@twilio_webhook("recording_status", on_failure=empty_status_response, sid_param="RecordingSid")
+def recording_status():
+    """A conversation's recording is ready: keep its sid, duration and call (204)."""
+    params = RecordingStatusParams.parse(request.form)
+    entry = db.session.get(QueueEntry, _int_arg("entry"))
+    recordings.store(db.session, entry, params)
+    return empty_status_response()

@@ -1,0 +1,309 @@
+"""Recorded calls: the consent notice in the greeting, the conference recorded on a line with
+recording on, the signed recording webhook, playback through the app (403 for operators not on
+the case, every playback audited) and deletion at Twilio by the retention job."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import time_machine
+from sqlalchemy import select
+
+from hotline.callers.models import Caller
+from hotline.calls.models import Call
+from hotline.cases import jobs, lifecycle
+from hotline.cases.models import AuditEntry
+from hotline.db import db
+from hotline.lines.models import Line
+from hotline.transfers.models import CallRecording
+from tests import factories
+from tests.operator_queue.queue_support import *  # noqa: F403
+from tests.operator_queue.queue_support import (
+    ACCOUNT_PATH,
+    BASE_URL,
+    entry_of,
+    login,
+    path_of,
+    reach_queue,
+    xml,
+)
+from tests.operator_queue.test_queue_connect import _take
+from tests.transfers.media import FakeMedia, serve_media
+
+RECORDING_SID = "RE" + "5" * 32
+MEDIA_URL = f"https://api.twilio.com{ACCOUNT_PATH}/Recordings/{RECORDING_SID}"
+WAV = b"RIFF$\x00\x00\x00WAVEfmt " + b"\x00" * 28
+
+
+def _recording_on(app) -> None:
+    with app.app_context():
+        db.session.scalar(select(Line)).is_recording_enabled = True
+        db.session.commit()
+
+
+def _media(app, status: int = 200) -> FakeMedia:
+    return serve_media(app, WAV, status)
+
+
+def _recording_webhook(twilio, entry_id: int, **overrides):
+    params = {
+        "AccountSid": "AC" + "1" * 32,
+        "ConferenceSid": "CF" + "c" * 32,
+        "RecordingSid": RECORDING_SID,
+        "RecordingUrl": MEDIA_URL,
+        "RecordingStatus": "completed",
+        "RecordingDuration": "184",
+        "RecordingChannels": "2",
+        "RecordingSource": "Conference",
+        **overrides,
+    }
+    params = {k: v for k, v in params.items() if v is not None}
+    return twilio.post(f"/twilio/transfers/recording-status?entry={entry_id}", params)
+
+
+# --------------------------------------------------------------------------- consent + TwiML
+
+
+def test_a_recording_line_says_so_in_the_greeting_and_others_do_not(app, twilio):
+    sid = twilio.new_call_sid()
+    plain = ET.tostring(xml(twilio.post("/twilio/voice", twilio.call_params(sid))), "unicode")
+    assert "录音" not in plain
+    _recording_on(app)
+    sid = twilio.new_call_sid()
+    told = ET.tostring(xml(twilio.post("/twilio/voice", twilio.call_params(sid))), "unicode")
+    assert "与工作人员的通话会录音。" in told
+
+
+def test_a_recording_line_records_the_conference_from_its_start(
+    app, twilio, http_client, operator_client
+):
+    _recording_on(app)
+    client, operator_id = operator_client
+    queued = reach_queue(twilio, app, from_="+8613123456763")
+    assert _take(client).status_code == 200
+    ring, dequeue = http_client.requests
+    entry = entry_of(app, queued.entry_id)
+    assert ring.data["Url"] == [
+        f"{BASE_URL}/twilio/queue/operator?entry={entry.id}&op={operator_id}&rec=1"
+    ]
+    join_url = dequeue.data["Url"][0]
+    assert join_url.endswith("&rec=1")
+    callback = f"{BASE_URL}/twilio/transfers/recording-status?entry={entry.id}"
+    caller_leg = xml(twilio.post(path_of(join_url), queued.in_progress()))
+    # Twilio fetches the operator leg's Url (with rec=1) when they pick up.
+    operator_leg = xml(
+        twilio.post(
+            f"/twilio/queue/operator?entry={entry.id}&op={operator_id}&rec=1",
+            twilio.call_params(
+                entry.operator_call_sid,
+                from_="+861012345678",
+                to="+8613123456781",
+                CallStatus="in-progress",
+                Direction="outbound-api",
+            ),
+        )
+    )
+    for leg in (caller_leg, operator_leg):
+        conference = leg.find("Dial/Conference")
+        assert conference.get("record") == "record-from-start"
+        assert conference.get("recordingStatusCallback") == callback
+        assert conference.get("recordingStatusCallbackMethod") == "POST"
+        assert conference.get("recordingStatusCallbackEvent") == "completed"
+
+
+def test_a_line_without_recording_records_nothing(app, twilio, http_client, operator_client):
+    client, _operator_id = operator_client
+    queued = reach_queue(twilio, app, from_="+8613123456764")
+    _take(client)
+    _ring, dequeue = http_client.requests
+    caller_leg = xml(twilio.post(path_of(dequeue.data["Url"][0]), queued.in_progress()))
+    assert caller_leg.find("Dial/Conference").get("record") is None
+
+
+# --------------------------------------------------------------------------- webhook
+
+
+def test_the_recording_webhook_keeps_the_recording_once(app, twilio, operator_client):
+    queued = reach_queue(twilio, app, from_="+8613123456765")
+    assert _recording_webhook(twilio, queued.entry_id).status_code == 204
+    assert _recording_webhook(twilio, queued.entry_id, RecordingDuration="185").status_code == 204
+    with app.app_context():
+        [recording] = db.session.scalars(select(CallRecording)).all()
+        call = db.session.scalar(select(Call).where(Call.call_sid == queued.sid))
+        assert recording.call_id == call.id and recording.queue_entry_id == queued.entry_id
+        assert (recording.duration_seconds, recording.channels) == (184, 2)
+        assert recording.media_url == MEDIA_URL
+
+
+def test_a_malformed_recording_webhook_is_refused_and_writes_nothing(app, twilio):
+    assert _recording_webhook(twilio, 1, RecordingSid="nope").status_code == 400
+    assert _recording_webhook(twilio, 1, RecordingUrl=None).status_code == 400
+    assert _recording_webhook(twilio, 1, RecordingStatus="absent").status_code == 204
+    with app.app_context():
+        assert db.session.scalar(select(CallRecording)) is None
+
+
+def test_an_unsigned_recording_webhook_is_refused(app, client):
+    response = client.post(
+        "/twilio/transfers/recording-status?entry=1",
+        data={"RecordingSid": RECORDING_SID, "RecordingUrl": MEDIA_URL},
+    )
+    assert response.status_code == 403
+
+
+# --------------------------------------------------------------------------- playback
+
+
+def _recorded_case(app, *, handled_by: int) -> tuple[str, int, int]:
+    """A call handled by `handled_by`, its case and its recording: (case number, call id,
+    recording id)."""
+    with app.app_context():
+        session = db.session
+        line = factories.main_line(session)
+        caller = factories.make_caller(session, phone_number="+8613123456766")
+        call = factories.make_call(session, line_id=line.id, caller_id=caller.id)
+        case = lifecycle.case_for_call(session, call, operator_id=handled_by)
+        recording = CallRecording(
+            recording_sid=RECORDING_SID, call_id=call.id, media_url=MEDIA_URL, duration_seconds=60
+        )
+        session.add(recording)
+        session.commit()
+        return case.number, call.id, recording.id
+
+
+def _played(app) -> list[AuditEntry]:
+    with app.app_context():
+        return list(
+            db.session.scalars(select(AuditEntry).where(AuditEntry.action == "recording_played"))
+        )
+
+
+def test_an_operator_not_on_the_case_is_refused(app, operator_client, make_operator):
+    _client, operator_id = operator_client
+    _number, _call_id, recording_id = _recorded_case(app, handled_by=operator_id)
+    adapter = _media(app)
+    make_operator("zhao", phone_number="+8613123456782")
+    other = app.test_client()
+    login(other, "zhao")
+    response = other.get(f"/console/recordings/{recording_id}/audio")
+    assert response.status_code == 403
+    assert adapter.requests == [] and _played(app) == []
+
+
+def test_the_operator_on_the_case_plays_it_through_the_app(app, operator_client):
+    client, operator_id = operator_client
+    number, call_id, recording_id = _recorded_case(app, handled_by=operator_id)
+    adapter = _media(app)
+    page = client.get(f"/console/cases/{number}").get_data(as_text=True)
+    assert f"/console/recordings/{recording_id}/audio" in page
+    assert "api.twilio.com" not in page, "no provider URL in a page"
+    response = client.get(f"/console/recordings/{recording_id}/audio")
+    assert response.status_code == 200 and response.data == WAV
+    assert response.mimetype == "audio/x-wav"
+    [fetch] = adapter.requests
+    assert (fetch.method, fetch.url) == ("GET", MEDIA_URL + ".wav")
+    # The account credentials (HTTP basic auth), never put in a page.
+    assert fetch.headers["Authorization"].startswith("Basic ")
+    [audit] = _played(app)
+    assert audit.operator_id == operator_id and audit.entity_id == call_id
+    assert audit.after == {"what": "conversation", "recording_sid": RECORDING_SID}
+
+
+def test_a_supervisor_plays_any_recording_and_a_voicemail(app, operator_client, make_operator):
+    from hotline.operators.models import Role
+
+    _client, operator_id = operator_client
+    _number, call_id, recording_id = _recorded_case(app, handled_by=operator_id)
+    with app.app_context():
+        db.session.get(Call, call_id).recording_url = MEDIA_URL.replace("5555", "6666")
+        db.session.commit()
+    _media(app)
+    make_operator("chen", role=Role.SUPERVISOR, phone_number="+8613123456783")
+    boss = app.test_client()
+    login(boss, "chen")
+    assert boss.get(f"/console/recordings/{recording_id}/audio").status_code == 200
+    assert boss.get(f"/console/calls/{call_id}/voicemail-audio").status_code == 200
+    assert [a.after["what"] for a in _played(app)] == ["conversation", "voicemail"]
+
+
+def test_a_recording_twilio_cannot_give_is_a_502_and_not_audited(app, operator_client):
+    client, operator_id = operator_client
+    _number, _call_id, recording_id = _recorded_case(app, handled_by=operator_id)
+    _media(app, status=404)
+    assert client.get(f"/console/recordings/{recording_id}/audio").status_code == 502
+    assert _played(app) == []
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def test_retention_deletes_a_callers_recordings_at_twilio_and_here(app, http_client):
+    long_ago = datetime(2023, 3, 1, 2, 0, tzinfo=UTC)
+    with app.app_context():
+        session = db.session
+        line = factories.main_line(session)
+        caller = Caller(
+            phone_number="+8613800138000", created_at=long_ago, last_contact_at=long_ago
+        )
+        session.add(caller)
+        session.flush()
+        call = factories.make_call(
+            session, line_id=line.id, caller_id=caller.id, created_at=long_ago
+        )
+        session.add(
+            CallRecording(
+                recording_sid=RECORDING_SID,
+                call_id=call.id,
+                media_url=MEDIA_URL,
+                created_at=long_ago,
+            )
+        )
+        session.commit()
+    app.config["CALLER_RETENTION_DAYS"] = 730
+    with time_machine.travel(long_ago + timedelta(days=1000), tick=False), app.app_context():
+        jobs.run_retention(app)
+    deletes = http_client.find("DELETE", "/Recordings/")
+    assert [(r.method, r.url) for r in deletes] == [
+        ("DELETE", f"https://api.twilio.com{ACCOUNT_PATH}/Recordings/{RECORDING_SID}.json")
+    ]
+    with app.app_context():
+        assert db.session.scalar(select(CallRecording)) is None
+        [deleted] = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "recording_deleted")
+        ).all()
+        assert deleted.after == {"recording_sid": RECORDING_SID}
+
+
+def test_a_callback_on_a_recording_line_tells_the_callee_before_the_queue():
+    from pathlib import Path
+
+    from hotline.callbacks.render import answer_twiml
+    from hotline.callbacks.service import AnswerResult
+    from hotline.ivr.check import check_directory
+
+    scripts, errors = check_directory(Path(__file__).resolve().parents[2] / "ivr_scripts")
+    assert not errors
+    line = Line(key="main", name="长者服务热线", phone_number="+861012345678", script_key="main")
+    for recorded, expected in ((False, 0), (True, 1)):
+        line.is_recording_enabled = recorded
+        result = AnswerResult(kind="person", line=line, language="yue-HK", rate_percent=None)
+        document = answer_twiml(result, scripts, urls=factories.voice_urls()).to_xml()
+        assert document.count("同职员嘅通话会录音。") == expected
+        assert document.index("<Enqueue") > 0
+
+
+def test_a_callers_data_export_lists_their_recordings_without_the_provider_address(
+    app, operator_client
+):
+    from hotline.cases import privacy
+
+    _client, operator_id = operator_client
+    _number, call_id, _recording_id = _recorded_case(app, handled_by=operator_id)
+    with app.app_context():
+        caller_id = db.session.get(Call, call_id).caller_id
+        data = privacy.export_caller_data(db.session, caller_id, operator_id=operator_id)
+    [recording] = data["call_recordings"]
+    assert recording["recording_sid"] == RECORDING_SID and recording["call_id"] == call_id
+    assert "media_url" not in recording
+    assert data["transfers"] == []
