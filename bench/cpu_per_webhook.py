@@ -108,12 +108,16 @@ class InProcessClient:
         self.commits = 0
         self._statements = 0
         self._commits = 0
+        self._sql: list[str] = []
+        #: The statements of the last measured request of each kind (--statements).
+        self.sql_by_kind: dict[str, list[str]] = {}
 
     def count_statements(self, engine) -> None:
         from sqlalchemy import event
 
-        def _statement(*_args) -> None:
+        def _statement(_conn, _cursor, statement, *_args) -> None:
             self._statements += 1
+            self._sql.append(" ".join(statement.split())[:150])
 
         def _commit(*_args) -> None:
             self._commits += 1
@@ -143,6 +147,7 @@ class InProcessClient:
         kind = _kind(method, path)
         stub_before = self.transport.cpu
         statements, commits = self._statements, self._commits
+        self._sql = []
         started = time.thread_time()
         if self.measuring and self.profile is not None:
             self.profile.enable()
@@ -158,6 +163,7 @@ class InProcessClient:
             self.count[kind] += 1
             self.statements += self._statements - statements
             self.commits += self._commits - commits
+            self.sql_by_kind[kind] = self._sql + [f"({self._commits - commits} commits)"]
         header_map: dict[str, str] = {}
         cookies: list[str] = []
         for name, value in response_headers.items():
@@ -288,7 +294,8 @@ async def run_mix(
             }
             for k in sorted(client.count, key=lambda k: -client.cpu[k])
         },
-        "profile": profile,
+        "profile": profile if profiled else None,
+        "sql_by_kind": dict(client.sql_by_kind),
     }
 
 
@@ -332,7 +339,7 @@ def by_package(profile: cProfile.Profile) -> list[tuple[str, float]]:
     return sorted(((k, v / whole) for k, v in totals.items()), key=lambda kv: -kv[1])
 
 
-def print_report(result: dict, top: int, sort: str) -> None:
+def print_report(result: dict, top: int, sort: str, show_sql: bool = False) -> None:
     print(f"\n=== {result['mix']} mix: {result['calls']} calls, {result['webhooks']} webhooks")
     if result["failed_calls"] or result["errors"]:
         print(f"  FAILED calls: {result['failed_calls']} errors: {result['errors']}")
@@ -351,7 +358,12 @@ def print_report(result: dict, top: int, sort: str) -> None:
     print("  per kind (count, CPU ms each):")
     for kind, row in result["by_kind"].items():
         print(f"    {row['count']:>6}  {row['cpu_ms']:>7.3f}  {kind}")
-    if not pstats.Stats(result["profile"]).stats:
+    if show_sql:
+        for kind, statements in result["sql_by_kind"].items():
+            print(f"  statements of one {kind}:")
+            for statement in statements:
+                print(f"      {statement}")
+    if result["profile"] is None:
         return
     print("  CPU share by package (own time, profiled pass):")
     for name, share in by_package(result["profile"])[:12]:
@@ -461,6 +473,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="full mix: also the status events the app no longer asks Twilio for",
     )
+    parser.add_argument(
+        "--statements", action="store_true", help="print the SQL of one request of each kind"
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled pass")
     parser.add_argument("--top", type=int, default=25, help="profile lines to print")
     parser.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumulative)")
@@ -470,6 +485,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    import logging
+
+    # The app logs each call at INFO; a profile run wants only the report.
+    logging.basicConfig(level=logging.WARNING)
     kinds = [k.strip() for k in args.db.split(",") if k.strip()]
     everything: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="hotline-cpu-") as tmp:
@@ -481,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
             for result in asyncio.run(main_async(args, Path(tmp), kind)):
                 print(f"\n##### {kind}", end="")
-                print_report(result, args.top, args.sort)
+                print_report(result, args.top, args.sort, args.statements)
                 everything.append(result)
     print("\nsummary (CPU ms per webhook, in-process):")
     for result in everything:
@@ -491,7 +510,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{result['commits_per_request']} commits per request"
         )
     if args.json:
-        rows = [{k: v for k, v in r.items() if k != "profile"} for r in everything]
+        rows = [
+            {k: v for k, v in r.items() if k not in ("profile", "sql_by_kind")} for r in everything
+        ]
         args.json.write_text(json.dumps(rows, indent=2))
     failed = any(r["failed_calls"] or r["errors"] for r in everything)
     return 1 if failed else 0
