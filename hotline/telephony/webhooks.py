@@ -12,13 +12,13 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
+from typing import Any
 
 from flask import Response, current_app, request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 
 from hotline.calls.models import WebhookEvent
-from hotline.db import db
+from hotline.db import db, upsert_insert
 from hotline.telephony.spool import SPOOL_REPLAY_ERRORS, open_spool
 from hotline.timeutil import utcnow
 
@@ -123,6 +123,27 @@ def spool(kind: str, params: dict, error: str) -> None:
         )
 
 
+_EVENTS = WebhookEvent.__table__
+#: The two statements every webhook sends, built once and run as Core statements (the ORM's
+#: per-statement work cost more than the database's on these two).
+_LOOKUP = select(_EVENTS.c.status_code, _EVENTS.c.response_body).where(
+    _EVENTS.c.idempotency_key == bindparam("key")
+)
+_RECORD: dict[str, Any] = {}
+
+
+def _record_statement(session) -> Any:
+    """INSERT ... ON CONFLICT (idempotency_key) DO NOTHING, for the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    statement = _RECORD.get(dialect)
+    if statement is None:
+        statement = upsert_insert(session)(_EVENTS).on_conflict_do_nothing(
+            index_elements=["idempotency_key"]
+        )
+        _RECORD[dialect] = statement
+    return statement
+
+
 def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: str = "CallSid"):
     """Decorate a webhook view.
 
@@ -145,9 +166,8 @@ def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: 
             params = {k: v[0] if len(v) == 1 else v for k, v in form.lists()}
             session = db.session
             try:
-                prior = session.scalar(
-                    select(WebhookEvent).where(WebhookEvent.idempotency_key == key)
-                )
+                connection = session.connection()
+                prior = connection.execute(_LOOKUP, {"key": key}).first()
                 if prior is not None:
                     log.info("duplicate %s webhook for %s: replaying", kind, form.get(sid_param))
                     return Response(
@@ -157,22 +177,23 @@ def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: 
                     )
                 response = view(*args, **kwargs)
                 body = response.get_data(as_text=True) if response.status_code != 204 else ""
-                try:
-                    # The same webhook may race in twice: the savepoint takes back only the
-                    # loser's record (the first one stands), never the view's effects.
-                    with session.begin_nested():
-                        session.add(
-                            WebhookEvent(
-                                kind=kind,
-                                sid=form.get(sid_param, "")[:64],
-                                idempotency_key=key,
-                                path=path[:300],
-                                params=stored_params(params, response.status_code),
-                                status_code=response.status_code,
-                                response_body=body,
-                            )
-                        )
-                except IntegrityError:
+                # The same webhook may race in twice: the loser's record is dropped by the
+                # database (ON CONFLICT DO NOTHING; the first one stands), never the view's
+                # effects. One statement, where a SAVEPOINT around an ORM insert took three.
+                stored = session.connection().execute(
+                    _record_statement(session),
+                    {
+                        "kind": kind,
+                        "sid": form.get(sid_param, "")[:64],
+                        "idempotency_key": key,
+                        "path": path[:300],
+                        "params": stored_params(params, response.status_code),
+                        "status_code": response.status_code,
+                        "response_body": body,
+                        "received_at": utcnow(),
+                    },
+                )
+                if stored.rowcount == 0:
                     log.info("the %s webhook for %s raced in twice", kind, form.get(sid_param))
                 # The one commit of this webhook: the view's effects and its WebhookEvent
                 # together, so a retry replays exactly what was stored, or nothing was.
