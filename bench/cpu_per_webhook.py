@@ -36,7 +36,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:
 
 from twilio.http import HttpClient as TwilioHttpClient  # noqa: E402
 from twilio.http.response import Response as TwilioResponse  # noqa: E402
+from twilio.request_validator import RequestValidator  # noqa: E402
 
 from bench.httpclient import Response  # noqa: E402
 from bench.loadgen import Options, Simulation  # noqa: E402
@@ -74,8 +75,6 @@ class StubTransport(TwilioHttpClient):
 
     def request(self, method, uri, params=None, data=None, headers=None, auth=None, **_kw):
         started = time.thread_time()
-        from urllib.parse import urlencode
-
         body = urlencode(data or {}, doseq=True) if isinstance(data, dict) else (data or "")
         status, payload = self.stub.handle(method, uri, body)
         text = "" if payload is None else json.dumps(payload)
@@ -307,6 +306,50 @@ async def run_mix(
     }
 
 
+async def baseline_cpu(requests: int) -> dict:
+    """The bare Flask app of bench/baseline.py, sent the same signed forms: the floor."""
+    from bench.baseline import create_app as create_baseline
+    from bench.loadgen import baseline_params
+
+    client = InProcessClient(create_baseline(), StubTransport(TwilioStub()))
+    validator = RequestValidator(AUTH_TOKEN)
+    path = "/twilio/voice/input?node=main_menu&lang=zh-CN&turn=1"
+
+    async def one(n: int) -> None:
+        params = baseline_params(n, ACCOUNT_SID)
+        await client.request(
+            "POST",
+            path,
+            body=urlencode(params).encode(),
+            headers={"X-Twilio-Signature": validator.compute_signature(BASE_URL + path, params)},
+            content_type="application/x-www-form-urlencoded",
+        )
+
+    for n in range(20):
+        await one(n)
+    client.measuring = True
+    for n in range(requests):
+        await one(n)
+    spent = sum(client.cpu.values())
+    return {
+        "mix": "baseline",
+        "calls": 0,
+        "failed_calls": 0,
+        "errors": {},
+        "error_samples": [],
+        "webhooks": requests,
+        "cpu_ms_per_webhook": round(1000 * spent / requests, 3),
+        "console_requests": 0,
+        "cpu_ms_per_console_request": None,
+        "statements_per_webhook": 0,
+        "commits_per_request": 0,
+        "by_kind": {},
+        "profile": None,
+        "function_calls_per_request": None,
+        "sql_by_kind": {},
+    }
+
+
 # --------------------------------------------------------------------------- report
 
 PACKAGES = (
@@ -431,6 +474,9 @@ async def main_async(args: argparse.Namespace, workdir: Path, kind: str) -> list
             client.count_statements(flask_db.engine)
         results = []
         for mix in args.mix.split(","):
+            if mix == "baseline":
+                results.append({**await baseline_cpu(args.calls * 2), "db": kind})
+                continue
             client.cpu.clear()
             client.count.clear()
             client.statements = client.commits = 0
@@ -473,7 +519,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default="sqlite", help="sqlite, postgres or both (comma)")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
-    parser.add_argument("--mix", default="simple,full", help="simple, full (comma-separated)")
+    parser.add_argument(
+        "--mix",
+        default="baseline,simple,full",
+        help="simple, full, baseline (bare Flask; comma-separated)",
+    )
     parser.add_argument("--calls", type=int, default=60, help="measured calls per mix")
     parser.add_argument("--warm", type=int, default=5, help="warm-up calls per mix")
     parser.add_argument("--concurrency", type=int, default=4, help="full mix: calls at once")
@@ -490,6 +540,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--top", type=int, default=25, help="profile lines to print")
     parser.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumulative)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--dump", type=Path, help="write each mix's profile to DUMP.<db>.<mix>.prof (pstats)"
+    )
     return parser.parse_args(argv)
 
 
@@ -511,6 +564,8 @@ def main(argv: list[str] | None = None) -> int:
             for result in asyncio.run(main_async(args, Path(tmp), kind)):
                 print(f"\n##### {kind}", end="")
                 print_report(result, args.top, args.sort, args.statements)
+                if args.dump and result["profile"] is not None:
+                    result["profile"].dump_stats(f"{args.dump}.{kind}.{result['mix']}.prof")
                 everything.append(result)
     print("\nsummary (CPU ms per webhook, in-process):")
     for result in everything:
