@@ -136,7 +136,10 @@ def start_inbound_call(
     line, caller, call = _inbound_call(session, params, region, status=CallStatus.RINGING)
     language = _language(scripts, line, caller)
     known = caller is not None and caller.language in scripts.languages(line.script_key)
-    ctx = call_context(session, line, caller, language_known=known)
+    # The new Call row waits for the commit's flush, so it is written once with its first
+    # step (one INSERT, not an INSERT and an UPDATE); nothing here reads it back.
+    with session.no_autoflush:
+        ctx = call_context(session, line, caller, language_known=known)
     straight = bool(caller and caller.is_straight_to_person)
     step = engine.begin(scripts, line.script_key, language, ctx, straight_to_person=straight)
     if caller is not None:
