@@ -73,11 +73,27 @@ STATUS_PARAMS_KEPT = frozenset(
 )
 
 
+#: What Twilio sends with every voice webhook that says nothing about this request: our own
+#: account and API version, copies of From/To (Caller, Called), and the geography Twilio
+#: guesses from the numbers. Not kept in any record (issue 16): a record is for a retry (its
+#: key hashes every parameter) and for looking into an incident, and these answer neither.
+REDUNDANT_PARAMS = frozenset(
+    {"AccountSid", "ApiVersion", "Caller", "Called"}
+    | {
+        f"{who}{where}"
+        for who in ("From", "To", "Caller", "Called")
+        for where in ("Country", "State", "City", "Zip")
+    }
+)
+
+
 def stored_params(params: dict, status_code: int) -> dict:
-    """The parameters kept in the WebhookEvent: all of them (capped) for a webhook that
-    answered with a document, the STATUS_PARAMS_KEPT of a status callback (204)."""
+    """The parameters kept in the WebhookEvent: the STATUS_PARAMS_KEPT of a status callback
+    (204), the others (capped) but REDUNDANT_PARAMS for a webhook answered with a document."""
     if status_code == 204:
         params = {name: value for name, value in params.items() if name in STATUS_PARAMS_KEPT}
+    else:
+        params = {name: value for name, value in params.items() if name not in REDUNDANT_PARAMS}
     return capped_params(params)
 
 

@@ -96,3 +96,21 @@ def _form(params: dict):
     from werkzeug.datastructures import MultiDict
 
     return MultiDict(params)
+
+
+def test_a_twiml_webhook_keeps_what_it_said_not_twilios_copies_and_geography(app, twilio):
+    sid = twilio.new_call_sid()
+    params = {
+        **twilio.call_params(sid, from_="+8613800000003"),
+        "FromCountry": "CN",
+        "FromCity": "BEIJING",
+        "ToCountry": "CN",
+        "CallerCountry": "CN",
+    }
+    assert twilio.post("/twilio/voice", params).status_code == 200
+    record = _event(app, sid, "voice")
+    assert record.params["From"] == "+8613800000003" and record.params["CallSid"] == sid
+    assert "To" in record.params and "CallStatus" in record.params
+    dropped = {"AccountSid", "ApiVersion", "Caller", "Called", "FromCountry", "FromCity"}
+    assert not dropped & set(record.params), record.params
+    assert record.response_body.startswith("<?xml")  # what a retry replays
