@@ -19,6 +19,8 @@ from sqlalchemy import bindparam, select
 
 from hotline.calls.models import WebhookEvent
 from hotline.db import db, upsert_insert
+from hotline.lines.models import SEEN as SETTINGS_SEEN
+from hotline.lines.models import SettingsVersion
 from hotline.telephony.spool import SPOOL_REPLAY_ERRORS, open_spool
 from hotline.timeutil import utcnow
 
@@ -140,10 +142,24 @@ def spool(kind: str, params: dict, error: str) -> None:
 
 
 _EVENTS = WebhookEvent.__table__
+_SETTINGS = SettingsVersion.__table__
 #: The two statements every webhook sends, built once and run as Core statements (the ORM's
-#: per-statement work cost more than the database's on these two).
-_LOOKUP = select(_EVENTS.c.status_code, _EVENTS.c.response_body).where(
-    _EVENTS.c.idempotency_key == bindparam("key")
+#: per-statement work cost more than the database's on these two). The lookup of an earlier
+#: answer also reads the settings counter the line cache checks once per transaction
+#: (hotline.lines.cache): one round trip where most webhooks sent two.
+_LOOKUP = select(
+    select(_EVENTS.c.status_code)
+    .where(_EVENTS.c.idempotency_key == bindparam("key"))
+    .scalar_subquery()
+    .label("status_code"),
+    select(_EVENTS.c.response_body)
+    .where(_EVENTS.c.idempotency_key == bindparam("key"))
+    .scalar_subquery()
+    .label("response_body"),
+    select(_SETTINGS.c.version)
+    .where(_SETTINGS.c.id == 1)
+    .scalar_subquery()
+    .label("settings_version"),
 )
 _RECORD: dict[str, Any] = {}
 
@@ -183,14 +199,16 @@ def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: 
             session = db.session
             try:
                 connection = session.connection()
-                prior = connection.execute(_LOOKUP, {"key": key}).first()
-                if prior is not None:
+                prior = connection.execute(_LOOKUP, {"key": key}).one()
+                if prior.status_code is not None:
                     log.info("duplicate %s webhook for %s: replaying", kind, form.get(sid_param))
                     return Response(
                         prior.response_body,
                         status=prior.status_code,
                         mimetype="text/xml" if prior.response_body else None,
                     )
+                # Read in this transaction, as hotline.lines.cache.current_version would.
+                session.info[SETTINGS_SEEN] = int(prior.settings_version or 0)
                 response = view(*args, **kwargs)
                 body = response.get_data(as_text=True) if response.status_code != 204 else ""
                 # The same webhook may race in twice: the loser's record is dropped by the
