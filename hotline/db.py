@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -71,6 +72,16 @@ def enum_column(enum_cls: type[enum.Enum], **kwargs: Any):
 intpk = Annotated[int, mapped_column(primary_key=True)]
 #: Creation timestamp in aware UTC.
 created_at = Annotated[datetime, mapped_column(default=utcnow)]
+
+
+def upsert_insert(session: Session) -> Callable[..., Any]:
+    """The `insert` of the session's dialect, which has `on_conflict_do_nothing` and
+    `on_conflict_do_update` (PostgreSQL and SQLite, the two databases the hotline runs on)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 #: How long after a client-side timeout new PostgreSQL connections are refused without trying.

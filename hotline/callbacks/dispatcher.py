@@ -139,7 +139,8 @@ def lines_in_calling_window(session: Session, now: datetime) -> tuple[list[int],
 
 
 def defer_to_window(session: Session, now: datetime, lines: list[Line]) -> int:
-    """Move due pending callbacks of lines outside their window to its next opening (commits)."""
+    """Move due pending callbacks of lines outside their window to its next opening (commits
+    when it moved any)."""
     moved = 0
     for line in lines:
         opening = LineCalendar.load(session, line).next_calling_time(now)
@@ -155,7 +156,8 @@ def defer_to_window(session: Session, now: datetime, lines: list[Line]) -> int:
             .execution_options(synchronize_session=False)
         )
         moved += result.rowcount or 0
-    session.commit()
+    if moved:
+        session.commit()  # else nothing to keep: the claim that follows commits the reads
     return moved
 
 
@@ -531,11 +533,15 @@ class Dispatcher:
             try:
                 self._place(session, claim, report, account_sid)
             except Exception:  # noqa: BLE001 - one bad row must not stop the others
+                # This also takes back the previous call's record if it was not committed yet
+                # (see _record_placed): that call is then adopted, not placed again.
                 session.rollback()
                 report.errors += 1
                 log.exception(
                     "placing callback %s failed; its lease will expire", claim.callback_id
                 )
+        # The last placed call's record (the others rode on the next lease's commit).
+        session.commit()
 
     def _place(
         self, session: Session, claim: Claim, report: DispatchReport, account_sid: str
@@ -563,7 +569,9 @@ class Dispatcher:
             .execution_options(synchronize_session=False)
         )
         if renewed.rowcount != 1:
-            session.rollback()
+            # Nothing of this claim to take back (the renewal changed no row); the commit
+            # keeps the previous call's record (see _record_placed).
+            session.commit()
             report.lost_lease += 1
             log.warning("dispatcher %s lost callback %s to another", self.owner, claim.callback_id)
             return
@@ -682,7 +690,13 @@ class Dispatcher:
             .execution_options(synchronize_session=False)
         )
         service.insert_call_if_missing(session, callback, line, call_sid)
-        session.commit()
+        # Not committed here: the record rides on the next commit of this sweep, the next
+        # claim's lease renewal (durable before that claim's REST call) or the end of `_run`,
+        # so a sweep commits once per call, not twice. Exactly-once does not rest on this
+        # commit: until it lands, the attempt is leased to us and has no call_sid, the state a
+        # crash right after the REST call always left, which Twilio's first status callback
+        # (`service.adopt_call_sid`) or the takeover after the lease (`find_placed_call`)
+        # resolves by adopting the call, never by placing another.
 
     def _refused(
         self,

@@ -121,7 +121,11 @@ class WebhookEvent(Base):
     """
 
     __tablename__ = "webhook_events"
-    __table_args__ = (Index("ix_webhook_events_sid_received", "sid", "received_at"),)
+    __table_args__ = (
+        Index("ix_webhook_events_sid_received", "sid", "received_at"),
+        # The hourly prune deletes by age: a range, not a scan of every stored webhook.
+        Index("ix_webhook_events_received_at", "received_at"),
+    )
 
     id: Mapped[intpk]
     kind: Mapped[str] = mapped_column(String(40))

@@ -17,6 +17,7 @@ from hotline.callers.models import Caller
 from hotline.calls.models import Call
 from hotline.db import db
 from hotline.i18n import t
+from hotline.lines import cache as lines_cache
 from hotline.lines.models import Line
 from hotline.operators import presence
 from hotline.operators.models import Operator, Presence
@@ -180,7 +181,7 @@ def entry_json(
     """One caller as the console shows them (plain data; the page writes it as text)."""
     caller = db.session.get(Caller, entry.caller_id) if entry.caller_id else None
     call = db.session.get(Call, entry.call_id)
-    line = db.session.get(Line, entry.line_id)
+    line = lines_cache.line_by_id(db.session, entry.line_id)
     number = caller.phone_number if caller else (call.from_number if call else "")
     name = (caller.display_name or caller.name) if caller else ""
     return {
@@ -287,9 +288,7 @@ def console_state(operator_id: int, *, case_url: CaseUrl) -> dict:
         if waiting
         else []
     )
-    page_lines = list(
-        session.scalars(select(Line).where(Line.id.in_({e.line_id for e in waiting})))
-    )
+    page_lines = [lines_cache.line_by_id(session, i) for i in {e.line_id for e in waiting}]
     cases = _earlier_cases(caller_ids)
     repeat_callers = _repeat_callers(caller_ids, now)
     positions: dict[int, int] = {}

@@ -31,6 +31,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from hotline.callers.models import Caller
 from hotline.calls.models import Call, CallOutcome
+from hotline.lines import cache as lines_cache
 from hotline.lines.models import Line
 from hotline.numberpolicy import NumberPolicy
 from hotline.operators import presence
@@ -205,7 +206,10 @@ def routed(
 ) -> list[tuple[QueueEntry, routing.Offer]]:
     """The entries (already in the queue's order) offered to an operator with `skills`, each
     with the reason (hotline.queue.routing decides)."""
-    lines = {line_id: session.get(Line, line_id) for line_id in {e.line_id for e in entries}}
+    lines = {
+        line_id: lines_cache.line_by_id(session, line_id)
+        for line_id in {e.line_id for e in entries}
+    }
     by_id = {entry.id: entry for entry in entries}
     waiting = [waiting_of(entry, lines[entry.line_id], now) for entry in entries]
     return [(by_id[offer.entry_id], offer) for offer in routing.offers(skills, waiting)]
@@ -385,7 +389,7 @@ def take(
         entry = claim(session, entry_id, operator_id)
         if entry is None:
             raise QueueActionError("taken")
-    line = session.get(Line, entry.line_id)
+    line = lines_cache.line_by_id(session, entry.line_id)
     assert line is not None
     try:
         endpoint = _endpoint(operator, line, via)
@@ -782,7 +786,7 @@ def transfer(
     # The colleague's reservation is durable before their phone rings (a REST call), so no
     # one else can take them meanwhile.
     session.commit()
-    line = session.get(Line, entry.line_id)
+    line = lines_cache.line_by_id(session, entry.line_id)
     assert line is not None
     base = public_base_url()
     try:

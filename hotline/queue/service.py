@@ -30,6 +30,7 @@ from hotline.callers.models import Caller
 from hotline.calls.events import CallEnded
 from hotline.calls.models import Call, CallDirection, CallOutcome
 from hotline.events import publish
+from hotline.lines import cache as lines_cache
 from hotline.lines.models import Line
 from hotline.operators import presence
 from hotline.operators.models import Operator, Presence
@@ -434,7 +435,7 @@ def wait_turn(
     language = entry.language or language
     if entry.status != QueueStatus.WAITING:
         return WaitTurn("connecting", language=language, entry=entry)
-    line = session.get(Line, entry.line_id)
+    line = lines_cache.line_by_id(session, entry.line_id)
     assert line is not None
     now = utcnow()
     waited = (now - entry.enqueued_at).total_seconds()
@@ -492,7 +493,7 @@ def wait_input(
         elif any(_clean(w) in heard for w in REPEAT_WORDS.get(lang, ())):
             key = "*"
     if key == "1" and entry is not None and entry.status == QueueStatus.WAITING:
-        line = session.get(Line, entry.line_id)
+        line = lines_cache.line_by_id(session, entry.line_id)
         assert line is not None
         if can_offer_callback(session, entry, line, utcnow()) and choose_callback(session, entry):
             return WaitTurn("leave", language=lang, entry=entry)
@@ -601,7 +602,7 @@ def caller_gone(session: Session, entry: QueueEntry) -> None:
         ended_at=now,
     ):
         return
-    line = session.get(Line, entry.line_id)
+    line = lines_cache.line_by_id(session, entry.line_id)
     call = session.get(Call, entry.call_id)
     assert line is not None and call is not None
     if previous_operator is not None:

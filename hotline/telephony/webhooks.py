@@ -12,13 +12,15 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
+from typing import Any
 
 from flask import Response, current_app, request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 
 from hotline.calls.models import WebhookEvent
-from hotline.db import db
+from hotline.db import db, upsert_insert
+from hotline.lines.models import SEEN as SETTINGS_SEEN
+from hotline.lines.models import SettingsVersion
 from hotline.telephony.spool import SPOOL_REPLAY_ERRORS, open_spool
 from hotline.timeutil import utcnow
 
@@ -73,11 +75,27 @@ STATUS_PARAMS_KEPT = frozenset(
 )
 
 
+#: What Twilio sends with every voice webhook that says nothing about this request: our own
+#: account and API version, copies of From/To (Caller, Called), and the geography Twilio
+#: guesses from the numbers. Not kept in any record (issue 16): a record is for a retry (its
+#: key hashes every parameter) and for looking into an incident, and these answer neither.
+REDUNDANT_PARAMS = frozenset(
+    {"AccountSid", "ApiVersion", "Caller", "Called"}
+    | {
+        f"{who}{where}"
+        for who in ("From", "To", "Caller", "Called")
+        for where in ("Country", "State", "City", "Zip")
+    }
+)
+
+
 def stored_params(params: dict, status_code: int) -> dict:
-    """The parameters kept in the WebhookEvent: all of them (capped) for a webhook that
-    answered with a document, the STATUS_PARAMS_KEPT of a status callback (204)."""
+    """The parameters kept in the WebhookEvent: the STATUS_PARAMS_KEPT of a status callback
+    (204), the others (capped) but REDUNDANT_PARAMS for a webhook answered with a document."""
     if status_code == 204:
         params = {name: value for name, value in params.items() if name in STATUS_PARAMS_KEPT}
+    else:
+        params = {name: value for name, value in params.items() if name not in REDUNDANT_PARAMS}
     return capped_params(params)
 
 
@@ -123,6 +141,41 @@ def spool(kind: str, params: dict, error: str) -> None:
         )
 
 
+_EVENTS = WebhookEvent.__table__
+_SETTINGS = SettingsVersion.__table__
+#: The two statements every webhook sends, built once and run as Core statements (the ORM's
+#: per-statement work cost more than the database's on these two). The lookup of an earlier
+#: answer also reads the settings counter the line cache checks once per transaction
+#: (hotline.lines.cache): one round trip where most webhooks sent two.
+_LOOKUP = select(
+    select(_EVENTS.c.status_code)
+    .where(_EVENTS.c.idempotency_key == bindparam("key"))
+    .scalar_subquery()
+    .label("status_code"),
+    select(_EVENTS.c.response_body)
+    .where(_EVENTS.c.idempotency_key == bindparam("key"))
+    .scalar_subquery()
+    .label("response_body"),
+    select(_SETTINGS.c.version)
+    .where(_SETTINGS.c.id == 1)
+    .scalar_subquery()
+    .label("settings_version"),
+)
+_RECORD: dict[str, Any] = {}
+
+
+def _record_statement(session) -> Any:
+    """INSERT ... ON CONFLICT (idempotency_key) DO NOTHING, for the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    statement = _RECORD.get(dialect)
+    if statement is None:
+        statement = upsert_insert(session)(_EVENTS).on_conflict_do_nothing(
+            index_elements=["idempotency_key"]
+        )
+        _RECORD[dialect] = statement
+    return statement
+
+
 def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: str = "CallSid"):
     """Decorate a webhook view.
 
@@ -145,34 +198,36 @@ def twilio_webhook(kind: str, *, on_failure: Callable[[], Response], sid_param: 
             params = {k: v[0] if len(v) == 1 else v for k, v in form.lists()}
             session = db.session
             try:
-                prior = session.scalar(
-                    select(WebhookEvent).where(WebhookEvent.idempotency_key == key)
-                )
-                if prior is not None:
+                connection = session.connection()
+                prior = connection.execute(_LOOKUP, {"key": key}).one()
+                if prior.status_code is not None:
                     log.info("duplicate %s webhook for %s: replaying", kind, form.get(sid_param))
                     return Response(
                         prior.response_body,
                         status=prior.status_code,
                         mimetype="text/xml" if prior.response_body else None,
                     )
+                # Read in this transaction, as hotline.lines.cache.current_version would.
+                session.info[SETTINGS_SEEN] = int(prior.settings_version or 0)
                 response = view(*args, **kwargs)
                 body = response.get_data(as_text=True) if response.status_code != 204 else ""
-                try:
-                    # The same webhook may race in twice: the savepoint takes back only the
-                    # loser's record (the first one stands), never the view's effects.
-                    with session.begin_nested():
-                        session.add(
-                            WebhookEvent(
-                                kind=kind,
-                                sid=form.get(sid_param, "")[:64],
-                                idempotency_key=key,
-                                path=path[:300],
-                                params=stored_params(params, response.status_code),
-                                status_code=response.status_code,
-                                response_body=body,
-                            )
-                        )
-                except IntegrityError:
+                # The same webhook may race in twice: the loser's record is dropped by the
+                # database (ON CONFLICT DO NOTHING; the first one stands), never the view's
+                # effects. One statement, where a SAVEPOINT around an ORM insert took three.
+                stored = session.connection().execute(
+                    _record_statement(session),
+                    {
+                        "kind": kind,
+                        "sid": form.get(sid_param, "")[:64],
+                        "idempotency_key": key,
+                        "path": path[:300],
+                        "params": stored_params(params, response.status_code),
+                        "status_code": response.status_code,
+                        "response_body": body,
+                        "received_at": utcnow(),
+                    },
+                )
+                if stored.rowcount == 0:
                     log.info("the %s webhook for %s raced in twice", kind, form.get(sid_param))
                 # The one commit of this webhook: the view's effects and its WebhookEvent
                 # together, so a retry replays exactly what was stored, or nothing was.

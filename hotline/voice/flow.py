@@ -147,16 +147,19 @@ def start_inbound_call(
     line, caller, call = _inbound_call(session, params, region, status=CallStatus.RINGING)
     language = _language(scripts, line, caller)
     known = caller is not None and caller.language in scripts.languages(line.script_key)
-    # An enrolled elder's call confirms today's check-in in its window (关爱回访), or is offered
-    # the check-in key before it; one cheap query for everyone else.
-    checkin = (
-        checkins_cascade.inbound_call(session, caller.id, line.id)
-        if caller is not None and caller.id is not None
-        else None
-    )
-    ctx = call_context(
-        session, line, caller, language_known=known, checkin_offer=checkin == "offer"
-    )
+    # The new Call row waits for the commit's flush, so it is written once with its first
+    # step (one INSERT, not an INSERT and an UPDATE); nothing here reads it back.
+    with session.no_autoflush:
+        # An enrolled elder's call confirms today's check-in in its window (关爱回访), or is
+        # offered the check-in key before it; one cheap query for everyone else.
+        checkin = (
+            checkins_cascade.inbound_call(session, caller.id, line.id)
+            if caller is not None and caller.id is not None
+            else None
+        )
+        ctx = call_context(
+            session, line, caller, language_known=known, checkin_offer=checkin == "offer"
+        )
     straight = bool(caller and caller.is_straight_to_person)
     step = engine.begin(scripts, line.script_key, language, ctx, straight_to_person=straight)
     if checkin is not None and step.path_entry is not None:

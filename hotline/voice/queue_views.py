@@ -16,7 +16,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.callers.models import Caller
 from hotline.db import db
-from hotline.lines.models import Line
+from hotline.lines import cache as lines_cache
 from hotline.queue import connect, service, twiml
 from hotline.queue.models import QueueEntry
 from hotline.telephony.gateway import public_base_url
@@ -51,7 +51,7 @@ def speech_for(
 ) -> tuple[twiml.Voice, dict[str, str]]:
     """The voice, speaking rate and queue texts for this caller in `language`."""
     scripts = current_app.extensions.get("hotline.ivr_scripts")
-    line = db.session.get(Line, entry.line_id) if entry is not None else None
+    line = lines_cache.line_by_id(db.session, entry.line_id) if entry is not None else None
     script = None
     if scripts is not None:
         script = scripts.get(line.script_key if line else "main", language) or scripts.get(
@@ -205,7 +205,7 @@ def join():
     language = entry.language if entry is not None else _lang()
     voice, texts = speech_for(language, entry=entry)
     if entry is None or entry.conference_name is None or not entry.status.is_live:
-        line = db.session.get(Line, entry.line_id) if entry is not None else None
+        line = lines_cache.line_by_id(db.session, entry.line_id) if entry is not None else None
         if line is None:
             return _fallback()
         return twiml_response(
@@ -251,7 +251,7 @@ def after_call():
     language = entry.language if entry is not None else _lang()
     voice, texts = speech_for(language, entry=entry)
     if outcome == "requeue" and entry is not None:
-        line = db.session.get(Line, entry.line_id)
+        line = lines_cache.line_by_id(db.session, entry.line_id)
         assert line is not None
         return twiml_response(
             twiml.requeue_document(voice, texts, queue_name=line.queue_name, urls=voice_urls())
@@ -267,7 +267,7 @@ def requeue():
     entry = db.session.get(QueueEntry, _int_arg("entry"))
     if entry is None:
         return _fallback()
-    line = db.session.get(Line, entry.line_id)
+    line = lines_cache.line_by_id(db.session, entry.line_id)
     assert line is not None
     voice, texts = speech_for(entry.language, entry=entry)
     return twiml_response(

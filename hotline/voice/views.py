@@ -15,7 +15,7 @@ from hotline.ivr.engine import SayAction
 from hotline.ivr.fallback import thanks_twiml
 from hotline.ivr.render import render_step
 from hotline.ivr.schema import ScriptSet
-from hotline.lines.models import Line
+from hotline.lines import cache as lines_cache
 from hotline.telephony.params import GatherParams, QueueParams, RecordingParams, VoiceParams
 from hotline.telephony.speech import add_say
 from hotline.telephony.twiml import twiml_response
@@ -110,7 +110,11 @@ def recorded():
     params = VoiceParams.parse(request.form)
     call = service.store_recording(db.session, params.call_sid, RecordingParams.parse(request.form))
     language = call.language if call else _lang()
-    line = db.session.get(Line, call.line_id) if call is not None and call.line_id else None
+    line = (
+        lines_cache.line_by_id(db.session, call.line_id)
+        if call is not None and call.line_id
+        else None
+    )
     script = scripts().get(line.script_key if line else "main", language)
     if script is not None:
         response = VoiceResponse()

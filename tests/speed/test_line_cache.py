@@ -119,3 +119,25 @@ def test_a_missing_counter_row_is_recreated_by_the_next_change(app, make_app):
         save_line(db.session, line, {"name": "又一个名字"}, operator_id=None, actor="test")
         db.session.commit()
     assert _line_name(app) == "又一个名字"
+
+
+def test_a_webhook_reads_the_counter_with_its_lookup_and_sees_the_other_process(
+    app, make_app, twilio
+):
+    """The webhook guard's lookup of an earlier answer also reads the settings counter: no
+    statement of its own, and a line changed by another process is reloaded by the next
+    webhook."""
+    other = make_app()
+    first = twilio.call_params(twilio.new_call_sid(), from_="+8613800000011")
+    assert twilio.post("/twilio/voice", first).status_code == 200  # the cache is warm
+    with other.app_context():
+        line = db.session.scalar(select(Line).where(Line.key == "main"))
+        save_line(db.session, line, {"name": "新名字"}, operator_id=None, actor="test")
+        db.session.commit()
+    second = twilio.call_params(twilio.new_call_sid(), from_="+8613800000012")
+    with counted() as sent:
+        assert twilio.post("/twilio/voice", second).status_code == 200
+    assert not [s for s in sent.statements if s.startswith("SELECT settings_version")]
+    with app.app_context():
+        snapshot = cache._snapshots[db.engine]
+        assert {row.name for row in snapshot.lines.values()} == {"新名字"}
