@@ -1,7 +1,7 @@
 """Speed (issue 16): stored webhooks pruned by age through an index on received_at
 
 Revision ID: 0011_speed
-Revises: 0007_operator_skills
+Revises: 0010_operator_day
 Create Date: 2026-12-05 07:30:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 revision: str = "0011_speed"
 # Other revisions may land in parallel; the lead chains them when merging.
-down_revision: str | None = "0007_operator_skills"
+down_revision: str | None = "0010_operator_day"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
