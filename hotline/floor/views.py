@@ -4,7 +4,8 @@
   caller they are with; its script polls GET /console/floor/api/board every 2 s.
 - GET /console/floor/day (operator): the day's (or week's) figures per operator, a sortable
   table, a small SVG chart of calls per operator, and GET /console/floor/day.csv. Operators see
-  their own figures only; supervisors and admins see everyone's.
+  their own figures only; supervisors and admins see everyone's (or one operator's with
+  ?operator=<id>).
 """
 
 from __future__ import annotations
@@ -80,8 +81,11 @@ def _chosen_window() -> tuple[date, str]:
 def _figures() -> tuple[date, str, list[day.OperatorDay]]:
     chosen, period = _chosen_window()
     start, end = day.window(chosen, period, console_timezone().key)
-    # An operator's own figures only, whatever the URL asks for.
-    only = None if _sees_everyone() else current_user.id
+    # An operator's own figures only, whatever the URL asks for; a supervisor may pick one.
+    only = current_user.id
+    if _sees_everyone():
+        picked = request.args.get("operator", "")
+        only = int(picked) if picked.isdigit() else None
     return chosen, period, day.operator_days(db.session, start, end, operator_id=only)
 
 
@@ -121,6 +125,7 @@ def day_page():
         chosen=chosen,
         period=period,
         everyone=_sees_everyone(),
+        picked=request.args.get("operator", "") if _sees_everyone() else "",
         bars=calls_chart(rows),
         chart_width=CHART_WIDTH,
         chart_height=max(len(rows), 1) * ROW_HEIGHT,

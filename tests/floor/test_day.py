@@ -246,6 +246,13 @@ def test_a_supervisor_sees_everyone_and_an_operator_only_themselves(app, worked_
     assert operator.get("/console/floor/board").status_code == 403
     assert operator.get("/console/floor/api/board").status_code == 403
 
+    # A supervisor may look at one operator.
+    one = boss.get(f"/console/floor/day?day={DAY.isoformat()}&operator={worked_day['zhao']}")
+    assert "赵强" in one.get_data(as_text=True) and "刘芳" not in one.get_data(as_text=True)
+    assert f"day.csv?day={DAY.isoformat()}&amp;period=day&amp;operator={worked_day['zhao']}" in (
+        one.get_data(as_text=True)
+    )
+
     # In English, and a day that is not a date falls back to today (nothing recorded).
     with boss.session_transaction() as flask_session:
         flask_session["lang"] = "en"
