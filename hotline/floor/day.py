@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, case, func, select
 from sqlalchemy.orm import Session
@@ -275,6 +276,36 @@ def case_counts(
         dict(session.execute(opened).all()),
         dict(session.execute(resolved).all()),
     )
+
+
+def calls_by_hour(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    timezone: str,
+    operator_id: int | None = None,
+) -> dict[int, int]:
+    """Local hour (0-23) -> conversations answered in that hour, in the window. On SQLite the
+    UTC offset at the start of the window is used (exact for zones without daylight saving,
+    such as China's); PostgreSQL converts each time in the zone."""
+    column = QueueEntry.connected_at
+    if session.get_bind().dialect.name == "postgresql":
+        hour = func.extract("hour", func.timezone(timezone, column))
+    else:
+        offset = start.astimezone(ZoneInfo(timezone)).utcoffset() or timedelta(0)
+        hour = func.strftime("%H", column, f"{int(offset.total_seconds()):+d} seconds")
+    query = (
+        select(hour, func.count())
+        .where(
+            QueueEntry.status == QueueStatus.COMPLETED,
+            QueueEntry.operator_id.is_not(None),
+            column >= start,
+            column < end,
+        )
+        .group_by(hour)
+    )
+    query = _scope(query, QueueEntry.operator_id, operator_id)
+    return {int(h): n for h, n in session.execute(query).all()}
 
 
 def operator_days(

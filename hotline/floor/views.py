@@ -4,7 +4,8 @@
   caller they are with; its script polls GET /console/floor/api/board every 2 s.
 - GET /console/floor/day (operator): the day's (or week's) figures per operator, a sortable
   table, a small SVG chart of calls per operator, and GET /console/floor/day.csv. Operators see
-  their own figures only; supervisors and admins see everyone's.
+  their own figures only; supervisors and admins see everyone's (or one operator's with
+  ?operator=<id>).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from flask import Blueprint, Response, jsonify, render_template, request
 from flask_login import current_user
@@ -77,11 +78,20 @@ def _chosen_window() -> tuple[date, str]:
     return chosen, period if period in day.PERIODS else "day"
 
 
-def _figures() -> tuple[date, str, list[day.OperatorDay]]:
+def _scope() -> tuple[date, str, datetime, datetime, int | None]:
+    """The window asked for and whose figures: an operator's own only, whatever the URL asks
+    for; a supervisor's everyone's, or one operator's (?operator=<id>)."""
     chosen, period = _chosen_window()
     start, end = day.window(chosen, period, console_timezone().key)
-    # An operator's own figures only, whatever the URL asks for.
-    only = None if _sees_everyone() else current_user.id
+    only = current_user.id
+    if _sees_everyone():
+        picked = request.args.get("operator", "")
+        only = int(picked) if picked.isdigit() else None
+    return chosen, period, start, end, only
+
+
+def _figures() -> tuple[date, str, list[day.OperatorDay]]:
+    chosen, period, start, end, only = _scope()
     return chosen, period, day.operator_days(db.session, start, end, operator_id=only)
 
 
@@ -110,21 +120,50 @@ def calls_chart(rows: list[day.OperatorDay]) -> list[ChartBar]:
     ]
 
 
+HOUR_WIDTH, HOURS_HEIGHT = 22, 120
+
+
+@dataclass(frozen=True)
+class HourBar:
+    x: int
+    y: float
+    height: float
+    hour: int
+    calls: int
+
+
+def hours_chart(by_hour: dict[int, int]) -> list[HourBar]:
+    """Vertical bars of calls answered per local hour, 0 to 23 (inline SVG)."""
+    most = max([*by_hour.values(), 1])
+    bars = []
+    for hour in range(24):
+        calls = by_hour.get(hour, 0)
+        height = round(HOURS_HEIGHT * calls / most, 1)
+        bars.append(HourBar(hour * HOUR_WIDTH, HOURS_HEIGHT - height, height, hour, calls))
+    return bars
+
+
 @bp.get("/day")
 @role_required(Role.OPERATOR)
 def day_page():
-    """The operator's day (or week): a table that sorts by any column, a chart, CSV."""
-    chosen, period, rows = _figures()
+    """The operator's day (or week): a table that sorts by any column, charts, CSV."""
+    chosen, period, start, end, only = _scope()
+    rows = day.operator_days(db.session, start, end, operator_id=only)
+    by_hour = day.calls_by_hour(db.session, start, end, console_timezone().key, only)
     return render_template(
         "floor/day.html",
         rows=rows,
         chosen=chosen,
         period=period,
         everyone=_sees_everyone(),
+        picked=request.args.get("operator", "") if _sees_everyone() else "",
         bars=calls_chart(rows),
         chart_width=CHART_WIDTH,
         chart_height=max(len(rows), 1) * ROW_HEIGHT,
         label_width=LABEL_WIDTH,
+        hours=hours_chart(by_hour),
+        hour_width=HOUR_WIDTH,
+        hours_height=HOURS_HEIGHT,
     )
 
 

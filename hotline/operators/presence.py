@@ -117,7 +117,12 @@ def _switch(
     also: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Change the operator from `seen` to `to` if nobody changed them meanwhile (no commit).
-    Logs the finished period(s). Returns the values written, or None when the row had moved."""
+    Logs the finished period(s). Returns the values written, or None when the row had moved.
+    Available after a wrap-up that is already over counts from its deadline."""
+    deadline = seen.wrap_up_until
+    overdue = seen.presence == Presence.WRAP_UP and deadline is not None and deadline < now
+    if since is None and to == Presence.AVAILABLE and overdue:
+        since = max(deadline, seen.since or deadline)
     since = since or now
     values: dict[str, Any] = {
         "presence": to,

@@ -209,6 +209,15 @@ def test_the_figures_of_a_hand_computed_day(app, worked_day):
         callbacks_placed=1,
         cases_resolved=2,
     )
+    # Answered at 10, 11 and 12 o'clock (刘芳) and 14 o'clock (赵强), Shanghai time.
+    with app.app_context():
+        assert day.calls_by_hour(db.session, start, end, "Asia/Shanghai") == {
+            10: 1,
+            11: 1,
+            12: 1,
+            14: 1,
+        }
+        assert day.calls_by_hour(db.session, start, end, "Asia/Shanghai", zhao) == {14: 1}
     # The week holds the call and the case of the day before (Sunday 1 March is in the week
     # of Monday 23 February, not this one).
     week_start, week_end = day.window(DAY, "week", "Asia/Shanghai")
@@ -231,6 +240,9 @@ def test_a_supervisor_sees_everyone_and_an_operator_only_themselves(app, worked_
     page = boss.get(f"/console/floor/day?day={DAY.isoformat()}").get_data(as_text=True)
     assert "刘芳" in page and "赵强" in page and 'id="day-chart"' in page
     assert 'data-calls="3"' in page and "5 分 50 秒" in page  # 刘芳's average talk, 350 s
+    assert (
+        '<g data-hour="14" data-calls="1">' in page and '<g data-hour="9" data-calls="0">' in page
+    )
 
     operator = _client(app, worked_day["zhao"])
     own = operator.get(f"/console/floor/day?day={DAY.isoformat()}&operator={worked_day['liu']}")
@@ -245,6 +257,13 @@ def test_a_supervisor_sees_everyone_and_an_operator_only_themselves(app, worked_
     # The live board is the supervisors'.
     assert operator.get("/console/floor/board").status_code == 403
     assert operator.get("/console/floor/api/board").status_code == 403
+
+    # A supervisor may look at one operator.
+    one = boss.get(f"/console/floor/day?day={DAY.isoformat()}&operator={worked_day['zhao']}")
+    assert "赵强" in one.get_data(as_text=True) and "刘芳" not in one.get_data(as_text=True)
+    assert f"day.csv?day={DAY.isoformat()}&amp;period=day&amp;operator={worked_day['zhao']}" in (
+        one.get_data(as_text=True)
+    )
 
     # In English, and a day that is not a date falls back to today (nothing recorded).
     with boss.session_transaction() as flask_session:

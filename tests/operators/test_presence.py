@@ -270,3 +270,17 @@ def test_the_wrap_up_time_is_a_line_setting_in_the_cli_too(app, runner):
     assert refused.exit_code == 1 and "wrap_up_seconds" in refused.output
     with app.app_context():
         assert db.session.scalar(select(Line.wrap_up_seconds).where(Line.key == "main")) == 90
+
+
+def test_ready_after_the_deadline_is_available_from_the_deadline(session):
+    """ "Done" pressed after the wrap-up time ran out (nobody had noticed yet): one wrap-up
+    period until the deadline, available from the deadline."""
+    operator = _operator(session)
+    with time_machine.travel(_at(0), tick=False):
+        presence.mark(operator, Presence.WRAP_UP, wrap_up_seconds=60)
+        session.commit()
+    with time_machine.travel(_at(75), tick=False):
+        presence.mark(operator, Presence.AVAILABLE)
+        session.commit()
+    assert operator.presence_changed_at == _at(60)
+    assert _log(session, operator.id)[-1] == ("wrap_up", None, _at(0), _at(60))
