@@ -11,8 +11,8 @@ Per operator, in a window [start, end):
   one still going on counts once it has ended);
 - *callbacks placed*: callbacks the operator scheduled in the window; *reached*: those of them
   that reached the caller (done, or connected to the queue right now);
-- *transfers*: transfers the operator made (`transfer_counts`, 0 until a transfers table
-  exists: the external transfers feature adds it);
+- *transfers*: external transfers the operator started (`transfer_counts`, from
+  `hotline.transfers.models.ExternalTransfer`);
 - *cases opened*: cases the operator opened in the window; *resolved*: the "resolved" entries
   of the audit trail the operator wrote in the window (a case resolved twice counts twice).
 
@@ -27,16 +27,16 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.callbacks.models import CallbackRequest, CallbackStatus
 from hotline.cases.models import AuditEntry, Case
-from hotline.db import Base
 from hotline.operators.models import Operator, Presence, PresenceLog
 from hotline.queue.models import QueueEntry, QueueStatus
 from hotline.timeutil import local_day_bounds
+from hotline.transfers.models import ExternalTransfer
 
 #: Callback statuses that mean the caller was reached.
 REACHED = (CallbackStatus.DONE, CallbackStatus.CONNECTED)
@@ -216,37 +216,20 @@ def callback_counts(
     return {op: (n, int(reached or 0)) for op, n, reached in session.execute(query)}
 
 
-#: Column names the transfers table may use for who transferred, and when.
-TRANSFER_OPERATOR_COLUMNS = ("operator_id", "by_operator_id", "from_operator_id")
-TRANSFER_TIME_COLUMNS = ("created_at", "started_at", "requested_at")
-
-
 def transfer_counts(
-    session: Session,
-    start: datetime,
-    end: datetime,
-    operator_id: int | None = None,
-    *,
-    table: Table | None = None,
+    session: Session, start: datetime, end: datetime, operator_id: int | None = None
 ) -> dict[int, int]:
-    """Operator -> transfers they made in the window.
-
-    The transfers table belongs to the external transfers feature, which lands separately:
-    until the models know a `transfers` table (with an operator column and a time column named
-    as above), every operator made 0 transfers. Read through the table, not the model, so this
-    module does not depend on that feature.
-    """
-    table = table if table is not None else Base.metadata.tables.get("transfers")
-    if table is None:
-        return {}
-    who = next((table.c[name] for name in TRANSFER_OPERATOR_COLUMNS if name in table.c), None)
-    when = next((table.c[name] for name in TRANSFER_TIME_COLUMNS if name in table.c), None)
-    if who is None or when is None:
-        return {}
+    """Operator -> external transfers (agencies, 120/110/119) they started in the window."""
     query = (
-        select(who, func.count()).where(who.is_not(None), when >= start, when < end).group_by(who)
+        select(ExternalTransfer.operator_id, func.count())
+        .where(
+            ExternalTransfer.operator_id.is_not(None),
+            ExternalTransfer.started_at >= start,
+            ExternalTransfer.started_at < end,
+        )
+        .group_by(ExternalTransfer.operator_id)
     )
-    query = _scope(query, who, operator_id)
+    query = _scope(query, ExternalTransfer.operator_id, operator_id)
     return dict(session.execute(query).all())
 
 

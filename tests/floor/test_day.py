@@ -284,35 +284,41 @@ def test_a_supervisor_sees_everyone_and_an_operator_only_themselves(app, worked_
     assert names[1:] == ["刘芳", "赵强"]
 
 
-def test_transfers_count_from_the_transfers_table_once_it_exists(app):
-    """No transfers table in the models yet: 0 for everyone. A table shaped like the transfers
-    feature's (an operator column and a time column) is counted per operator, in the window."""
-    from sqlalchemy import Column, DateTime, Integer, MetaData
-    from sqlalchemy import Table as SATable
+def test_transfers_are_counted_per_operator_in_the_window(app):
+    """External transfers (hotline.transfers) count for the operator who started them, in the
+    local day: one of the day before does not count."""
+    from hotline.transfers.models import ExternalTransfer, TransferMode
 
     start, end = day.window(DAY, "day", "Asia/Shanghai")
-    table = SATable(
-        "transfers_probe",
-        MetaData(),
-        Column("id", Integer, primary_key=True),
-        Column("operator_id", Integer),
-        Column("started_at", DateTime(timezone=True)),
-    )
     with app.app_context():
         session = db.session
+        line_id = factories.main_line(session).id
+        one = factories.make_operator(session, username="t1").id
+        two = factories.make_operator(session, username="t2").id
+        _conversation(session, line_id, one, at(2), 60)
+        session.flush()
+        entry = session.query(QueueEntry).one()
         assert day.transfer_counts(session, start, end) == {}
-        table.create(session.connection())
-        session.execute(
-            table.insert(),
-            [
-                {"operator_id": 1, "started_at": at(2)},
-                {"operator_id": 1, "started_at": at(3)},
-                {"operator_id": 2, "started_at": at(4)},
-                {"operator_id": 2, "started_at": at(3, day_=1)},  # the day before, local
-            ],
-        )
-        assert day.transfer_counts(session, start, end, table=table) == {1: 2, 2: 1}
-        assert day.transfer_counts(session, start, end, 2, table=table) == {2: 1}
+        for operator_id, started in (
+            (one, at(2)),
+            (one, at(3)),
+            (two, at(4)),
+            (two, at(3, day_=1)),
+        ):
+            session.add(
+                ExternalTransfer(
+                    call_id=entry.call_id,
+                    queue_entry_id=entry.id,
+                    operator_id=operator_id,
+                    kind="agency",
+                    target_number="+861055550120",
+                    mode=TransferMode.WARM,
+                    started_at=started,
+                )
+            )
+        session.flush()
+        assert day.transfer_counts(session, start, end) == {one: 2, two: 1}
+        assert day.transfer_counts(session, start, end, two) == {two: 1}
         session.rollback()
 
 
