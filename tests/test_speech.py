@@ -46,8 +46,21 @@ def test_the_fallback_and_a_scriptless_callback_speak_cantonese_with_the_same_vo
             "yue-HK", record_action="/twilio/voice/fallback/recorded?lang=yue-HK"
         ).to_xml()
     )
-    line = SimpleNamespace(script_key="none", name="长者服务热线", queue_name="line-main")
+    line = SimpleNamespace(
+        script_key="none", name="长者服务热线", queue_name="line-main", is_recording_enabled=False
+    )
     result = AnswerResult(kind="person", line=line, language="yue-HK", rate_percent=None)
     xml = answer_twiml(result, ScriptSet(), urls=voice_urls()).to_xml()
     assert 'voice="Polly.Hiujin-Neural"' in xml and '<prosody rate="85%">' in xml
     assert "<Enqueue" in xml and 'waitUrl="/twilio/voice/wait?lang=yue-HK"' in xml
+    assert "录音" not in xml
+
+
+def test_a_scriptless_line_that_records_still_says_so_before_the_queue():
+    line = SimpleNamespace(
+        script_key="none", name="长者服务热线", queue_name="line-main", is_recording_enabled=True
+    )
+    result = AnswerResult(kind="person", line=line, language="yue-HK", rate_percent=None)
+    xml = answer_twiml(result, ScriptSet(), urls=voice_urls()).to_xml()
+    assert "同职员嘅通话会录音。" in xml
+    assert xml.index("录音") < xml.index("<Enqueue")

@@ -29,10 +29,14 @@ def answer_twiml(result: AnswerResult, scripts: ScriptSet, *, urls: VoiceUrls) -
         )
         if result.line.is_recording_enabled:
             # The conversation that follows is recorded: the callee hears so first, as callers
-            # do in the greeting (the script's recording_notice).
+            # do in the greeting (the script's recording_notice, or the built-in sentence).
             script = scripts.get(result.line.script_key, result.language)
-            if script is not None:
-                add_say(response, _say(result, scripts, script.message("recording_notice")))
+            notice = (
+                script.message("recording_notice")
+                if script is not None
+                else texts.recording_notice(result.language)
+            )
+            add_say(response, _say(result, scripts, notice))
         add_enqueue(response, result.line.queue_name, result.language, urls)
         return response
     if result.kind == "machine":

@@ -22,6 +22,13 @@ PERSON_GREETING = {
     "yue-HK": "您好,呢度系{line},覆电俾您,请唔好收线。",
     "en-US": "Hello, this is the elder hotline calling you back. Please stay on the line.",
 }
+#: Said after the greeting when the line records its conversations and the line has no script
+#: of its own to say it (the scripts' recording_notice otherwise): nobody is recorded unwarned.
+RECORDING_NOTICE = {
+    "zh-CN": "与工作人员的通话会录音。",
+    "yue-HK": "同职员嘅通话会录音。",
+    "en-US": "Calls are recorded.",
+}
 #: Left on an answering machine (the attempt still counts as missed).
 MACHINE_MESSAGE = {
     "zh-CN": "您好,这里是{line},给您回电没有接通。需要帮助,请拨打 {number}。",
@@ -102,6 +109,11 @@ def _language(language: str | None) -> str:
 def person_greeting(language: str | None, line_name: str) -> str:
     """The one sentence a person hears before joining the queue."""
     return PERSON_GREETING[_language(language)].format(line=line_name)
+
+
+def recording_notice(language: str | None) -> str:
+    """The one sentence that says the conversation is recorded (scriptless lines)."""
+    return RECORDING_NOTICE[_language(language)]
 
 
 def machine_message(language: str | None, line_name: str, line_number: str) -> str:
