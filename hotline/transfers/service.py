@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioException
 
@@ -37,6 +37,8 @@ from hotline.directory.models import Agency, AgencyKind
 from hotline.errors import ActionRefused
 from hotline.lines.models import Line
 from hotline.numberpolicy import EMERGENCY_SHORT_CODES, NumberPolicy
+from hotline.operators import presence
+from hotline.operators.models import Presence
 from hotline.phone import InvalidNumber, mask, normalise
 from hotline.queue import connect, service
 from hotline.queue.models import QueueEntry, QueueStatus
@@ -84,6 +86,10 @@ class TransferError(ActionRefused):
             "这个号码不允许转接(境外、收费或不允许的短号)。",
             "That number may not be called (foreign, premium-rate or a short code that is "
             "not an emergency service).",
+        ),
+        "not_reached": (
+            "对方没有接通,您仍在和来电者通话。",
+            "The other side was not reached; you are still with the caller.",
         ),
         "telephony": (
             "电话系统暂时出错,请再试一次。",
@@ -353,7 +359,27 @@ def _operator_leaves(
     session: Session, entry: QueueEntry, transfer: ExternalTransfer, conference_sid: str
 ) -> None:
     """The operator's leg leaves the conference without ending it; their part of the
-    conversation is over (wrap-up), the caller stays with the outside party."""
+    conversation is over (wrap-up), the caller stays with the outside party.
+
+    The hand-over is claimed first (a conditional UPDATE: the outside leg may have failed
+    meanwhile, and then the operator stays) and made durable with the conversation's end before
+    the operator's leg is removed (REST): a failure callback racing in then finds the caller
+    alone and sends them back to the queue (`participant_status`). Commits.
+    """
+    now = utcnow()
+    session.flush()  # the participant's CallSid, before the claim reloads the row
+    claimed = session.execute(
+        update(ExternalTransfer)
+        .where(ExternalTransfer.id == transfer.id, ExternalTransfer.status.in_(IN_CONVERSATION))
+        .values(status=TransferStatus.HANDED_OVER, handed_over_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(transfer)
+    if claimed.rowcount != 1:
+        raise TransferError("not_reached")
+    service.conversation_over(session, entry)
+    _audit(session, transfer, "transfer_handed_over", transfer.operator_id)
+    session.commit()
     gateway = get_gateway()
     operator_leg = entry.operator_call_sid
     try:
@@ -362,11 +388,18 @@ def _operator_leaves(
             gateway.remove_participant(conference_sid, operator_leg)
     except TwilioException:
         log.exception("the operator could not leave entry %s", entry.id)
+        # Still in the room: the conversation is theirs again.
+        service.transition(
+            session, entry, (QueueStatus.COMPLETED,), QueueStatus.CONNECTED, ended_at=None
+        )
+        presence.mark_by_id(session, entry.operator_id, Presence.BUSY)
+        if transfer.status == TransferStatus.HANDED_OVER:
+            transfer.status = (
+                TransferStatus.CONSULTING if transfer.answered_at else (TransferStatus.RINGING)
+            )
+            transfer.handed_over_at = None
+        session.commit()
         raise TransferError("telephony") from None
-    transfer.status = TransferStatus.HANDED_OVER
-    transfer.handed_over_at = utcnow()
-    service.conversation_over(session, entry)
-    _audit(session, transfer, "transfer_handed_over", transfer.operator_id)
 
 
 def hand_over(session: Session, entry_id: int, operator_id: int) -> ExternalTransfer:
