@@ -468,6 +468,11 @@ def cancel(session: Session, entry_id: int, operator_id: int) -> ExternalTransfe
 # --------------------------------------------------------------------------- Twilio's side
 
 
+#: What the participant-status view does after its response (REST calls): nothing, send the
+#: caller back to the queue, or take them off hold.
+AFTER_NOTHING, AFTER_REQUEUE, AFTER_RESUME = "", "requeue", "resume"
+
+
 def participant_status(
     session: Session,
     *,
@@ -475,15 +480,17 @@ def participant_status(
     call_sid: str,
     call_status: str,
     duration_seconds: int | None,
-) -> bool:
-    """A call status callback of the outside party's leg. Returns True when the caller, left
-    alone by a cold transfer that failed, must be sent back to the queue (a REST redirect the
-    view makes after its response). Flushes; the webhook guard commits."""
+) -> str:
+    """A call status callback of the outside party's leg: its answer, or its end (with how
+    long it lasted). Returns what must follow after the response: AFTER_REQUEUE when a cold
+    transfer nobody answered left the caller alone (back to the queue), AFTER_RESUME when the
+    outside party of a warm transfer is gone while the caller waits on hold (the operator is
+    still there: the caller comes back to them). Flushes; the webhook guard commits."""
     transfer = session.get(ExternalTransfer, transfer_id)
     if transfer is None:
-        return False
+        return AFTER_NOTHING
     if transfer.participant_call_sid and transfer.participant_call_sid != call_sid:
-        return False  # not this transfer's leg (a forged or misrouted URL): nothing to do
+        return AFTER_NOTHING  # not this transfer's leg (a forged or misrouted URL)
     if transfer.participant_call_sid is None:
         # The callback beat the REST answer's commit: the leg is this transfer's.
         transfer.participant_call_sid = call_sid
@@ -494,25 +501,45 @@ def participant_status(
         if transfer.status == TransferStatus.RINGING:
             transfer.status = TransferStatus.CONSULTING
         session.flush()
-        return False
+        return AFTER_NOTHING
     if call_status != "completed" and call_status not in FAILED_LEG_STATUSES:
-        return False
+        return AFTER_NOTHING
     if transfer.ended_at is None or transfer.end_status is None:
         transfer.ended_at = transfer.ended_at or now
         transfer.end_status = call_status
         transfer.duration_seconds = duration_seconds
     never_talked = transfer.answered_at is None
-    requeue = False
+    after = AFTER_NOTHING
     if transfer.status.is_live:
-        was_cold_handed_over = (
-            transfer.status == TransferStatus.HANDED_OVER and transfer.mode == TransferMode.COLD
-        )
+        was_handed_over = transfer.status == TransferStatus.HANDED_OVER
         transfer.status = TransferStatus.FAILED if never_talked else TransferStatus.ENDED
-        if never_talked and was_cold_handed_over:
-            requeue = _back_to_queue(session, transfer)
+        if never_talked and was_handed_over and transfer.mode == TransferMode.COLD:
+            after = AFTER_REQUEUE if _back_to_queue(session, transfer) else AFTER_NOTHING
+        elif not was_handed_over:
+            after = _caller_back_from_hold(session, transfer)
         _audit(session, transfer, f"transfer_{transfer.status.value}", None)
     session.flush()
-    return requeue
+    return after
+
+
+def _caller_back_from_hold(session: Session, transfer: ExternalTransfer) -> str:
+    """The outside party left a conversation the operator is still in: a caller on hold
+    comes back to the operator (marked here; the view's REST request makes it so)."""
+    entry = session.get(QueueEntry, transfer.queue_entry_id)
+    if entry is None or entry.status != QueueStatus.CONNECTED or not entry.is_on_hold:
+        return AFTER_NOTHING
+    entry.is_on_hold = False
+    return AFTER_RESUME
+
+
+def resume_caller(session: Session, entry_id: int) -> None:
+    """REST, after the participant-status response: take the caller off hold."""
+    entry = session.get(QueueEntry, entry_id)
+    if entry is None or entry.status != QueueStatus.CONNECTED or not entry.conference_sid:
+        return
+    get_gateway().hold_participant(
+        entry.conference_sid, _caller_call_sid(session, entry), hold=False
+    )
 
 
 def _back_to_queue(session: Session, transfer: ExternalTransfer) -> bool:

@@ -37,25 +37,26 @@ def _int_arg(name: str) -> int:
 @twilio_webhook("transfer_participant_status", on_failure=empty_status_response)
 def participant_status():
     """Progress of the outside party's leg: answered, then its end and duration (204). A cold
-    transfer nobody answered sends the caller back to the queue (a REST redirect, after the
-    response)."""
+    transfer nobody answered sends the caller back to the queue; a warm one whose outside
+    party is gone takes the caller off hold (REST requests made after the response)."""
     params = StatusParams.parse(request.form)
     transfer_id = _int_arg("transfer")
-    requeue = service.participant_status(
+    after = service.participant_status(
         db.session,
         transfer_id=transfer_id,
         call_sid=params.call_sid,
         call_status=params.call_status,
         duration_seconds=params.duration_seconds,
     )
-    if requeue:
-        transfer = db.session.get(ExternalTransfer, transfer_id)
-        entry_id = transfer.queue_entry_id if transfer is not None else None
+    transfer = db.session.get(ExternalTransfer, transfer_id)
+    entry_id = transfer.queue_entry_id if transfer is not None else None
+    if entry_id is not None and after == service.AFTER_REQUEUE:
         base = public_base_url()
-        if entry_id is not None:
-            after_response(
-                lambda: connect.send_caller_back_to_queue(db.session, entry_id, base_url=base)
-            )
+        after_response(
+            lambda: connect.send_caller_back_to_queue(db.session, entry_id, base_url=base)
+        )
+    elif entry_id is not None and after == service.AFTER_RESUME:
+        after_response(lambda: service.resume_caller(db.session, entry_id))
     return empty_status_response()
 
 

@@ -417,3 +417,26 @@ def test_if_the_operator_cannot_leave_the_call_stays_theirs(
     assert operator_of(app, operator_id).presence == Presence.BUSY
     transfer = _transfer(app)
     assert transfer.status == TransferStatus.RINGING and transfer.handed_over_at is None
+
+
+def test_a_warm_transfer_nobody_answers_brings_the_caller_back_off_hold(
+    app, twilio, http_client, operator_client
+):
+    client, _operator_id, queued, _leg = _connected(app, twilio, http_client, operator_client)
+    _answering_agency(http_client)
+    client.post(f"/console/api/transfers/{queued.entry_id}/start", data={"choice": "emergency:119"})
+    assert entry_of(app, queued.entry_id).is_on_hold
+    transfer = _transfer(app)
+    http_client.requests.clear()
+    assert _leg_status(twilio, transfer.id, "busy", duration=0).status_code == 204
+    assert _transfer(app).status == TransferStatus.FAILED
+    [unhold] = http_client.requests
+    assert (unhold.method, unhold.url, unhold.data) == (
+        "POST",
+        f"{PARTICIPANTS}/{queued.sid}.json",
+        {"Hold": ["false"]},
+    )
+    entry = entry_of(app, queued.entry_id)
+    assert entry.status == QueueStatus.CONNECTED and not entry.is_on_hold
+    state = client.get("/console/api/transfers/current").get_json()
+    assert state["transfer"]["status"] == "failed" and not state["on_hold"]
