@@ -307,3 +307,15 @@ def test_a_callers_data_export_lists_their_recordings_without_the_provider_addre
     assert recording["recording_sid"] == RECORDING_SID and recording["call_id"] == call_id
     assert "media_url" not in recording
     assert data["transfers"] == []
+
+
+def test_seeking_asks_twilio_for_the_range_and_is_not_a_new_playback(app, operator_client):
+    client, operator_id = operator_client
+    _number, _call_id, recording_id = _recorded_case(app, handled_by=operator_id)
+    adapter = _media(app)
+    assert client.get(f"/console/recordings/{recording_id}/audio").status_code == 200
+    seek = client.get(f"/console/recordings/{recording_id}/audio", headers={"Range": "bytes=8-"})
+    assert seek.status_code == 206 and seek.data == WAV[8:]
+    assert seek.headers["Content-Range"] == f"bytes 8-{len(WAV) - 1}/{len(WAV)}"
+    assert adapter.requests[1].headers["Range"] == "bytes=8-"
+    assert len(_played(app)) == 1
