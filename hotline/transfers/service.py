@@ -469,8 +469,9 @@ def cancel(session: Session, entry_id: int, operator_id: int) -> ExternalTransfe
 
 
 #: What the participant-status view does after its response (REST calls): nothing, send the
-#: caller back to the queue, or take them off hold.
-AFTER_NOTHING, AFTER_REQUEUE, AFTER_RESUME = "", "requeue", "resume"
+#: caller back to the queue, take them off hold, or tell the outside party that the line
+#: records the conversation.
+AFTER_NOTHING, AFTER_REQUEUE, AFTER_RESUME, AFTER_ANNOUNCE = "", "requeue", "resume", "announce"
 
 
 def participant_status(
@@ -496,12 +497,13 @@ def participant_status(
         transfer.participant_call_sid = call_sid
     now = utcnow()
     if call_status == "in-progress":
-        if transfer.answered_at is None:
+        first_answer = transfer.answered_at is None
+        if first_answer:
             transfer.answered_at = now
         if transfer.status == TransferStatus.RINGING:
             transfer.status = TransferStatus.CONSULTING
         session.flush()
-        return AFTER_NOTHING
+        return AFTER_ANNOUNCE if first_answer and _is_recorded(session, transfer) else ""
     if call_status != "completed" and call_status not in FAILED_LEG_STATUSES:
         return AFTER_NOTHING
     if transfer.ended_at is None or transfer.end_status is None:
@@ -520,6 +522,33 @@ def participant_status(
         _audit(session, transfer, f"transfer_{transfer.status.value}", None)
     session.flush()
     return after
+
+
+def _is_recorded(session: Session, transfer: ExternalTransfer) -> bool:
+    """The caller's line records conversations (the outside party joins a recorded one)."""
+    entry = session.get(QueueEntry, transfer.queue_entry_id)
+    line = session.get(Line, entry.line_id) if entry is not None else None
+    return line is not None and line.is_recording_enabled
+
+
+def recording_notice_url(entry_id: int) -> str:
+    return with_query("/twilio/transfers/recording-notice", entry=entry_id)
+
+
+def announce_recording(session: Session, transfer_id: int, *, base_url: str) -> None:
+    """REST, after the participant-status response: the outside party hears the line's
+    recording notice (the caller heard it in the greeting)."""
+    transfer = session.get(ExternalTransfer, transfer_id)
+    entry = session.get(QueueEntry, transfer.queue_entry_id) if transfer is not None else None
+    if entry is None or transfer is None or not transfer.participant_call_sid:
+        return
+    if not entry.conference_sid or not transfer.status.is_live:
+        return
+    get_gateway().announce_to_participant(
+        entry.conference_sid,
+        transfer.participant_call_sid,
+        url=base_url + recording_notice_url(entry.id),
+    )
 
 
 def _caller_back_from_hold(session: Session, transfer: ExternalTransfer) -> str:
