@@ -176,6 +176,12 @@ class TelephonyGateway:
             end_conference_on_exit=value
         )
 
+    def announce_to_participant(self, conference_sid: str, call_sid: str, *, url: str) -> None:
+        """Play the TwiML at `url` (Say/Play) to this participant only."""
+        self.client.conferences(conference_sid).participants(call_sid).update(
+            announce_url=url, announce_method="POST"
+        )
+
     def delete_recording(self, recording_sid: str) -> None:
         """Delete a call recording at Twilio (retention, erasure on request)."""
         self.client.recordings(recording_sid).delete()

@@ -15,6 +15,7 @@ Who may play: supervisors (and admins), and operators who handled the case the c
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -113,6 +114,7 @@ class Media:
     content_type: str
     chunks: Iterator[bytes]
     length: str | None = None
+    content_range: str | None = None
 
 
 def _allowed_origin(url: str) -> bool:
@@ -128,9 +130,15 @@ def _session() -> requests.Session:
     return configured if configured is not None else requests.Session()
 
 
-def open_media(url: str) -> Media | None:
+#: A byte range as browsers ask for one ("bytes=0-", "bytes=1024-2047"): passed on, so the
+#: audio element can seek; anything else is ignored (the whole file).
+_RANGE = re.compile(r"^bytes=\d+-\d*$")
+
+
+def open_media(url: str, *, byte_range: str | None = None) -> Media | None:
     """Fetch a recording's audio from Twilio with the account credentials (as WAV, Twilio's
-    default format), or None when it cannot be fetched."""
+    default format), or None when it cannot be fetched. `byte_range` (the browser's Range
+    header) is passed on, and a 206 answer with its Content-Range passed back."""
     if not _allowed_origin(url):
         log.warning("refused to fetch a recording outside Twilio's API: %s", url[:80])
         return None
@@ -138,22 +146,25 @@ def open_media(url: str) -> Media | None:
     timeout = cfg.get("TWILIO_HTTP_TIMEOUT_SECONDS") or 10
     if not url.rsplit("/", 1)[-1].count("."):
         url += ".wav"  # Twilio's default format, asked for by name
+    headers = {"Range": byte_range} if byte_range and _RANGE.match(byte_range) else {}
     try:
         response = _session().get(
             url,
             auth=(cfg["TWILIO_ACCOUNT_SID"], cfg["TWILIO_AUTH_TOKEN"]),
+            headers=headers,
             stream=True,
             timeout=timeout,
         )
     except requests.RequestException as exc:
         log.warning("recording fetch failed: %s", type(exc).__name__)
         return None
-    if response.status_code != 200:
+    if response.status_code not in (200, 206):
         log.warning("recording fetch answered %s", response.status_code)
         response.close()
         return None
     return Media(
-        status_code=200,
+        status_code=response.status_code,
+        content_range=response.headers.get("Content-Range"),
         content_type=response.headers.get("Content-Type", "audio/wav"),
         chunks=response.iter_content(CHUNK_BYTES),
         # requests decodes a compressed body while streaming: its length is then unknown.

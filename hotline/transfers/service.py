@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioException
 
@@ -37,6 +37,8 @@ from hotline.directory.models import Agency, AgencyKind
 from hotline.errors import ActionRefused
 from hotline.lines.models import Line
 from hotline.numberpolicy import EMERGENCY_SHORT_CODES, NumberPolicy
+from hotline.operators import presence
+from hotline.operators.models import Presence
 from hotline.phone import InvalidNumber, mask, normalise
 from hotline.queue import connect, service
 from hotline.queue.models import QueueEntry, QueueStatus
@@ -84,6 +86,10 @@ class TransferError(ActionRefused):
             "这个号码不允许转接(境外、收费或不允许的短号)。",
             "That number may not be called (foreign, premium-rate or a short code that is "
             "not an emergency service).",
+        ),
+        "not_reached": (
+            "对方没有接通,您仍在和来电者通话。",
+            "The other side was not reached; you are still with the caller.",
         ),
         "telephony": (
             "电话系统暂时出错,请再试一次。",
@@ -353,7 +359,27 @@ def _operator_leaves(
     session: Session, entry: QueueEntry, transfer: ExternalTransfer, conference_sid: str
 ) -> None:
     """The operator's leg leaves the conference without ending it; their part of the
-    conversation is over (wrap-up), the caller stays with the outside party."""
+    conversation is over (wrap-up), the caller stays with the outside party.
+
+    The hand-over is claimed first (a conditional UPDATE: the outside leg may have failed
+    meanwhile, and then the operator stays) and made durable with the conversation's end before
+    the operator's leg is removed (REST): a failure callback racing in then finds the caller
+    alone and sends them back to the queue (`participant_status`). Commits.
+    """
+    now = utcnow()
+    session.flush()  # the participant's CallSid, before the claim reloads the row
+    claimed = session.execute(
+        update(ExternalTransfer)
+        .where(ExternalTransfer.id == transfer.id, ExternalTransfer.status.in_(IN_CONVERSATION))
+        .values(status=TransferStatus.HANDED_OVER, handed_over_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(transfer)
+    if claimed.rowcount != 1:
+        raise TransferError("not_reached")
+    service.conversation_over(session, entry)
+    _audit(session, transfer, "transfer_handed_over", transfer.operator_id)
+    session.commit()
     gateway = get_gateway()
     operator_leg = entry.operator_call_sid
     try:
@@ -362,11 +388,18 @@ def _operator_leaves(
             gateway.remove_participant(conference_sid, operator_leg)
     except TwilioException:
         log.exception("the operator could not leave entry %s", entry.id)
+        # Still in the room: the conversation is theirs again.
+        service.transition(
+            session, entry, (QueueStatus.COMPLETED,), QueueStatus.CONNECTED, ended_at=None
+        )
+        presence.mark_by_id(session, entry.operator_id, Presence.BUSY)
+        if transfer.status == TransferStatus.HANDED_OVER:
+            transfer.status = (
+                TransferStatus.CONSULTING if transfer.answered_at else (TransferStatus.RINGING)
+            )
+            transfer.handed_over_at = None
+        session.commit()
         raise TransferError("telephony") from None
-    transfer.status = TransferStatus.HANDED_OVER
-    transfer.handed_over_at = utcnow()
-    service.conversation_over(session, entry)
-    _audit(session, transfer, "transfer_handed_over", transfer.operator_id)
 
 
 def hand_over(session: Session, entry_id: int, operator_id: int) -> ExternalTransfer:
@@ -435,6 +468,12 @@ def cancel(session: Session, entry_id: int, operator_id: int) -> ExternalTransfe
 # --------------------------------------------------------------------------- Twilio's side
 
 
+#: What the participant-status view does after its response (REST calls): nothing, send the
+#: caller back to the queue, take them off hold, or tell the outside party that the line
+#: records the conversation.
+AFTER_NOTHING, AFTER_REQUEUE, AFTER_RESUME, AFTER_ANNOUNCE = "", "requeue", "resume", "announce"
+
+
 def participant_status(
     session: Session,
     *,
@@ -442,44 +481,94 @@ def participant_status(
     call_sid: str,
     call_status: str,
     duration_seconds: int | None,
-) -> bool:
-    """A call status callback of the outside party's leg. Returns True when the caller, left
-    alone by a cold transfer that failed, must be sent back to the queue (a REST redirect the
-    view makes after its response). Flushes; the webhook guard commits."""
+) -> str:
+    """A call status callback of the outside party's leg: its answer, or its end (with how
+    long it lasted). Returns what must follow after the response: AFTER_REQUEUE when a cold
+    transfer nobody answered left the caller alone (back to the queue), AFTER_RESUME when the
+    outside party of a warm transfer is gone while the caller waits on hold (the operator is
+    still there: the caller comes back to them). Flushes; the webhook guard commits."""
     transfer = session.get(ExternalTransfer, transfer_id)
     if transfer is None:
-        return False
+        return AFTER_NOTHING
     if transfer.participant_call_sid and transfer.participant_call_sid != call_sid:
-        return False  # not this transfer's leg (a forged or misrouted URL): nothing to do
+        return AFTER_NOTHING  # not this transfer's leg (a forged or misrouted URL)
     if transfer.participant_call_sid is None:
         # The callback beat the REST answer's commit: the leg is this transfer's.
         transfer.participant_call_sid = call_sid
     now = utcnow()
     if call_status == "in-progress":
-        if transfer.answered_at is None:
+        first_answer = transfer.answered_at is None
+        if first_answer:
             transfer.answered_at = now
         if transfer.status == TransferStatus.RINGING:
             transfer.status = TransferStatus.CONSULTING
         session.flush()
-        return False
+        return AFTER_ANNOUNCE if first_answer and _is_recorded(session, transfer) else ""
     if call_status != "completed" and call_status not in FAILED_LEG_STATUSES:
-        return False
+        return AFTER_NOTHING
     if transfer.ended_at is None or transfer.end_status is None:
         transfer.ended_at = transfer.ended_at or now
         transfer.end_status = call_status
         transfer.duration_seconds = duration_seconds
     never_talked = transfer.answered_at is None
-    requeue = False
+    after = AFTER_NOTHING
     if transfer.status.is_live:
-        was_cold_handed_over = (
-            transfer.status == TransferStatus.HANDED_OVER and transfer.mode == TransferMode.COLD
-        )
+        was_handed_over = transfer.status == TransferStatus.HANDED_OVER
         transfer.status = TransferStatus.FAILED if never_talked else TransferStatus.ENDED
-        if never_talked and was_cold_handed_over:
-            requeue = _back_to_queue(session, transfer)
+        if never_talked and was_handed_over and transfer.mode == TransferMode.COLD:
+            after = AFTER_REQUEUE if _back_to_queue(session, transfer) else AFTER_NOTHING
+        elif not was_handed_over:
+            after = _caller_back_from_hold(session, transfer)
         _audit(session, transfer, f"transfer_{transfer.status.value}", None)
     session.flush()
-    return requeue
+    return after
+
+
+def _is_recorded(session: Session, transfer: ExternalTransfer) -> bool:
+    """The caller's line records conversations (the outside party joins a recorded one)."""
+    entry = session.get(QueueEntry, transfer.queue_entry_id)
+    line = session.get(Line, entry.line_id) if entry is not None else None
+    return line is not None and line.is_recording_enabled
+
+
+def recording_notice_url(entry_id: int) -> str:
+    return with_query("/twilio/transfers/recording-notice", entry=entry_id)
+
+
+def announce_recording(session: Session, transfer_id: int, *, base_url: str) -> None:
+    """REST, after the participant-status response: the outside party hears the line's
+    recording notice (the caller heard it in the greeting)."""
+    transfer = session.get(ExternalTransfer, transfer_id)
+    entry = session.get(QueueEntry, transfer.queue_entry_id) if transfer is not None else None
+    if entry is None or transfer is None or not transfer.participant_call_sid:
+        return
+    if not entry.conference_sid or not transfer.status.is_live:
+        return
+    get_gateway().announce_to_participant(
+        entry.conference_sid,
+        transfer.participant_call_sid,
+        url=base_url + recording_notice_url(entry.id),
+    )
+
+
+def _caller_back_from_hold(session: Session, transfer: ExternalTransfer) -> str:
+    """The outside party left a conversation the operator is still in: a caller on hold
+    comes back to the operator (marked here; the view's REST request makes it so)."""
+    entry = session.get(QueueEntry, transfer.queue_entry_id)
+    if entry is None or entry.status != QueueStatus.CONNECTED or not entry.is_on_hold:
+        return AFTER_NOTHING
+    entry.is_on_hold = False
+    return AFTER_RESUME
+
+
+def resume_caller(session: Session, entry_id: int) -> None:
+    """REST, after the participant-status response: take the caller off hold."""
+    entry = session.get(QueueEntry, entry_id)
+    if entry is None or entry.status != QueueStatus.CONNECTED or not entry.conference_sid:
+        return
+    get_gateway().hold_participant(
+        entry.conference_sid, _caller_call_sid(session, entry), hold=False
+    )
 
 
 def _back_to_queue(session: Session, transfer: ExternalTransfer) -> bool:

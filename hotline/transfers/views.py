@@ -125,20 +125,28 @@ def _play(*, call_id: int | None, url: str | None, what: str, sid: str | None) -
         call_id=call_id,
     ):
         abort(403)
-    media = recordings.open_media(url)
+    byte_range = request.headers.get("Range")
+    media = recordings.open_media(url, byte_range=byte_range)
     if media is None:
         abort(502)
     # One playback, one audit row: a browser's later range requests (seeking, re-buffering)
     # within the same playback are not new playbacks.
-    if request.headers.get("Range", "bytes=0-") == "bytes=0-":
+    if (byte_range or "bytes=0-") == "bytes=0-":
         recordings.record_playback(
             session, operator_id=current_user.id, call_id=call_id, what=what, sid=sid
         )
         session.commit()
-    headers = {"Cache-Control": "private, no-store"}
+    headers = {"Cache-Control": "private, no-store", "Accept-Ranges": "bytes"}
     if media.length:
         headers["Content-Length"] = media.length
-    return Response(stream_with_context(media.chunks), mimetype=media.content_type, headers=headers)
+    if media.status_code == 206 and media.content_range:
+        headers["Content-Range"] = media.content_range
+    return Response(
+        stream_with_context(media.chunks),
+        status=media.status_code,
+        mimetype=media.content_type,
+        headers=headers,
+    )
 
 
 @bp.get("/recordings/<int:recording_id>/audio")

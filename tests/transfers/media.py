@@ -9,7 +9,8 @@ import requests
 
 
 class FakeMedia(requests.adapters.BaseAdapter):
-    """Answers every request with `body` (a WAV) and `status`; keeps the requests."""
+    """Answers every request with `body` (a WAV) and `status`, a byte range with 206 as
+    Twilio's media host does; keeps the requests."""
 
     def __init__(self, body: bytes, status: int = 200):
         super().__init__()
@@ -22,7 +23,16 @@ class FakeMedia(requests.adapters.BaseAdapter):
         response = requests.Response()
         response.status_code = self.status
         response.headers["Content-Type"] = "audio/x-wav"
-        response.raw = io.BytesIO(self.body if self.status == 200 else b"{}")
+        body = self.body if self.status == 200 else b"{}"
+        wanted = request.headers.get("Range", "")
+        if self.status == 200 and wanted.startswith("bytes=") and wanted != "bytes=0-":
+            start, _, end = wanted[len("bytes=") :].partition("-")
+            last = int(end) if end else len(body) - 1
+            response.status_code = 206
+            response.headers["Content-Range"] = f"bytes {start}-{last}/{len(body)}"
+            body = body[int(start) : last + 1]
+        response.headers["Content-Length"] = str(len(body))
+        response.raw = io.BytesIO(body)
         response.request, response.url = request, request.url
         return response
 

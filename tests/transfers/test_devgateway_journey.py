@@ -62,6 +62,10 @@ def test_a_recorded_call_with_a_warm_external_transfer_reviewed_by_a_supervisor(
     emulator("POST", f"/calls/{office_leg}/answer")
     emulator.advance(2)
     assert _transfer(app).status == TransferStatus.CONSULTING
+    office = emulator("GET", f"/calls/{office_leg}")
+    assert any("与工作人员的通话会录音" in e["text"] for e in office["transcript"]), (
+        "the office is told the conversation is recorded"
+    )
     caller = emulator("GET", f"/calls/{sid}")
     assert caller["activity"] == "on-hold", caller["activity"]
 

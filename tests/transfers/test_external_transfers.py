@@ -165,6 +165,7 @@ def test_cold_transfer_to_120_adds_the_short_code_and_the_operator_leaves_at_onc
     assert (remove.method, remove.url) == ("DELETE", f"{PARTICIPANTS}/{operator_leg}.json")
     transfer = _transfer(app)
     assert transfer.status == TransferStatus.HANDED_OVER and transfer.kind == "emergency"
+    assert transfer.participant_call_sid == AGENCY_LEG and transfer.handed_over_at is not None
     assert transfer.target_name == "120 急救"
     assert entry_of(app, queued.entry_id).status == QueueStatus.COMPLETED
     assert operator_of(app, operator_id).presence == Presence.WRAP_UP
@@ -390,3 +391,52 @@ def test_a_malformed_participant_status_is_a_400_and_changes_nothing(
     )
     assert other.status_code == 204
     assert _transfer(app).status == TransferStatus.RINGING
+
+
+def test_if_the_operator_cannot_leave_the_call_stays_theirs(
+    app, twilio, http_client, operator_client
+):
+    client, operator_id, queued, operator_leg = _connected(
+        app, twilio, http_client, operator_client
+    )
+    _answering_agency(http_client)
+    http_client.responses.insert(
+        0,
+        (
+            rf"DELETE .*/Participants/{operator_leg}\.json$",
+            (500, {"code": 20500, "message": "Internal Server Error", "status": 500}),
+        ),
+    )
+    response = client.post(
+        f"/console/api/transfers/{queued.entry_id}/start",
+        data={"choice": "emergency:120", "mode": "cold"},
+    )
+    assert response.status_code == 502
+    entry = entry_of(app, queued.entry_id)
+    assert entry.status == QueueStatus.CONNECTED and entry.ended_at is None
+    assert operator_of(app, operator_id).presence == Presence.BUSY
+    transfer = _transfer(app)
+    assert transfer.status == TransferStatus.RINGING and transfer.handed_over_at is None
+
+
+def test_a_warm_transfer_nobody_answers_brings_the_caller_back_off_hold(
+    app, twilio, http_client, operator_client
+):
+    client, _operator_id, queued, _leg = _connected(app, twilio, http_client, operator_client)
+    _answering_agency(http_client)
+    client.post(f"/console/api/transfers/{queued.entry_id}/start", data={"choice": "emergency:119"})
+    assert entry_of(app, queued.entry_id).is_on_hold
+    transfer = _transfer(app)
+    http_client.requests.clear()
+    assert _leg_status(twilio, transfer.id, "busy", duration=0).status_code == 204
+    assert _transfer(app).status == TransferStatus.FAILED
+    [unhold] = http_client.requests
+    assert (unhold.method, unhold.url, unhold.data) == (
+        "POST",
+        f"{PARTICIPANTS}/{queued.sid}.json",
+        {"Hold": ["false"]},
+    )
+    entry = entry_of(app, queued.entry_id)
+    assert entry.status == QueueStatus.CONNECTED and not entry.is_on_hold
+    state = client.get("/console/api/transfers/current").get_json()
+    assert state["transfer"]["status"] == "failed" and not state["on_hold"]

@@ -307,3 +307,50 @@ def test_a_callers_data_export_lists_their_recordings_without_the_provider_addre
     assert recording["recording_sid"] == RECORDING_SID and recording["call_id"] == call_id
     assert "media_url" not in recording
     assert data["transfers"] == []
+
+
+def test_seeking_asks_twilio_for_the_range_and_is_not_a_new_playback(app, operator_client):
+    client, operator_id = operator_client
+    _number, _call_id, recording_id = _recorded_case(app, handled_by=operator_id)
+    adapter = _media(app)
+    assert client.get(f"/console/recordings/{recording_id}/audio").status_code == 200
+    seek = client.get(f"/console/recordings/{recording_id}/audio", headers={"Range": "bytes=8-"})
+    assert seek.status_code == 206 and seek.data == WAV[8:]
+    assert seek.headers["Content-Range"] == f"bytes 8-{len(WAV) - 1}/{len(WAV)}"
+    assert adapter.requests[1].headers["Range"] == "bytes=8-"
+    assert len(_played(app)) == 1
+
+
+def test_an_agency_joining_a_recorded_call_hears_the_notice(
+    app, twilio, http_client, operator_client
+):
+    from tests.operator_queue.test_queue_connect import _connected
+    from tests.transfers.test_external_transfers import (
+        AGENCY_LEG,
+        PARTICIPANTS,
+        _answering_agency,
+        _leg_status,
+        _transfer,
+    )
+
+    _recording_on(app)
+    client, _operator_id, queued, _leg = _connected(app, twilio, http_client, operator_client)
+    _answering_agency(http_client)
+    client.post(f"/console/api/transfers/{queued.entry_id}/start", data={"choice": "emergency:120"})
+    transfer = _transfer(app)
+    http_client.requests.clear()
+    _leg_status(twilio, transfer.id, "in-progress")
+    [announce] = http_client.requests
+    notice = f"{BASE_URL}/twilio/transfers/recording-notice?entry={queued.entry_id}"
+    assert (announce.method, announce.url, announce.data) == (
+        "POST",
+        f"{PARTICIPANTS}/{AGENCY_LEG}.json",
+        {"AnnounceUrl": [notice], "AnnounceMethod": ["POST"]},
+    )
+    said = xml(twilio.post(path_of(notice), {"AccountSid": "AC" + "1" * 32}))
+    assert "".join(said.itertext()).strip() == "与工作人员的通话会录音。"
+    assert 'rate="100%"' in ET.tostring(said, "unicode")
+    # Answering again (a repeated callback) does not announce twice.
+    http_client.requests.clear()
+    _leg_status(twilio, transfer.id, "in-progress")
+    assert http_client.requests == []
