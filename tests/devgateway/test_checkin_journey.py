@@ -5,7 +5,6 @@ not answer, so the cascade texts his volunteer, whose dev phone replies 1: the e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import time
 
 import pytest
@@ -19,7 +18,7 @@ from hotline.db import db
 from hotline.sms.jobs import send_outbox
 from tests import factories
 
-from .harness import ACCOUNT_SID, AUTH_TOKEN, LINE, Gateway, LocalServer
+from .harness import LINE, Gateway
 
 WANG = "+8613123456701"
 LI = "+8613123456702"
@@ -27,22 +26,12 @@ VOLUNTEER = "+8613123456790"
 
 
 @pytest.fixture
-def gateway(app, gateway_factory) -> Iterator[Gateway]:
+def gateway(app, hotline_gateway) -> Gateway:
+    """The app and the emulator wired together; no pacing or ringing cap, texts sent at once."""
     app.config.update(
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        HOTLINE_DEV_MODE=True,
-        TWILIO_HTTP_CLIENT=None,
-        CALLBACK_CALLS_PER_SECOND=0,
-        CALLBACK_RINGING_MARGIN=None,
-        SMS_SEGMENTS_PER_SECOND=100,
+        CALLBACK_CALLS_PER_SECOND=0, CALLBACK_RINGING_MARGIN=None, SMS_SEGMENTS_PER_SECOND=100
     )
-    hotline_server = LocalServer(app.wsgi_app)
-    gateway = gateway_factory(HOTLINE_URL=hotline_server.url)
-    app.config.update(TWILIO_API_BASE_URL=gateway.url, PUBLIC_BASE_URL=hotline_server.url)
-    app.extensions["hotline.gateway"] = None  # build the SDK client with the new base URL
-    yield gateway
-    hotline_server.close()
+    return hotline_gateway
 
 
 def _enrol(app) -> dict[str, int]:
