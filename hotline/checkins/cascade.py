@@ -7,8 +7,9 @@ answers. Flushes, never commits (the clock jobs, the webhook guard and the CLI c
     missed --retry time (enrolment's policy)--> calling ...
     missed, no retry left --> cascade: volunteer SMS, family SMS, 失联 case, each recorded
     cascade --volunteer/family reply 1, or the elder calls in--> reached (case resolved)
-    cascade --reply 2--> unreachable (case stays escalated for the supervisors)
-    cascade --no reply within CHECKIN_VOLUNTEER_REPLY_MINUTES--> supervisors alerted
+    cascade --reply 2--> unreachable (the case is escalated as urgent at once)
+    cascade --no reply within CHECKIN_VOLUNTEER_REPLY_MINUTES--> the case is escalated as
+        urgent: the supervisors are alerted by the alerts feature (urgent case, then overdue)
 
 Exactly once, with any number of clocks: the day's episode is unique per (enrolment, date) and
 inserted in a savepoint (the loser of a race skips it); each later step is claimed by a
@@ -56,21 +57,21 @@ from hotline.lines.models import Line
 from hotline.phone import mask
 from hotline.sms import texts
 from hotline.sms.events import CheckinReplied
-from hotline.sms.models import AlertKind, SmsPurpose
+from hotline.sms.models import SmsPurpose
 from hotline.sms.outbox import queue_sms
-from hotline.sms.recipients import recipients_for
 from hotline.sms.texts import Head
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-#: Minutes the volunteer has to reply before the supervisors are alerted (configurable).
+#: Minutes the volunteer has to reply before the supervisors are alerted (configurable): the
+#: 失联 case's deadline.
 DEFAULT_VOLUNTEER_REPLY_MINUTES = 60
-#: The 失联 case: filed as an emergency, with this sub-topic, escalated as urgent (its deadline is
-#: the urgent escalation deadline of the cases feature).
+#: The 失联 case: filed as an emergency with this sub-topic; escalated as urgent when nobody
+#: replied by its deadline (then the cases feature's urgent escalation deadline runs).
 LOST_CONTACT_SUB_TOPIC = "失联"
-#: The supervisors told about a lost contact are those who get urgent-case alerts on the line.
-LOST_CONTACT_ALERT_KIND = AlertKind.URGENT_CASE
+#: A check-in call not over this long after it was asked for counts as missed.
+CALL_WATCHDOG = timedelta(hours=2)
 
 
 def volunteer_reply_minutes() -> int:
@@ -93,6 +94,17 @@ def open_due_episodes(session: Session, now: datetime | None = None) -> list[Che
         .where(CheckinEnrolment.status.in_((EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED)))
         .order_by(CheckinEnrolment.id)
     ).all()
+    # Today's episodes already made, in one query (a local date is at most a day from UTC's).
+    utc_today = now.date()
+    made = {
+        (enrolment_id, due_date)
+        for enrolment_id, due_date in session.execute(
+            select(CheckinEpisode.enrolment_id, CheckinEpisode.due_date).where(
+                CheckinEpisode.due_date >= utc_today - timedelta(days=1),
+                CheckinEpisode.due_date <= utc_today + timedelta(days=1),
+            )
+        )
+    }
     for enrolment in enrolments:
         calendar = calendars.get(enrolment.line_id)
         if calendar is None:
@@ -109,13 +121,7 @@ def open_due_episodes(session: Session, now: datetime | None = None) -> list[Che
         window = schedule.due_now(enrolment, calendar, now)
         if window is None:
             continue
-        exists = session.scalar(
-            select(CheckinEpisode.id).where(
-                CheckinEpisode.enrolment_id == enrolment.id,
-                CheckinEpisode.due_date == window.due_date,
-            )
-        )
-        if exists is not None:
+        if (enrolment.id, window.due_date) in made:
             continue
         episode = _new_episode(enrolment, window)
         try:
@@ -162,7 +168,9 @@ def place_call(session: Session, episode: CheckinEpisode, now: datetime) -> None
     episode.callback_id = callback.id
     episode.attempts += 1
     episode.last_attempt_at = now
-    episode.next_step_at = None
+    # A watchdog: a call not over by then counts as missed (it merged into another callback
+    # that waits for the line's calling window, or its end never reached us).
+    episode.next_step_at = now + CALL_WATCHDOG
     episode.status = EpisodeStatus.CALLING
     session.flush()
     if callback.status not in (CallbackStatus.PENDING, CallbackStatus.DIALING):
@@ -351,6 +359,12 @@ def on_callback_attempt_ended(session: Session, event: CallbackAttemptEnded) -> 
     attempt = session.get(CallbackAttempt, event.attempt_id)
     outcome = attempt.outcome.value if attempt is not None and attempt.outcome else "ended"
     if outcome == AttemptOutcome.PERSON.value:
+        callback = session.get(CallbackRequest, event.callback_id)
+        if callback is not None and callback.reason != CallbackReason.CHECK_IN:
+            # The check-in merged into another callback to the elder (one call per person):
+            # they talked to an operator, which is as good as an answer.
+            confirm(session, episode, via="operator")
+            return
         outcome = "hung_up"  # answered, but the elder never answered the question
     record_miss(session, episode, outcome, utcnow())
 
@@ -381,6 +395,10 @@ def record_miss(session: Session, episode: CheckinEpisode, outcome: str, now: da
 # --------------------------------------------------------------------------- the cascade
 
 
+#: Statuses whose `next_step_at` the clock acts on (a call's watchdog, a retry, the cascade).
+STEP_STATUSES = (EpisodeStatus.CALLING, EpisodeStatus.MISSED, EpisodeStatus.CASCADE)
+
+
 def _claim_step(session: Session, episode_id: int, expected: datetime) -> bool:
     """Take the episode's due step (exactly one clock wins it)."""
     result = session.execute(
@@ -388,7 +406,7 @@ def _claim_step(session: Session, episode_id: int, expected: datetime) -> bool:
         .where(
             CheckinEpisode.id == episode_id,
             CheckinEpisode.next_step_at == expected,
-            CheckinEpisode.status.in_((EpisodeStatus.MISSED, EpisodeStatus.CASCADE)),
+            CheckinEpisode.status.in_(STEP_STATUSES),
         )
         .values(next_step_at=None)
         .execution_options(synchronize_session=False)
@@ -403,7 +421,7 @@ def run_due_steps(session: Session, now: datetime | None = None) -> int:
     due = session.execute(
         select(CheckinEpisode.id, CheckinEpisode.next_step_at)
         .where(
-            CheckinEpisode.status.in_((EpisodeStatus.MISSED, EpisodeStatus.CASCADE)),
+            CheckinEpisode.status.in_(STEP_STATUSES),
             CheckinEpisode.next_step_at <= now,
         )
         .order_by(CheckinEpisode.next_step_at)
@@ -415,12 +433,14 @@ def run_due_steps(session: Session, now: datetime | None = None) -> int:
             continue
         episode = session.get(CheckinEpisode, episode_id, populate_existing=True)
         assert episode is not None
-        if episode.status == EpisodeStatus.MISSED:
+        if episode.status == EpisodeStatus.CALLING:
+            record_miss(session, episode, "not_placed", now)
+        elif episode.status == EpisodeStatus.MISSED:
             place_call(session, episode, now)
         elif episode.volunteer_sms_at is None and episode.case_opened_at is None:
             start_cascade(session, episode, now)
         else:
-            alert_supervisors(session, episode, now)
+            escalate_lost_contact(session, episode, now, reason=NO_REPLY_REASON)
         taken += 1
     return taken
 
@@ -473,6 +493,10 @@ def start_cascade(session: Session, episode: CheckinEpisode, now: datetime) -> N
         if sent:
             episode.family_sms_at = utcnow()
         episode.family_sms_count = sent
+    # The case's deadline: the volunteer's time to reply (none when there is no volunteer).
+    wait = volunteer_reply_minutes() if episode.volunteer_sms_at is not None else 0
+    deadline = now + timedelta(minutes=wait)
+    local_deadline = deadline.astimezone(LineCalendar(line).zone)
     case = lifecycle.open_case(
         session,
         caller_id=caller.id,
@@ -480,21 +504,16 @@ def start_cascade(session: Session, episode: CheckinEpisode, now: datetime) -> N
         channel="checkin",
         scenario="emergency",
         summary=(
-            f"关爱回访失联：{episode.due_date.isoformat()} {episode.attempts}次未接"
-            f" / check-in lost contact: {episode.attempts} calls unanswered"
+            f"关爱回访失联：{elder} {episode.due_date.isoformat()} {episode.attempts}次未接，"
+            f"已通知志愿者和家属，{local_deadline:%H:%M}前无回复即上报。"
+            f" / Check-in lost contact: {episode.attempts} calls unanswered; volunteer and "
+            f"family texted; escalated at {local_deadline:%H:%M} without a reply."
         ),
     )
     case.sub_topic = LOST_CONTACT_SUB_TOPIC
-    lifecycle.escalate(
-        session,
-        case,
-        reason="关爱回访失联 / lost contact after a missed check-in",
-        operator_id=None,
-        is_urgent=True,
-    )
     episode.case_id = case.id
     episode.case_opened_at = utcnow()
-    episode.next_step_at = now + timedelta(minutes=volunteer_reply_minutes())
+    episode.next_step_at = deadline
     session.flush()
     log.warning(
         "check-in %s: %s missed %s calls; cascade started (case %s)",
@@ -505,34 +524,27 @@ def start_cascade(session: Session, episode: CheckinEpisode, now: datetime) -> N
     )
 
 
-def alert_supervisors(session: Session, episode: CheckinEpisode, now: datetime) -> None:
-    """Nobody replied in time: the supervisors who get urgent-case alerts on the line are told."""
-    if episode.supervisor_alerted_at is not None or episode.replied_at is not None:
+NO_REPLY_REASON = (
+    "关爱回访失联：志愿者未按时回复 / lost contact: no reply from the volunteer in time"
+)
+UNREACHABLE_REASON = (
+    "关爱回访失联：{by}回复无法联系老人 / lost contact: the {by} cannot reach the elder"
+)
+
+
+def escalate_lost_contact(
+    session: Session, episode: CheckinEpisode, now: datetime, *, reason: str
+) -> None:
+    """Hand the 失联 case to the supervisors: escalated as urgent, so the alerts feature texts
+    those who get urgent-case alerts on the line (and again when the escalation is overdue)."""
+    if episode.supervisor_alerted_at is not None:
         return
-    caller, line, elder = _names(session, episode)
     case = session.get(Case, episode.case_id) if episode.case_id else None
-    head = Head(now, line.timezone, case.number if case else None)
-    for supervisor in recipients_for(session, line.id, LOST_CONTACT_ALERT_KIND.value):
-        lang = texts.staff_language(supervisor.console_language)
-        queue_sms(
-            session,
-            to=supervisor.phone_number or "",
-            body=texts.alert_checkin_lost_contact(
-                lang,
-                head,
-                elder=elder,
-                attempts=episode.attempts,
-                waited_minutes=volunteer_reply_minutes(),
-            ),
-            purpose=SmsPurpose.SUPERVISOR_ALERT,
-            line_id=line.id,
-            caller_id=caller.id,
-            case_id=case.id if case else None,
-            kind="alert_checkin_lost_contact",
-            language=lang,
-        )
-    episode.supervisor_alerted_at = utcnow()
+    if case is not None and case.is_active and case.status != CaseStatus.ESCALATED:
+        lifecycle.escalate(session, case, reason=reason, operator_id=None, is_urgent=True)
+    episode.supervisor_alerted_at = now
     session.flush()
+    log.warning("check-in %s: lost contact escalated (case %s)", episode.id, episode.case_id)
 
 
 # --------------------------------------------------------------------------- replies and closing
@@ -619,15 +631,8 @@ def _close(
             note=f"关爱回访：已联系上老人（{by}） / check-in: elder reached ({by})",
             operator_id=operator_id,
         )
-    elif (
-        case is not None and case.status == CaseStatus.ESCALATED and status != EpisodeStatus.REACHED
-    ):
-        lifecycle.add_note(
-            session,
-            case,
-            text=f"关爱回访：{by}回复无法联系老人 / check-in: {by} cannot reach the elder",
-            operator_id=operator_id,
-        )
+    elif case is not None and case.is_active and status == EpisodeStatus.UNREACHABLE:
+        escalate_lost_contact(session, episode, now, reason=UNREACHABLE_REASON.format(by=by))
     audit.record(
         session,
         entity="checkin_episode",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import date, datetime, time
+from types import EllipsisType
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ from hotline.checkins.models import (
 from hotline.directory.models import Volunteer
 from hotline.errors import ActionRefused, InvalidInput
 from hotline.lines.models import Line
-from hotline.timeutil import utcnow
+from hotline.timeutil import local_day, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -228,10 +229,11 @@ def update_schedule(
     window_start: time | None = None,
     window_end: time | None = None,
     retry_minutes: str | None = None,
-    volunteer_id: int | None | type[...] = ...,
+    volunteer_id: int | None | EllipsisType = ...,
     notify_family: bool | None = None,
 ) -> CheckinEnrolment:
-    """Change the schedule, retries, volunteer or family setting. Flushes; audited."""
+    """Change the schedule, retries, volunteer (None: no volunteer; left out: unchanged) or
+    family setting. Flushes; audited."""
     if enrolment.status == EnrolmentStatus.STOPPED:
         raise ActionRefused("该回访已停止。", "This enrolment is stopped.")
     before = audit.snapshot(enrolment, ENROLMENT_FIELDS)
@@ -255,11 +257,17 @@ def update_schedule(
     if volunteer_id is not ...:
         if volunteer_id is not None:
             _check_volunteer(session, volunteer_id)
-        enrolment.volunteer_id = volunteer_id  # type: ignore[assignment]
+        enrolment.volunteer_id = volunteer_id
     if notify_family is not None:
         enrolment.notify_family = notify_family
     _record_change(session, enrolment, before, "updated", operator_id, only_if_changed=True)
     return enrolment
+
+
+def _local_today(session: Session, enrolment: CheckinEnrolment) -> date:
+    """Today in the line's time zone (pauses and stops are in local dates)."""
+    line = session.get(Line, enrolment.line_id)
+    return local_day(utcnow(), line.timezone if line is not None else "Asia/Shanghai")
 
 
 def _cancel_open_episodes(session: Session, enrolment: CheckinEnrolment, *, from_date: date):
@@ -293,7 +301,7 @@ def pause(
     """Pause check-ins through `until` (a local date; calls resume the day after). Flushes."""
     if enrolment.status == EnrolmentStatus.STOPPED:
         raise ActionRefused("该回访已停止。", "This enrolment is stopped.")
-    today = today or utcnow().date()
+    today = today or _local_today(session, enrolment)
     if until < today:
         raise InvalidInput("暂停的结束日期不能早于今天。", "The pause cannot end before today.")
     before = audit.snapshot(enrolment, ENROLMENT_FIELDS)
@@ -335,7 +343,7 @@ def stop(
     enrolment.stopped_at = utcnow()
     enrolment.stop_reason = (reason or "").strip()[:200]
     enrolment.paused_until = None
-    _cancel_open_episodes(session, enrolment, from_date=today or utcnow().date())
+    _cancel_open_episodes(session, enrolment, from_date=today or _local_today(session, enrolment))
     _record_change(session, enrolment, before, "stopped", operator_id)
     return enrolment
 

@@ -148,3 +148,54 @@ def test_an_answer_for_another_call_is_refused_without_changes(
     response = twilio.post(_action(twiml), stranger.params(Digits="1"))
     assert response.status_code == 400
     assert episodes(app)[0].status == EpisodeStatus.CALLING
+
+
+@pytest.mark.parametrize("query", ["", "episode=1&turn=x", "episode=999&turn=0"])
+def test_a_malformed_check_in_answer_gets_a_400_and_changes_nothing(
+    app, elder, jobs, fake_calls, twilio, query
+):
+    call, _twiml = _answered(app, jobs, twilio)
+    url = "/twilio/checkins/input" + (f"?{query}" if query else "")
+    response = twilio.post(url, call.params(Digits="1"))
+    assert response.status_code == 400
+    assert episodes(app)[0].status == EpisodeStatus.CALLING
+
+
+def test_an_unsigned_check_in_answer_is_refused(app, elder, jobs, fake_calls, twilio, client):
+    call, twiml = _answered(app, jobs, twilio)
+    response = client.post(_action(twiml), data=call.params(Digits="1"))
+    assert response.status_code in (401, 403)
+    assert episodes(app)[0].status == EpisodeStatus.CALLING
+
+
+def test_the_question_keeps_to_the_elders_pacing(app, elder, jobs, fake_calls, twilio):
+    with app.app_context():
+        caller = db.session.get(Caller, elder.caller_id)
+        caller.is_hard_of_hearing = True
+        caller.speech_rate_percent = 70
+        db.session.commit()
+    _call, twiml = _answered(app, jobs, twilio)
+    assert 'timeout="12"' in twiml  # more time to find the key
+    assert 'rate="70%"' in twiml and 'rate="85%"' not in twiml
+
+
+def test_asking_for_a_person_while_the_line_is_closed_reaches_the_voicemail(
+    app, elder, jobs, fake_calls, twilio
+):
+    from hotline.callbacks.models import CallbackReason, CallbackRequest
+    from hotline.lines.models import Line
+
+    with app.app_context():
+        line = db.session.get(Line, elder.line_id)
+        line.is_open_every_day = False  # Saturday: closed; the elder chose every day
+        db.session.commit()
+    call, twiml = _answered(app, jobs, twilio)
+    after = _say(call, twiml, digits="0")
+    assert "<Record" in after and "<Enqueue" not in after
+    assert episodes(app)[0].status == EpisodeStatus.HELP
+    assert _queue(app) == []
+    with app.app_context():
+        owed = db.session.scalars(
+            select(CallbackRequest).where(CallbackRequest.reason == CallbackReason.VOICEMAIL)
+        ).all()
+        assert [c.phone_number for c in owed] == [ELDER_PHONE]
