@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from hotline.checkins.cli import checkins_cli
 from hotline.directory.cli import volunteers_cli
 from hotline.lines.cli import calendar_cli, lines_cli
 from hotline.operators.cli import operators_cli
@@ -151,3 +152,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(volunteers_cli)
     app.cli.add_command(lines_cli)
     app.cli.add_command(calendar_cli)
+    app.cli.add_command(checkins_cli)

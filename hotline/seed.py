@@ -1,4 +1,5 @@
-"""Demo data: two lines, demo operators and callers (fictional names and example numbers)."""
+"""Demo data: two lines, demo operators and callers, a volunteer and a check-in enrolment
+(fictional names and example numbers)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ DEMO_OPERATORS = [
     ("operator", "坐席 刘芳", Role.OPERATOR, "operator-demo-pass", "+8613123456781"),
     ("operator2", "坐席 赵强", Role.OPERATOR, "operator-demo-pass", "+8613123456782"),
 ]
+#: A demo community volunteer (邻里守望) who looks after the enrolled elders.
+DEMO_VOLUNTEER = ("赵志愿", "+8613123456790", "东城街道")
+#: Demo check-ins (关爱回访): (elder's number, local window). A long window, so a fresh
+#: `python3 dev.py run` rings 王阿姨's dev phone within a minute at most times of day.
+DEMO_CHECKINS = [("+8613123456701", time(7, 0), time(22, 0))]
 #: The demo floor speaks two dialects, so routing by language shows: 刘芳 Mandarin and English,
 #: 赵强 Cantonese and Mandarin (a Cantonese caller is offered to 赵强 first).
 DEMO_LANGUAGES = {"operator": ["zh-CN", "en-US"], "operator2": ["yue-HK", "zh-CN"]}
@@ -40,7 +46,7 @@ DEMO_LANGUAGES = {"operator": ["zh-CN", "en-US"], "operator2": ["yue-HK", "zh-CN
 
 def seed_demo_data(session) -> dict:
     """Create the demo rows if they are missing (safe to run twice)."""
-    created = {"lines": 0, "operators": 0, "callers": 0}
+    created = {"lines": 0, "operators": 0, "callers": 0, "checkins": 0}
     lines = (
         ("main", "长者服务热线", DEMO_LINE_NUMBER, "main"),
         ("nomenu", "长者服务热线(无菜单)", DEMO_NOMENU_LINE_NUMBER, "nomenu"),
@@ -108,8 +114,52 @@ def seed_demo_data(session) -> dict:
                 )
             )
             created["callers"] += 1
+    session.flush()
+    created["checkins"] = _seed_checkins(session)
     session.commit()
     return created
+
+
+def _seed_checkins(session) -> int:
+    """The demo volunteer and the demo elders' check-in enrolments (consent in person)."""
+    from datetime import date
+
+    from hotline.checkins.service import enrol, live_enrolment
+    from hotline.directory.models import ConsentWay, Volunteer
+
+    name, number, district = DEMO_VOLUNTEER
+    volunteer = session.scalar(select(Volunteer).where(Volunteer.phone_number == number))
+    if volunteer is None:
+        volunteer = Volunteer(
+            name=name,
+            phone_number=number,
+            district=district,
+            languages="普通话",
+            consented_on=date(2026, 1, 5),
+            consent_way=ConsentWay.IN_WRITING,
+        )
+        session.add(volunteer)
+        session.flush()
+    line = session.scalar(select(Line).where(Line.key == "main"))
+    made = 0
+    for elder_number, start, end in DEMO_CHECKINS:
+        elder = find_caller(session, elder_number)
+        if line is None or elder is None or live_enrolment(session, elder.id, line.id):
+            continue
+        enrol(
+            session,
+            caller_id=elder.id,
+            line_id=line.id,
+            window_start=start,
+            window_end=end,
+            consent_method="elder_in_person",
+            consent_witness="社区工作人员",
+            operator_id=None,
+            retry_minutes="5,10",
+            volunteer_id=volunteer.id,
+        )
+        made += 1
+    return made
 
 
 @click.command("seed-demo")

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import String, and_, cast, delete, exists, or_, select, update
+from sqlalchemy import String, and_, cast, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hotline import audit
@@ -29,6 +29,14 @@ from hotline.cases.models import (
     CaseContact,
     CaseNote,
     Referral,
+)
+from hotline.checkins.models import (
+    OPEN_EPISODE_STATUSES,
+    CheckinEnrolment,
+    CheckinEpisode,
+    EnrolmentStatus,
+    EpisodeOutcome,
+    EpisodeStatus,
 )
 from hotline.directory.models import VolunteerElder
 from hotline.errors import ActionRefused
@@ -113,6 +121,20 @@ def export_caller_data(session: Session, caller_id: int, *, operator_id: int | N
             _row(m)
             for m in session.scalars(select(SmsMessage).where(SmsMessage.caller_id.in_(group)))
         ],
+        "checkin_enrolments": [
+            _row(e)
+            for e in session.scalars(
+                select(CheckinEnrolment).where(CheckinEnrolment.caller_id.in_(group))
+            )
+        ],
+        "checkin_episodes": [
+            _row(e)
+            for e in session.scalars(
+                select(CheckinEpisode)
+                .where(CheckinEpisode.caller_id.in_(group))
+                .order_by(CheckinEpisode.due_date)
+            )
+        ],
     }
     audit.record(
         session,
@@ -168,6 +190,41 @@ def anonymise_caller(
         session.delete(contact)
     # The volunteers' roster keeps the volunteer (staff data) but not whom they looked after.
     session.execute(delete(VolunteerElder).where(VolunteerElder.caller_id.in_(group)))
+    # Check-ins (关爱回访) stop; their free text goes; the dates and outcomes stay for the figures.
+    session.execute(
+        update(CheckinEnrolment)
+        .where(CheckinEnrolment.caller_id.in_(group))
+        .values(
+            status=EnrolmentStatus.STOPPED,
+            stopped_at=func.coalesce(CheckinEnrolment.stopped_at, now),
+            stop_reason="caller data erased",
+            pause_reason="",
+            consent_witness="",
+            notes="",
+            volunteer_id=None,
+        ),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    session.execute(
+        update(CheckinEpisode)
+        .where(
+            CheckinEpisode.caller_id.in_(group),
+            CheckinEpisode.status.in_(OPEN_EPISODE_STATUSES),
+        )
+        .values(
+            status=EpisodeStatus.CANCELED,
+            outcome=EpisodeOutcome.CANCELED,
+            closed_at=now,
+            closed_by="system",
+        ),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    session.execute(
+        update(CheckinEpisode)
+        .where(CheckinEpisode.caller_id.in_(group))
+        .values(volunteer_id=None, next_step_at=None),
+        execution_options={"synchronize_session": "fetch"},
+    )
     case_ids = select(Case.id).where(Case.caller_id.in_(group))
     session.execute(
         update(Case)

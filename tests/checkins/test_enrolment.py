@@ -121,3 +121,48 @@ def test_pause_resume_stop_are_audited(session, elder):
         "paused_until": (today + timedelta(days=10)).isoformat(),
         "pause_reason": "<2 chars>",
     }
+
+
+def test_erasing_the_elder_stops_check_ins_and_removes_their_words(session, elder):
+    from hotline.cases.privacy import anonymise_caller, export_caller_data
+    from hotline.checkins.models import CheckinEpisode, EpisodeStatus
+
+    line = factories.main_line(session)
+    volunteer = factories.make_volunteer(session)
+    enrolment = factories.make_enrolment(
+        session,
+        caller_id=elder.id,
+        line_id=line.id,
+        consent_witness="社区主任张某",
+        volunteer_id=volunteer.id,
+        notes="独居,耳背",
+    )
+    now = utcnow()
+    session.add(
+        CheckinEpisode(
+            enrolment_id=enrolment.id,
+            caller_id=elder.id,
+            line_id=line.id,
+            volunteer_id=volunteer.id,
+            due_date=now.date(),
+            window_start_at=now,
+            window_end_at=now + timedelta(hours=2),
+            status=EpisodeStatus.CASCADE,
+            next_step_at=now,
+        )
+    )
+    session.commit()
+    exported = export_caller_data(session, elder.id, operator_id=None)
+    assert [e["notes"] for e in exported["checkin_enrolments"]] == ["独居,耳背"]
+    assert [e["status"] for e in exported["checkin_episodes"]] == ["cascade"]
+    anonymise_caller(session, elder.id, operator_id=None, actor="test")
+    session.commit()
+    session.refresh(enrolment)
+    assert enrolment.status == EnrolmentStatus.STOPPED
+    assert (enrolment.notes, enrolment.consent_witness, enrolment.volunteer_id) == ("", "", None)
+    [episode] = session.scalars(select(CheckinEpisode)).all()
+    assert (episode.status, episode.next_step_at, episode.volunteer_id) == (
+        EpisodeStatus.CANCELED,
+        None,
+        None,
+    )

@@ -75,3 +75,21 @@ def twilio_client(gateway: Gateway) -> Iterator[Client]:
     client.api.base_url = gateway.url
     yield client
     http_client.session.close()
+
+
+@pytest.fixture
+def hotline_gateway(app, gateway_factory) -> Iterator[Gateway]:
+    """The hotline app and the emulator on real local ports, wired to each other (the app runs
+    with the public development token, so HOTLINE_DEV_MODE is set)."""
+    app.config.update(
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        HOTLINE_DEV_MODE=True,
+        TWILIO_HTTP_CLIENT=None,
+    )
+    hotline_server = LocalServer(app.wsgi_app)
+    gateway = gateway_factory(HOTLINE_URL=hotline_server.url)
+    app.config.update(TWILIO_API_BASE_URL=gateway.url, PUBLIC_BASE_URL=hotline_server.url)
+    app.extensions["hotline.gateway"] = None  # build the SDK client with the new base URL
+    yield gateway
+    hotline_server.close()

@@ -9,7 +9,6 @@ first second, 看病, an emergency phrase, a registered elder, a blocked caller,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from hotline.ivr.check import speech_seconds
 from hotline.queue.models import QueueEntry
 from hotline.queue.service import Priority
 
-from .harness import ACCOUNT_SID, AUTH_TOKEN, LINE, Gateway, LocalServer
+from .harness import LINE, Gateway
 
 #: Give up on a journey after this many seconds of the emulator's clock.
 LIMIT_SECONDS = 90
@@ -33,21 +32,9 @@ EMERGENCY_NUMBER = "1 2 0"
 
 
 @pytest.fixture
-def gateway(app, gateway_factory) -> Iterator[Gateway]:
-    """The hotline app and the emulator on real local ports, wired to each other (the app runs
-    with the public development token, so HOTLINE_DEV_MODE is set)."""
-    app.config.update(
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        HOTLINE_DEV_MODE=True,
-        TWILIO_HTTP_CLIENT=None,
-    )
-    hotline_server = LocalServer(app.wsgi_app)
-    gateway = gateway_factory(HOTLINE_URL=hotline_server.url)
-    app.config.update(TWILIO_API_BASE_URL=gateway.url, PUBLIC_BASE_URL=hotline_server.url)
-    app.extensions["hotline.gateway"] = None  # build the SDK client with the new base URL
-    yield gateway
-    hotline_server.close()
+def gateway(hotline_gateway) -> Gateway:
+    """The hotline app and the emulator wired to each other (conftest.hotline_gateway)."""
+    return hotline_gateway
 
 
 def _tick(gateway: Gateway, seconds: float) -> None:

@@ -1,0 +1,128 @@
+"""A check-in journey (关爱回访, issue 14) through the dev gateway, over real HTTP: the clock
+places the day's check-in calls; 王阿姨's dev phone rings, she answers and presses 1; 李伯 does
+not answer, so the cascade texts his volunteer, whose dev phone replies 1: the episode and the
+失联 case are closed."""
+
+from __future__ import annotations
+
+from datetime import time
+
+import pytest
+from sqlalchemy import select
+
+from hotline.callbacks.jobs import dispatch_due_callbacks
+from hotline.cases.models import Case, CaseStatus
+from hotline.checkins.jobs import open_due_checkins, run_checkin_cascade
+from hotline.checkins.models import CheckinEpisode, EpisodeOutcome, EpisodeStatus
+from hotline.db import db
+from hotline.sms.jobs import send_outbox
+from tests import factories
+
+from .harness import LINE, Gateway
+
+WANG = "+8613123456701"
+LI = "+8613123456702"
+VOLUNTEER = "+8613123456790"
+
+
+@pytest.fixture
+def gateway(app, hotline_gateway) -> Gateway:
+    """The app and the emulator wired together; no pacing or ringing cap, texts sent at once."""
+    app.config.update(
+        CALLBACK_CALLS_PER_SECOND=0, CALLBACK_RINGING_MARGIN=None, SMS_SEGMENTS_PER_SECOND=100
+    )
+    return hotline_gateway
+
+
+def _enrol(app) -> dict[str, int]:
+    """王阿姨 and 李伯, enrolled all day (the test runs at any hour), no retries, one volunteer."""
+    ids = {}
+    with app.app_context():
+        session = db.session
+        line = factories.main_line(session)
+        volunteer = factories.make_volunteer(session, phone_number=VOLUNTEER)
+        for number, name in ((WANG, "王阿姨"), (LI, "李伯")):
+            caller = factories.make_caller(session, phone_number=number, display_name=name)
+            factories.make_enrolment(
+                session,
+                caller_id=caller.id,
+                line_id=line.id,
+                window_start=time(0, 0),
+                window_end=time(23, 59, 59),
+                retry_minutes="",
+                volunteer_id=volunteer.id,
+            )
+            ids[number] = caller.id
+        session.commit()
+    return ids
+
+
+def _run(app, job) -> None:
+    with app.app_context():
+        job(app)
+
+
+def _episode(app, caller_id: int) -> CheckinEpisode:
+    with app.app_context():
+        row = db.session.scalar(select(CheckinEpisode).where(CheckinEpisode.caller_id == caller_id))
+        db.session.expunge(row)
+        return row
+
+
+def _ringing(gateway: Gateway, number: str) -> dict:
+    calls = gateway.api("GET", "/calls?active=1", expect=200)["calls"]
+    [call] = [c for c in calls if c["to"] == number]
+    return call
+
+
+def test_one_elder_presses_1_the_other_misses_and_the_volunteer_replies_1(app, gateway):
+    ids = _enrol(app)
+    gateway.api("GET", f"/phones/{WANG}", expect=200)  # 王阿姨's dev phone is on
+    gateway.api("GET", f"/phones/{VOLUNTEER}", expect=200)  # and the volunteer's
+    _run(app, open_due_checkins)
+    _run(app, dispatch_due_callbacks)
+    gateway.idle()
+
+    # 王阿姨's phone rings: she answers, hears her name and the question, and presses 1.
+    wang_call = _ringing(gateway, WANG)
+    gateway.api("POST", f"/calls/{wang_call['sid']}/answer", expect=200, answered_by="human")
+    gateway.idle()
+    heard = " ".join(
+        e["text"] for e in gateway.call(wang_call["sid"])["transcript"] if e["kind"] == "say"
+    )
+    assert "王阿姨,您好!这里是长者服务热线的关爱回访。" in heard
+    gateway.press(wang_call["sid"], "1")
+    gateway.idle()
+    wang = _episode(app, ids[WANG])
+    assert (wang.status, wang.outcome) == (EpisodeStatus.OK, EpisodeOutcome.OK)
+
+    # 李伯's phone is off: it rings until the timeout, no answer.
+    li_call = _ringing(gateway, LI)
+    gateway.advance(120)
+    gateway.idle()
+    assert gateway.call(li_call["sid"])["status"] == "no-answer"
+    assert _episode(app, ids[LI]).status == EpisodeStatus.CASCADE
+
+    # The clock runs the cascade and sends the texts: the volunteer's dev phone gets one.
+    _run(app, run_checkin_cascade)
+    _run(app, send_outbox)
+    gateway.idle()
+    inbox = gateway.api("GET", f"/phones/{VOLUNTEER}/messages", expect=200)["messages"]
+    [visit] = [m for m in inbox if "关爱回访" in m["body"]]
+    assert "李伯今天1次未接电话" in visit["body"] and "回复1已联系上、2无法联系" in visit["body"]
+
+    # The volunteer replies 1 from the dev phone: the episode and the 失联 case are closed.
+    gateway.api("POST", f"/phones/{VOLUNTEER}/messages", expect=201, to=LINE, body="1")
+    gateway.idle()
+    li = _episode(app, ids[LI])
+    assert (li.status, li.outcome, li.reply_by) == (
+        EpisodeStatus.REACHED,
+        EpisodeOutcome.REACHED_BY_VOLUNTEER,
+        "volunteer",
+    )
+    with app.app_context():
+        assert db.session.get(Case, li.case_id).status == CaseStatus.RESOLVED
+    _run(app, send_outbox)
+    gateway.idle()
+    inbox = gateway.api("GET", f"/phones/{VOLUNTEER}/messages", expect=200)["messages"]
+    assert any("已联系上老人" in m["body"] for m in inbox)
