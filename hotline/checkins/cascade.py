@@ -69,6 +69,8 @@ DEFAULT_VOLUNTEER_REPLY_MINUTES = 60
 #: The 失联 case: filed as an emergency, with this sub-topic, escalated as urgent (its deadline is
 #: the urgent escalation deadline of the cases feature).
 LOST_CONTACT_SUB_TOPIC = "失联"
+#: A check-in call not over this long after it was asked for counts as missed.
+CALL_WATCHDOG = timedelta(hours=2)
 #: The supervisors told about a lost contact are those who get urgent-case alerts on the line.
 LOST_CONTACT_ALERT_KIND = AlertKind.URGENT_CASE
 
@@ -93,6 +95,17 @@ def open_due_episodes(session: Session, now: datetime | None = None) -> list[Che
         .where(CheckinEnrolment.status.in_((EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED)))
         .order_by(CheckinEnrolment.id)
     ).all()
+    # Today's episodes already made, in one query (a local date is at most a day from UTC's).
+    utc_today = now.date()
+    made = {
+        (enrolment_id, due_date)
+        for enrolment_id, due_date in session.execute(
+            select(CheckinEpisode.enrolment_id, CheckinEpisode.due_date).where(
+                CheckinEpisode.due_date >= utc_today - timedelta(days=1),
+                CheckinEpisode.due_date <= utc_today + timedelta(days=1),
+            )
+        )
+    }
     for enrolment in enrolments:
         calendar = calendars.get(enrolment.line_id)
         if calendar is None:
@@ -109,13 +122,7 @@ def open_due_episodes(session: Session, now: datetime | None = None) -> list[Che
         window = schedule.due_now(enrolment, calendar, now)
         if window is None:
             continue
-        exists = session.scalar(
-            select(CheckinEpisode.id).where(
-                CheckinEpisode.enrolment_id == enrolment.id,
-                CheckinEpisode.due_date == window.due_date,
-            )
-        )
-        if exists is not None:
+        if (enrolment.id, window.due_date) in made:
             continue
         episode = _new_episode(enrolment, window)
         try:
@@ -162,7 +169,9 @@ def place_call(session: Session, episode: CheckinEpisode, now: datetime) -> None
     episode.callback_id = callback.id
     episode.attempts += 1
     episode.last_attempt_at = now
-    episode.next_step_at = None
+    # A watchdog: a call not over by then counts as missed (it merged into another callback
+    # that waits for the line's calling window, or its end never reached us).
+    episode.next_step_at = now + CALL_WATCHDOG
     episode.status = EpisodeStatus.CALLING
     session.flush()
     if callback.status not in (CallbackStatus.PENDING, CallbackStatus.DIALING):
@@ -351,6 +360,12 @@ def on_callback_attempt_ended(session: Session, event: CallbackAttemptEnded) -> 
     attempt = session.get(CallbackAttempt, event.attempt_id)
     outcome = attempt.outcome.value if attempt is not None and attempt.outcome else "ended"
     if outcome == AttemptOutcome.PERSON.value:
+        callback = session.get(CallbackRequest, event.callback_id)
+        if callback is not None and callback.reason != CallbackReason.CHECK_IN:
+            # The check-in merged into another callback to the elder (one call per person):
+            # they talked to an operator, which is as good as an answer.
+            confirm(session, episode, via="operator")
+            return
         outcome = "hung_up"  # answered, but the elder never answered the question
     record_miss(session, episode, outcome, utcnow())
 
@@ -381,6 +396,10 @@ def record_miss(session: Session, episode: CheckinEpisode, outcome: str, now: da
 # --------------------------------------------------------------------------- the cascade
 
 
+#: Statuses whose `next_step_at` the clock acts on (a call's watchdog, a retry, the cascade).
+STEP_STATUSES = (EpisodeStatus.CALLING, EpisodeStatus.MISSED, EpisodeStatus.CASCADE)
+
+
 def _claim_step(session: Session, episode_id: int, expected: datetime) -> bool:
     """Take the episode's due step (exactly one clock wins it)."""
     result = session.execute(
@@ -388,7 +407,7 @@ def _claim_step(session: Session, episode_id: int, expected: datetime) -> bool:
         .where(
             CheckinEpisode.id == episode_id,
             CheckinEpisode.next_step_at == expected,
-            CheckinEpisode.status.in_((EpisodeStatus.MISSED, EpisodeStatus.CASCADE)),
+            CheckinEpisode.status.in_(STEP_STATUSES),
         )
         .values(next_step_at=None)
         .execution_options(synchronize_session=False)
@@ -403,7 +422,7 @@ def run_due_steps(session: Session, now: datetime | None = None) -> int:
     due = session.execute(
         select(CheckinEpisode.id, CheckinEpisode.next_step_at)
         .where(
-            CheckinEpisode.status.in_((EpisodeStatus.MISSED, EpisodeStatus.CASCADE)),
+            CheckinEpisode.status.in_(STEP_STATUSES),
             CheckinEpisode.next_step_at <= now,
         )
         .order_by(CheckinEpisode.next_step_at)
@@ -415,7 +434,9 @@ def run_due_steps(session: Session, now: datetime | None = None) -> int:
             continue
         episode = session.get(CheckinEpisode, episode_id, populate_existing=True)
         assert episode is not None
-        if episode.status == EpisodeStatus.MISSED:
+        if episode.status == EpisodeStatus.CALLING:
+            record_miss(session, episode, "not_placed", now)
+        elif episode.status == EpisodeStatus.MISSED:
             place_call(session, episode, now)
         elif episode.volunteer_sms_at is None and episode.case_opened_at is None:
             start_cascade(session, episode, now)
@@ -494,7 +515,10 @@ def start_cascade(session: Session, episode: CheckinEpisode, now: datetime) -> N
     )
     episode.case_id = case.id
     episode.case_opened_at = utcnow()
-    episode.next_step_at = now + timedelta(minutes=volunteer_reply_minutes())
+    # The supervisors are told if the volunteer does not reply in time, or at once when there
+    # is no volunteer to text.
+    wait = volunteer_reply_minutes() if episode.volunteer_sms_at is not None else 0
+    episode.next_step_at = now + timedelta(minutes=wait)
     session.flush()
     log.warning(
         "check-in %s: %s missed %s calls; cascade started (case %s)",

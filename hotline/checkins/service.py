@@ -26,7 +26,7 @@ from hotline.checkins.models import (
 from hotline.directory.models import Volunteer
 from hotline.errors import ActionRefused, InvalidInput
 from hotline.lines.models import Line
-from hotline.timeutil import utcnow
+from hotline.timeutil import local_day, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +262,12 @@ def update_schedule(
     return enrolment
 
 
+def _local_today(session: Session, enrolment: CheckinEnrolment) -> date:
+    """Today in the line's time zone (pauses and stops are in local dates)."""
+    line = session.get(Line, enrolment.line_id)
+    return local_day(utcnow(), line.timezone if line is not None else "Asia/Shanghai")
+
+
 def _cancel_open_episodes(session: Session, enrolment: CheckinEnrolment, *, from_date: date):
     """Episodes not yet called from `from_date` on are canceled (a call under way, or a cascade,
     runs to its end: the elder may already be unreachable)."""
@@ -293,7 +299,7 @@ def pause(
     """Pause check-ins through `until` (a local date; calls resume the day after). Flushes."""
     if enrolment.status == EnrolmentStatus.STOPPED:
         raise ActionRefused("该回访已停止。", "This enrolment is stopped.")
-    today = today or utcnow().date()
+    today = today or _local_today(session, enrolment)
     if until < today:
         raise InvalidInput("暂停的结束日期不能早于今天。", "The pause cannot end before today.")
     before = audit.snapshot(enrolment, ENROLMENT_FIELDS)
@@ -335,7 +341,7 @@ def stop(
     enrolment.stopped_at = utcnow()
     enrolment.stop_reason = (reason or "").strip()[:200]
     enrolment.paused_until = None
-    _cancel_open_episodes(session, enrolment, from_date=today or utcnow().date())
+    _cancel_open_episodes(session, enrolment, from_date=today or _local_today(session, enrolment))
     _record_change(session, enrolment, before, "stopped", operator_id)
     return enrolment
 

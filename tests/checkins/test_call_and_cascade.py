@@ -285,3 +285,99 @@ def test_a_refused_elder_number_goes_straight_to_the_next_step(app, clock, jobs)
     assert episode.status == EpisodeStatus.CASCADE
     with app.app_context():
         assert db.session.get(CallbackRequest, episode.callback_id).status == CallbackStatus.REFUSED
+
+
+def test_a_pause_skips_its_days_and_the_clock_resumes_it_after(app, elder, jobs, clock):
+    from datetime import date
+
+    from hotline.checkins import service
+    from hotline.checkins.models import CheckinEnrolment, EnrolmentStatus
+
+    with app.app_context():
+        enrolment = db.session.get(CheckinEnrolment, elder.enrolment_id)
+        service.pause(
+            db.session, enrolment, until=date(2026, 12, 6), operator_id=None, reason="住院"
+        )
+        db.session.commit()
+    jobs.open_due()  # Saturday 5 Dec: paused
+    clock.shift(timedelta(days=1))
+    jobs.open_due()  # Sunday 6 Dec: the last paused day
+    assert episodes(app) == []
+    clock.shift(timedelta(days=1))
+    jobs.open_due()  # Monday 7 Dec: resumed by the clock, and called
+    with app.app_context():
+        enrolment = db.session.get(CheckinEnrolment, elder.enrolment_id)
+        assert (enrolment.status, enrolment.paused_until) == (EnrolmentStatus.ACTIVE, None)
+    [episode] = episodes(app)
+    assert episode.due_date == date(2026, 12, 7) and episode.status == EpisodeStatus.CALLING
+
+
+def test_without_a_volunteer_the_supervisors_are_told_at_once(
+    app, jobs, fake_calls, twilio, clock, supervisor
+):
+    from hotline.checkins import service
+    from hotline.checkins.models import CheckinEnrolment
+
+    from .conftest import enrol_elder
+
+    enrolled = enrol_elder(app)
+    with app.app_context():
+        enrolment = db.session.get(CheckinEnrolment, enrolled.enrolment_id)
+        service.update_schedule(db.session, enrolment, operator_id=None, volunteer_id=None)
+        db.session.commit()
+    _miss_every_call(app, jobs, twilio, clock)
+    jobs.cascade()
+    [episode] = episodes(app)
+    assert episode.volunteer_sms_at is None and episode.supervisor_alerted_at is not None
+    assert len(_outbox(app, kind="alert_checkin_lost_contact")) == 1
+
+
+def _owe_a_callback(app, elder) -> None:
+    from hotline.callbacks.service import request_callback
+    from hotline.timeutil import utcnow
+
+    with app.app_context():
+        request_callback(
+            db.session,
+            line_id=elder.line_id,
+            phone_number=ELDER_PHONE,
+            reason=CallbackReason.VIRTUAL_HOLD,
+            original_arrival_at=utcnow() - timedelta(minutes=30),
+            caller_id=elder.caller_id,
+        )
+        db.session.commit()
+
+
+def test_a_check_in_merged_into_another_callback_is_confirmed_by_the_operator_call(
+    app, elder, jobs, fake_calls, twilio, clock
+):
+    clock.shift(timedelta(days=2))  # Monday 09:30: inside the line's calling window
+    _owe_a_callback(app, elder)
+    jobs.open_due()
+    [episode] = episodes(app)
+    with app.app_context():
+        assert db.session.get(CallbackRequest, episode.callback_id).reason == (
+            CallbackReason.VIRTUAL_HOLD
+        )
+    jobs.dispatch()
+    call = _call(app, twilio, episode)
+    assert "<Enqueue" in call.answer(answered_by="human").get_data(as_text=True)
+    call.status("completed", 5, duration=300)
+    [episode] = episodes(app)
+    assert (episode.status, episode.answered_via) == (EpisodeStatus.OK, "operator")
+
+
+def test_a_check_in_call_never_placed_counts_as_missed_after_the_watchdog(
+    app, elder, jobs, fake_calls, twilio, clock
+):
+    # Saturday: the check-in merged into a callback that waits for Monday's calling window.
+    _owe_a_callback(app, elder)
+    jobs.open_due()
+    assert jobs.dispatch().placed == []
+    clock.shift(timedelta(hours=2) - timedelta(seconds=1))
+    jobs.cascade()
+    assert episodes(app)[0].status == EpisodeStatus.CALLING
+    clock.shift(timedelta(seconds=1))
+    jobs.cascade()
+    [episode] = episodes(app)
+    assert (episode.status, episode.last_attempt_outcome) == (EpisodeStatus.MISSED, "not_placed")
