@@ -126,3 +126,27 @@ def test_one_elder_presses_1_the_other_misses_and_the_volunteer_replies_1(app, g
     gateway.idle()
     inbox = gateway.api("GET", f"/phones/{VOLUNTEER}/messages", expect=200)["messages"]
     assert any("已联系上老人" in m["body"] for m in inbox)
+
+
+def test_an_answering_machine_is_a_missed_check_in(app, gateway):
+    ids = _enrol(app)
+    gateway.api("GET", f"/phones/{WANG}", expect=200)
+    _run(app, open_due_checkins)
+    _run(app, dispatch_due_callbacks)
+    gateway.idle()
+    wang_call = _ringing(gateway, WANG)
+    # The dev phone's "answer as a machine" button.
+    gateway.api(
+        "POST", f"/calls/{wang_call['sid']}/answer", expect=200, answered_by="machine_end_beep"
+    )
+    gateway.idle()
+    gateway.advance(60)
+    gateway.idle()
+    view = gateway.call(wang_call["sid"])
+    assert view["status"] == "completed"
+    # The machine heard the short message with the line's number, not the check-in question.
+    heard = " ".join(e["text"] for e in view["transcript"] if e["kind"] == "say")
+    assert "关爱回访" not in heard
+    # AnsweredBy reached the hotline: the attempt ended as "machine", a missed check-in.
+    wang = _episode(app, ids[WANG])
+    assert (wang.status, wang.last_attempt_outcome) == (EpisodeStatus.CASCADE, "machine")

@@ -368,6 +368,15 @@
     const incoming = state && state.incoming[0];
     if (incoming) await act("POST", "/api/calls/" + incoming.call_sid + "/answer", { wait: "none" });
   });
+  $("answer-machine").addEventListener("click", async () => {
+    // Answering-machine detection: the call is answered, AnsweredBy says a machine (the hotline
+    // then leaves a short message, and a check-in counts the call as missed).
+    const incoming = state && state.incoming[0];
+    if (incoming) {
+      await act("POST", "/api/calls/" + incoming.call_sid + "/answer",
+        { wait: "none", answered_by: "machine_end_beep" });
+    }
+  });
   $("decline").addEventListener("click", async () => {
     const incoming = state && state.incoming[0];
     if (incoming) await act("POST", "/api/calls/" + incoming.call_sid + "/decline", { wait: "none" });
