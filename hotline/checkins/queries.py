@@ -26,6 +26,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from hotline.callers.models import Caller, FamilyContact
+from hotline.callers.service import consented_family_contacts
 from hotline.cases.models import Case
 from hotline.checkins.models import (
     CheckinEnrolment,
@@ -400,11 +401,9 @@ def volunteer_roster(session: Session, district: str = "") -> list[Volunteer]:
 
 
 def consented_family(session: Session, caller_id: int) -> list[FamilyContact]:
-    """The elder's family contacts who may be told when the elder cannot be reached."""
-    contacts = session.scalars(
-        select(FamilyContact).where(FamilyContact.caller_id == caller_id).order_by(FamilyContact.id)
-    ).all()
-    return [c for c in contacts if c.may("may_receive_alerts")]
+    """The elder's family contacts who may be told when the elder cannot be reached (consent in
+    force, may receive alerts): the ones an enrolment chooses from."""
+    return consented_family_contacts(session, caller_id, "may_receive_alerts")
 
 
 # --------------------------------------------------------------------------- reports

@@ -166,7 +166,6 @@ def _enrol_data(session, **override) -> dict:
         "window_end": "10:30",
         "retry_minutes": "20,60",
         "volunteer_id": str(volunteer.id),
-        "notify_family": "y",
         "consented_at": (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
         "consent_method": "elder_in_person",
         "consent_witness": "社区网格员 周敏",
