@@ -148,3 +148,21 @@ def test_an_answer_for_another_call_is_refused_without_changes(
     response = twilio.post(_action(twiml), stranger.params(Digits="1"))
     assert response.status_code == 400
     assert episodes(app)[0].status == EpisodeStatus.CALLING
+
+
+@pytest.mark.parametrize("query", ["", "episode=1&turn=x", "episode=999&turn=0"])
+def test_a_malformed_check_in_answer_gets_a_400_and_changes_nothing(
+    app, elder, jobs, fake_calls, twilio, query
+):
+    call, _twiml = _answered(app, jobs, twilio)
+    url = "/twilio/checkins/input" + (f"?{query}" if query else "")
+    response = twilio.post(url, call.params(Digits="1"))
+    assert response.status_code == 400
+    assert episodes(app)[0].status == EpisodeStatus.CALLING
+
+
+def test_an_unsigned_check_in_answer_is_refused(app, elder, jobs, fake_calls, twilio, client):
+    call, twiml = _answered(app, jobs, twilio)
+    response = client.post(_action(twiml), data=call.params(Digits="1"))
+    assert response.status_code in (401, 403)
+    assert episodes(app)[0].status == EpisodeStatus.CALLING
