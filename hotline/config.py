@@ -67,7 +67,7 @@ TUNING_VARIABLES: dict[str, str] = {
     "CALLBACK_RING_TIMEOUT_SECONDS": "int",
     "CALLBACK_RECONCILE_MINUTES": "int",
     "WEBHOOK_EVENT_RETENTION_DAYS": "int",
-    # Check-ins: minutes the volunteer has to reply before the supervisors are alerted.
+    # Check-ins: minutes the volunteer has to reply before the 失联 case is escalated.
     "CHECKIN_VOLUNTEER_REPLY_MINUTES": "int",
 }
 #: Environment names that differ from the configuration key they set.

@@ -7,8 +7,9 @@ answers. Flushes, never commits (the clock jobs, the webhook guard and the CLI c
     missed --retry time (enrolment's policy)--> calling ...
     missed, no retry left --> cascade: volunteer SMS, family SMS, 失联 case, each recorded
     cascade --volunteer/family reply 1, or the elder calls in--> reached (case resolved)
-    cascade --reply 2--> unreachable (case stays escalated for the supervisors)
-    cascade --no reply within CHECKIN_VOLUNTEER_REPLY_MINUTES--> supervisors alerted
+    cascade --reply 2--> unreachable (the case is escalated as urgent at once)
+    cascade --no reply within CHECKIN_VOLUNTEER_REPLY_MINUTES--> the case is escalated as
+        urgent: the supervisors are alerted by the alerts feature (urgent case, then overdue)
 
 Exactly once, with any number of clocks: the day's episode is unique per (enrolment, date) and
 inserted in a savepoint (the loser of a race skips it); each later step is claimed by a
@@ -56,23 +57,21 @@ from hotline.lines.models import Line
 from hotline.phone import mask
 from hotline.sms import texts
 from hotline.sms.events import CheckinReplied
-from hotline.sms.models import AlertKind, SmsPurpose
+from hotline.sms.models import SmsPurpose
 from hotline.sms.outbox import queue_sms
-from hotline.sms.recipients import recipients_for
 from hotline.sms.texts import Head
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-#: Minutes the volunteer has to reply before the supervisors are alerted (configurable).
+#: Minutes the volunteer has to reply before the supervisors are alerted (configurable): the
+#: 失联 case's deadline.
 DEFAULT_VOLUNTEER_REPLY_MINUTES = 60
-#: The 失联 case: filed as an emergency, with this sub-topic, escalated as urgent (its deadline is
-#: the urgent escalation deadline of the cases feature).
+#: The 失联 case: filed as an emergency with this sub-topic; escalated as urgent when nobody
+#: replied by its deadline (then the cases feature's urgent escalation deadline runs).
 LOST_CONTACT_SUB_TOPIC = "失联"
 #: A check-in call not over this long after it was asked for counts as missed.
 CALL_WATCHDOG = timedelta(hours=2)
-#: The supervisors told about a lost contact are those who get urgent-case alerts on the line.
-LOST_CONTACT_ALERT_KIND = AlertKind.URGENT_CASE
 
 
 def volunteer_reply_minutes() -> int:
@@ -441,7 +440,7 @@ def run_due_steps(session: Session, now: datetime | None = None) -> int:
         elif episode.volunteer_sms_at is None and episode.case_opened_at is None:
             start_cascade(session, episode, now)
         else:
-            alert_supervisors(session, episode, now)
+            escalate_lost_contact(session, episode, now, reason=NO_REPLY_REASON)
         taken += 1
     return taken
 
@@ -496,6 +495,10 @@ def start_cascade(session: Session, episode: CheckinEpisode, now: datetime) -> N
         if sent:
             episode.family_sms_at = utcnow()
         episode.family_sms_count = sent
+    # The case's deadline: the volunteer's time to reply (none when there is no volunteer).
+    wait = volunteer_reply_minutes() if episode.volunteer_sms_at is not None else 0
+    deadline = now + timedelta(minutes=wait)
+    local_deadline = deadline.astimezone(LineCalendar(line).zone)
     case = lifecycle.open_case(
         session,
         caller_id=caller.id,
@@ -503,24 +506,16 @@ def start_cascade(session: Session, episode: CheckinEpisode, now: datetime) -> N
         channel="checkin",
         scenario="emergency",
         summary=(
-            f"关爱回访失联：{episode.due_date.isoformat()} {episode.attempts}次未接"
-            f" / check-in lost contact: {episode.attempts} calls unanswered"
+            f"关爱回访失联：{elder} {episode.due_date.isoformat()} {episode.attempts}次未接，"
+            f"已通知志愿者和家属，{local_deadline:%H:%M}前无回复即上报。"
+            f" / Check-in lost contact: {episode.attempts} calls unanswered; volunteer and "
+            f"family texted; escalated at {local_deadline:%H:%M} without a reply."
         ),
     )
     case.sub_topic = LOST_CONTACT_SUB_TOPIC
-    lifecycle.escalate(
-        session,
-        case,
-        reason="关爱回访失联 / lost contact after a missed check-in",
-        operator_id=None,
-        is_urgent=True,
-    )
     episode.case_id = case.id
     episode.case_opened_at = utcnow()
-    # The supervisors are told if the volunteer does not reply in time, or at once when there
-    # is no volunteer to text.
-    wait = volunteer_reply_minutes() if episode.volunteer_sms_at is not None else 0
-    episode.next_step_at = now + timedelta(minutes=wait)
+    episode.next_step_at = deadline
     session.flush()
     log.warning(
         "check-in %s: %s missed %s calls; cascade started (case %s)",
@@ -531,34 +526,27 @@ def start_cascade(session: Session, episode: CheckinEpisode, now: datetime) -> N
     )
 
 
-def alert_supervisors(session: Session, episode: CheckinEpisode, now: datetime) -> None:
-    """Nobody replied in time: the supervisors who get urgent-case alerts on the line are told."""
-    if episode.supervisor_alerted_at is not None or episode.replied_at is not None:
+NO_REPLY_REASON = (
+    "关爱回访失联：志愿者未按时回复 / lost contact: no reply from the volunteer in time"
+)
+UNREACHABLE_REASON = (
+    "关爱回访失联：{by}回复无法联系老人 / lost contact: the {by} cannot reach the elder"
+)
+
+
+def escalate_lost_contact(
+    session: Session, episode: CheckinEpisode, now: datetime, *, reason: str
+) -> None:
+    """Hand the 失联 case to the supervisors: escalated as urgent, so the alerts feature texts
+    those who get urgent-case alerts on the line (and again when the escalation is overdue)."""
+    if episode.supervisor_alerted_at is not None:
         return
-    caller, line, elder = _names(session, episode)
     case = session.get(Case, episode.case_id) if episode.case_id else None
-    head = Head(now, line.timezone, case.number if case else None)
-    for supervisor in recipients_for(session, line.id, LOST_CONTACT_ALERT_KIND.value):
-        lang = texts.staff_language(supervisor.console_language)
-        queue_sms(
-            session,
-            to=supervisor.phone_number or "",
-            body=texts.alert_checkin_lost_contact(
-                lang,
-                head,
-                elder=elder,
-                attempts=episode.attempts,
-                waited_minutes=volunteer_reply_minutes(),
-            ),
-            purpose=SmsPurpose.SUPERVISOR_ALERT,
-            line_id=line.id,
-            caller_id=caller.id,
-            case_id=case.id if case else None,
-            kind="alert_checkin_lost_contact",
-            language=lang,
-        )
-    episode.supervisor_alerted_at = utcnow()
+    if case is not None and case.is_active and case.status != CaseStatus.ESCALATED:
+        lifecycle.escalate(session, case, reason=reason, operator_id=None, is_urgent=True)
+    episode.supervisor_alerted_at = now
     session.flush()
+    log.warning("check-in %s: lost contact escalated (case %s)", episode.id, episode.case_id)
 
 
 # --------------------------------------------------------------------------- replies and closing
@@ -645,15 +633,8 @@ def _close(
             note=f"关爱回访：已联系上老人（{by}） / check-in: elder reached ({by})",
             operator_id=operator_id,
         )
-    elif (
-        case is not None and case.status == CaseStatus.ESCALATED and status != EpisodeStatus.REACHED
-    ):
-        lifecycle.add_note(
-            session,
-            case,
-            text=f"关爱回访：{by}回复无法联系老人 / check-in: {by} cannot reach the elder",
-            operator_id=operator_id,
-        )
+    elif case is not None and case.is_active and status == EpisodeStatus.UNREACHABLE:
+        escalate_lost_contact(session, episode, now, reason=UNREACHABLE_REASON.format(by=by))
     audit.record(
         session,
         entity="checkin_episode",

@@ -575,23 +575,6 @@ def checkin_reply_thanks(lang: str, head: Head, *, reached: bool) -> str:
     )
 
 
-def alert_checkin_lost_contact(
-    lang: str, head: Head, *, elder: str, attempts: int, waited_minutes: int
-) -> str:
-    """To supervisors: a missed check-in's volunteer has not replied in time (head: the 失联
-    case's number)."""
-    who = _elder(elder, lang)
-    if lang == EN:
-        return (
-            f"{head(lang)} ALERT: check-in lost contact, {who}, {attempts} calls unanswered; "
-            f"no reply from the volunteer in {waited_minutes} min. Please act."
-        )
-    return (
-        f"{head(lang)}告警：关爱回访失联，{who}{attempts}次未接，"
-        f"志愿者{waited_minutes}分钟未回复，请处理。"
-    )
-
-
 #: Every kind of text by name (the SmsMessage.kind column).
 RENDERERS: dict[str, Callable[..., str]] = {
     fn.__name__: fn
@@ -625,7 +608,6 @@ RENDERERS: dict[str, Callable[..., str]] = {
         checkin_volunteer_visit,
         checkin_family,
         checkin_reply_thanks,
-        alert_checkin_lost_contact,
     )
 }
 

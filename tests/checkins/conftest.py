@@ -126,6 +126,12 @@ class Jobs:
     def dispatch(self):
         return dispatch(self.app)
 
+    def alerts(self) -> None:
+        from hotline.alerts.jobs import update_alerts
+
+        with self.app.app_context():
+            update_alerts(self.app)
+
     def send_sms(self) -> None:
         from hotline.sms.jobs import send_outbox
 

@@ -163,9 +163,16 @@ def test_the_cascade_after_the_last_miss_in_order(
     )
     with app.app_context():
         case = db.session.get(Case, episode.case_id)
-        assert case.status == CaseStatus.ESCALATED and case.is_urgent
-        assert case.sub_topic == "失联" and case.escalation_deadline_at is not None
-    # The volunteer has 45 minutes (CHECKIN_VOLUNTEER_REPLY_MINUTES) to reply.
+        assert (case.status, case.scenario, case.sub_topic) == (
+            CaseStatus.OPEN,
+            "emergency",
+            "失联",
+        )
+        # Its deadline: the volunteer has 45 minutes (CHECKIN_VOLUNTEER_REPLY_MINUTES).
+        assert "11:35前无回复即上报" in case.summary  # the last call missed at 10:50
+    assert episode.next_step_at == episode.case_opened_at + timedelta(minutes=45)
+    jobs.alerts()
+    assert _outbox(app, purpose="supervisor_alert") == []  # nobody is alerted yet
     clock.shift(timedelta(minutes=44))
     jobs.cascade()
     assert episodes(app)[0].supervisor_alerted_at is None
@@ -174,10 +181,16 @@ def test_the_cascade_after_the_last_miss_in_order(
     jobs.cascade()
     [episode] = episodes(app)
     assert episode.supervisor_alerted_at is not None
-    [alert] = _outbox(app, kind="alert_checkin_lost_contact")
+    with app.app_context():
+        case = db.session.get(Case, episode.case_id)
+        assert case.status == CaseStatus.ESCALATED and case.is_urgent
+        assert case.escalation_deadline_at is not None
+    # The alerts feature tells the supervisor (urgent case), once.
+    jobs.alerts()
+    jobs.alerts()
+    [alert] = _outbox(app, purpose="supervisor_alert")
     assert alert.to_number == "+8613800000001"
-    assert "关爱回访失联，王阿姨3次未接，志愿者45分钟未回复" in alert.body
-    assert alert.body.startswith(f"工单{case.number}")
+    assert alert.body.startswith(f"工单{case.number}") and "关爱回访失联" in alert.body
 
 
 def _reply(twilio, body: str, from_: str):
@@ -236,10 +249,10 @@ def test_the_first_reply_closes_the_episode_and_a_later_one_changes_nothing(
     _reply(twilio, "1", other)
     assert episodes(app)[0].outcome == outcome
     assert len(_outbox(app, kind="checkin_reply_thanks")) == 1
-    # No supervisor alert once someone replied.
+    # Reached: the supervisors are never alerted. Cannot reach: the case is escalated at once.
     clock.shift(timedelta(hours=2))
     jobs.cascade()
-    assert episodes(app)[0].supervisor_alerted_at is None
+    assert (episodes(app)[0].supervisor_alerted_at is not None) == (code == "2")
 
 
 def test_a_reply_after_the_supervisor_alert_still_closes_it(
@@ -252,6 +265,8 @@ def test_a_reply_after_the_supervisor_alert_still_closes_it(
     _reply(twilio, "1", VOLUNTEER_PHONE)
     [episode] = episodes(app)
     assert episode.status == EpisodeStatus.REACHED
+    with app.app_context():
+        assert db.session.get(Case, episode.case_id).status == CaseStatus.RESOLVED
 
 
 def test_the_elder_calling_in_closes_the_cascade_and_its_case(
@@ -329,7 +344,10 @@ def test_without_a_volunteer_the_supervisors_are_told_at_once(
     jobs.cascade()
     [episode] = episodes(app)
     assert episode.volunteer_sms_at is None and episode.supervisor_alerted_at is not None
-    assert len(_outbox(app, kind="alert_checkin_lost_contact")) == 1
+    with app.app_context():
+        assert db.session.get(Case, episode.case_id).status == CaseStatus.ESCALATED
+    jobs.alerts()
+    assert len(_outbox(app, purpose="supervisor_alert")) == 1
 
 
 def _owe_a_callback(app, elder) -> None:

@@ -136,20 +136,9 @@ for lang in texts.STAFF_LANGUAGES:
     CASES[("recovered_clock_silent", lang)] = lambda lang=lang: texts.recovered_clock_silent(
         lang, PLAIN
     )
-    CASES[("alert_checkin_lost_contact", lang)] = lambda lang=lang: (
-        texts.alert_checkin_lost_contact(lang, CASE, elder="王阿姨", attempts=3, waited_minutes=60)
-    )
 
 
 SNAPSHOTS = {
-    (
-        "alert_checkin_lost_contact",
-        "en",
-    ): "Case 20261129-0042 29 Nov 14:05: ALERT: check-in lost contact, the elder, 3 calls unanswered; no reply from the volunteer in 60 min. Please act.",
-    (
-        "alert_checkin_lost_contact",
-        "zh",
-    ): "工单20261129-0042 11-29 14:05 告警：关爱回访失联，王阿姨3次未接，志愿者60分钟未回复，请处理。",
     (
         "checkin_family",
         "en",
