@@ -145,10 +145,16 @@ class BoardRow:
 
     @property
     def deadline_at(self) -> datetime | None:
-        """The 失联 case's deadline (its escalation deadline, else its follow-up date)."""
+        """The 失联 case's deadline: once escalated to the supervisors, the escalation's; before
+        that, the volunteer's time to reply (the cascade's next step); else a follow-up date."""
         if self.case is None:
             return None
-        return self.case.escalation_deadline_at or self.case.follow_up_at
+        if self.case.escalation_deadline_at is not None:
+            return self.case.escalation_deadline_at
+        e = self.episode
+        if e.status == EpisodeStatus.CASCADE and e.supervisor_alerted_at is None:
+            return e.next_step_at or self.case.follow_up_at
+        return self.case.follow_up_at
 
 
 #: The board's sections, in the order the page shows them.

@@ -545,3 +545,13 @@ def test_a_lost_contact_case_shows_its_missed_check_in_and_closes_from_there(app
     assert response.headers["Location"].endswith(f"/console/cases/{case.number}#checkin-episode")
     session.expire_all()
     assert session.get(CheckinEpisode, episode.id).status == S.REACHED
+
+
+def test_a_lost_contact_deadline_is_the_volunteers_time_to_reply_until_escalated():
+    reply_by, escalation = local(DAY, 12), local(DAY, 16)
+    episode = CheckinEpisode(status=S.CASCADE, next_step_at=reply_by)
+    case = Case(escalation_deadline_at=None)
+    assert queries.BoardRow(episode, None, None, case).deadline_at == reply_by
+    case.escalation_deadline_at = escalation
+    assert queries.BoardRow(episode, None, None, case).deadline_at == escalation
+    assert queries.BoardRow(episode, None, None, None).deadline_at is None
