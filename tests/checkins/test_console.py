@@ -528,6 +528,7 @@ def test_a_lost_contact_case_shows_its_missed_check_in_and_closes_from_there(app
     )
     case = factories.make_case(session, caller_id=caller.id, line_id=line.id)
     episode.case_id, episode.case_opened_at = case.id, local(today, 11, 2)
+    episode.next_step_at = local(today, 12, 2)
     other = factories.make_case(session, caller_id=None, line_id=line.id)
     session.commit()
     sign_in(client, session, Role.OPERATOR)
@@ -535,6 +536,7 @@ def test_a_lost_contact_case_shows_its_missed_check_in_and_closes_from_there(app
     panel = page[page.index('id="checkin-episode"') :]
     assert "Missed check-in" in panel and "Calls placed: 3" in panel
     assert "Volunteer texted 11:01" in panel and "李志愿" in panel
+    assert "Deadline" in panel, "the volunteer's time to reply"
     assert 'id="checkin-episode"' not in client.get(f"/console/cases/{other.number}").get_data(
         as_text=True
     )
