@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import date, datetime, time
+from types import EllipsisType
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -249,11 +250,12 @@ def update_schedule(
     window_start: time | None = None,
     window_end: time | None = None,
     retry_minutes: str | None = None,
-    volunteer_id: int | None | type[...] = ...,
+    volunteer_id: int | None | EllipsisType = ...,
     notify_family: bool | None = None,
     family_contact_ids: Iterable[int] | None | type[...] = ...,
 ) -> CheckinEnrolment:
-    """Change the schedule, retries, volunteer or family setting. Flushes; audited."""
+    """Change the schedule, retries, volunteer (None: no volunteer; left out: unchanged) or
+    family setting. Flushes; audited."""
     if enrolment.status == EnrolmentStatus.STOPPED:
         raise ActionRefused("该回访已停止。", "This enrolment is stopped.")
     before = audit.snapshot(enrolment, ENROLMENT_FIELDS)
@@ -277,7 +279,7 @@ def update_schedule(
     if volunteer_id is not ...:
         if volunteer_id is not None:
             _check_volunteer(session, volunteer_id)
-        enrolment.volunteer_id = volunteer_id  # type: ignore[assignment]
+        enrolment.volunteer_id = volunteer_id
     if notify_family is not None:
         enrolment.notify_family = notify_family
     if family_contact_ids is not ...:
