@@ -252,7 +252,7 @@ def update_schedule(
     retry_minutes: str | None = None,
     volunteer_id: int | None | EllipsisType = ...,
     notify_family: bool | None = None,
-    family_contact_ids: Iterable[int] | None | type[...] = ...,
+    family_contact_ids: Iterable[int] | None | EllipsisType = ...,
 ) -> CheckinEnrolment:
     """Change the schedule, retries, volunteer (None: no volunteer; left out: unchanged) or
     family setting. Flushes; audited."""
@@ -284,9 +284,7 @@ def update_schedule(
         enrolment.notify_family = notify_family
     if family_contact_ids is not ...:
         enrolment.family_contact_ids = _check_family(
-            session,
-            enrolment.caller_id,
-            family_contact_ids,  # type: ignore[arg-type]
+            session, enrolment.caller_id, family_contact_ids
         )
     _record_change(session, enrolment, before, "updated", operator_id, only_if_changed=True)
     return enrolment
