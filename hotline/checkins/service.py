@@ -255,7 +255,8 @@ def update_schedule(
     family_contact_ids: Iterable[int] | None | EllipsisType = ...,
 ) -> CheckinEnrolment:
     """Change the schedule, retries, volunteer (None: no volunteer; left out: unchanged) or
-    family setting. Flushes; audited."""
+    family setting (family_contact_ids: None, every consented contact; left out: unchanged).
+    Flushes; audited."""
     if enrolment.status == EnrolmentStatus.STOPPED:
         raise ActionRefused("该回访已停止。", "This enrolment is stopped.")
     before = audit.snapshot(enrolment, ENROLMENT_FIELDS)
