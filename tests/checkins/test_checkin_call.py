@@ -166,3 +166,14 @@ def test_an_unsigned_check_in_answer_is_refused(app, elder, jobs, fake_calls, tw
     response = client.post(_action(twiml), data=call.params(Digits="1"))
     assert response.status_code in (401, 403)
     assert episodes(app)[0].status == EpisodeStatus.CALLING
+
+
+def test_the_question_keeps_to_the_elders_pacing(app, elder, jobs, fake_calls, twilio):
+    with app.app_context():
+        caller = db.session.get(Caller, elder.caller_id)
+        caller.is_hard_of_hearing = True
+        caller.speech_rate_percent = 70
+        db.session.commit()
+    _call, twiml = _answered(app, jobs, twilio)
+    assert 'timeout="12"' in twiml  # more time to find the key
+    assert 'rate="70%"' in twiml and 'rate="85%"' not in twiml
