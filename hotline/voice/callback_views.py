@@ -16,6 +16,7 @@ from hotline.callbacks import service
 from hotline.callbacks.render import answer_twiml
 from hotline.db import db
 from hotline.ivr import checkin
+from hotline.ivr.render import render_step
 from hotline.telephony.params import GatherParams, StatusParams, VoiceParams
 from hotline.telephony.twiml import empty_status_response, twiml_response
 from hotline.telephony.webhooks import BadWebhook, twilio_webhook
@@ -112,6 +113,10 @@ def checkin_input():
         language=language,
         silences=silences,
     )
+    if answer.closed_step is not None:
+        return twiml_response(
+            render_step(answer.closed_step, queue_name=answer.line.queue_name, urls=voice_urls())
+        )
     if answer.decision.kind == "repeat":
         action = url_for(
             "callbacks_twilio.checkin_input",

@@ -23,7 +23,7 @@ from hotline.checkins import cascade as checkins_cascade
 from hotline.ivr import checkin as checkin_engine
 from hotline.ivr import engine
 from hotline.ivr.checkin import CheckinDecision
-from hotline.ivr.engine import CallContext, CallState, Step
+from hotline.ivr.engine import CallContext, CallState, SayAction, Step
 from hotline.ivr.schema import CheckinScript, ScriptSet
 from hotline.lines import cache as lines_cache
 from hotline.lines.models import Line
@@ -430,6 +430,8 @@ class CheckinAnswer:
     script: CheckinScript
     line: Line
     rate_percent: int | None
+    #: The line is closed: the main script's voicemail (and a callback) instead of the queue.
+    closed_step: Step | None = None
 
 
 def checkin_script(scripts: ScriptSet, language: str) -> CheckinScript:
@@ -438,6 +440,38 @@ def checkin_script(scripts: ScriptSet, language: str) -> CheckinScript:
     if script is None:
         raise RuntimeError("no check-in script loaded (ivr_scripts/checkin.zh-CN.yaml)")
     return script
+
+
+def _closed_line_step(
+    session: Session,
+    scripts: ScriptSet,
+    line: Line,
+    caller: Caller | None,
+    decision: CheckinDecision,
+    language: str,
+) -> Step | None:
+    """When the line is closed: the main script's way to its voicemail (with the emergency
+    sentence first for an emergency); None while it is open."""
+    ctx = call_context(session, line, caller)
+    if ctx.is_open:
+        return None
+    main = scripts.get(line.script_key, language) or scripts.get(
+        line.script_key, line.default_language
+    )
+    if main is None:
+        return None
+    prefix = []
+    if decision.emergency is not None:
+        prefix.append(
+            SayAction(decision.emergency.say, main.language, main.voice, main.rate_percent)
+        )
+    return engine.to_person(
+        main,
+        ctx,
+        CallState(language=main.language),
+        reason=decision.reason or "checkin",
+        prefix=prefix,
+    )
 
 
 def checkin_input(
@@ -482,6 +516,12 @@ def checkin_input(
         urgent = decision.kind == "emergency"
         if urgent:
             call.scenario = "emergency"
+        closed = _closed_line_step(session, scripts, line, caller, decision, script.language)
+        if closed is not None:
+            # Nobody answers now (a check-in on a day or hour the line is closed): as in the
+            # menus, the voicemail takes a message and a callback is owed.
+            _apply(session, call, caller, closed)
+            return CheckinAnswer(decision, script, line, None, closed_step=closed)
         queue_service.enqueue(
             session,
             call,

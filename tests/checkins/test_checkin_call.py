@@ -177,3 +177,25 @@ def test_the_question_keeps_to_the_elders_pacing(app, elder, jobs, fake_calls, t
     _call, twiml = _answered(app, jobs, twilio)
     assert 'timeout="12"' in twiml  # more time to find the key
     assert 'rate="70%"' in twiml and 'rate="85%"' not in twiml
+
+
+def test_asking_for_a_person_while_the_line_is_closed_reaches_the_voicemail(
+    app, elder, jobs, fake_calls, twilio
+):
+    from hotline.callbacks.models import CallbackReason, CallbackRequest
+    from hotline.lines.models import Line
+
+    with app.app_context():
+        line = db.session.get(Line, elder.line_id)
+        line.is_open_every_day = False  # Saturday: closed; the elder chose every day
+        db.session.commit()
+    call, twiml = _answered(app, jobs, twilio)
+    after = _say(call, twiml, digits="0")
+    assert "<Record" in after and "<Enqueue" not in after
+    assert episodes(app)[0].status == EpisodeStatus.HELP
+    assert _queue(app) == []
+    with app.app_context():
+        owed = db.session.scalars(
+            select(CallbackRequest).where(CallbackRequest.reason == CallbackReason.VOICEMAIL)
+        ).all()
+        assert [c.phone_number for c in owed] == [ELDER_PHONE]
