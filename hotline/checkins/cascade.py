@@ -479,6 +479,8 @@ def start_cascade(session: Session, episode: CheckinEpisode, now: datetime) -> N
         # Consent in force and "may receive alerts" only; the outbox applies the number policy
         # (a number outside it is written as refused, never sent).
         for contact in consented_family_contacts(session, caller.id, "may_receive_alerts"):
+            if not enrolment.tells_family_contact(contact.id):
+                continue  # not among those chosen for this elder's check-ins
             message = queue_sms(
                 session,
                 to=contact.phone_number,

@@ -70,10 +70,19 @@ CONSENT_METHODS = [
 
 
 class MultiCheckboxField(SelectMultipleField):
-    """Several checkboxes, one per choice."""
+    """Several checkboxes, one per choice; a value not offered is refused in both languages."""
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "invalid_choice_message", L("请从列表中选择。", "Please choose from the list.")
+        )
+        kwargs.setdefault(
+            "invalid_value_message", L("请从列表中选择。", "Please choose from the list.")
+        )
+        super().__init__(*args, **kwargs)
 
 
 class RetryPolicy:
@@ -123,7 +132,8 @@ class ScheduleForm(FlaskForm):
             )
         ],
     )
-    notify_family = BooleanField(default=True)
+    #: The family contacts to tell (ids; the choices are the elder's consented ones).
+    family_contact_ids = MultiCheckboxField(choices=[])
 
     def validate_days_of_week(self, field) -> None:
         if self.calendar_rule.data == CalendarRule.CHOSEN_DAYS.value and not field.data:

@@ -120,6 +120,8 @@ class CheckinEnrolment(Base):
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
     #: Tell the elder's consented family contacts (may_receive_alerts) when unreachable.
     notify_family: Mapped[bool] = mapped_column(default=True)
+    #: Which of those to tell (FamilyContact ids, chosen in the console); None: all of them.
+    family_contact_ids: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     #: The elder's consent to the programme: when, how, who witnessed it, who recorded it.
     consented_at: Mapped[datetime]
     consent_method: Mapped[ConsentMethod] = enum_column(ConsentMethod)
@@ -134,6 +136,13 @@ class CheckinEnrolment(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def tells_family_contact(self, contact_id: int) -> bool:
+        """Whether this family contact (already consented, may receive alerts) is told when
+        the elder cannot be reached."""
+        return self.notify_family and (
+            self.family_contact_ids is None or contact_id in self.family_contact_ids
+        )
 
     @property
     def retry_delays(self) -> list[int]:

@@ -26,6 +26,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from hotline.callers.models import Caller, FamilyContact
+from hotline.callers.service import consented_family_contacts
 from hotline.cases.models import Case
 from hotline.checkins.models import (
     CheckinEnrolment,
@@ -144,10 +145,16 @@ class BoardRow:
 
     @property
     def deadline_at(self) -> datetime | None:
-        """The 失联 case's deadline (its escalation deadline, else its follow-up date)."""
+        """The 失联 case's deadline: once escalated to the supervisors, the escalation's; before
+        that, the volunteer's time to reply (the cascade's next step); else a follow-up date."""
         if self.case is None:
             return None
-        return self.case.escalation_deadline_at or self.case.follow_up_at
+        if self.case.escalation_deadline_at is not None:
+            return self.case.escalation_deadline_at
+        e = self.episode
+        if e.status == EpisodeStatus.CASCADE and e.supervisor_alerted_at is None:
+            return e.next_step_at or self.case.follow_up_at
+        return self.case.follow_up_at
 
 
 #: The board's sections, in the order the page shows them.
@@ -400,11 +407,9 @@ def volunteer_roster(session: Session, district: str = "") -> list[Volunteer]:
 
 
 def consented_family(session: Session, caller_id: int) -> list[FamilyContact]:
-    """The elder's family contacts who may be told when the elder cannot be reached."""
-    contacts = session.scalars(
-        select(FamilyContact).where(FamilyContact.caller_id == caller_id).order_by(FamilyContact.id)
-    ).all()
-    return [c for c in contacts if c.may("may_receive_alerts")]
+    """The elder's family contacts who may be told when the elder cannot be reached (consent in
+    force, may receive alerts): the ones an enrolment chooses from."""
+    return consented_family_contacts(session, caller_id, "may_receive_alerts")
 
 
 # --------------------------------------------------------------------------- reports

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from hotline import audit
 from hotline.callers.models import Caller, ConsentMethod
+from hotline.callers.service import consented_family_contacts
 from hotline.checkins.models import (
     OPEN_EPISODE_STATUSES,
     CalendarRule,
@@ -42,6 +43,7 @@ ENROLMENT_FIELDS = (
     "retry_minutes",
     "volunteer_id",
     "notify_family",
+    "family_contact_ids",
     "consented_at",
     "consent_method",
     "consent_witness",
@@ -124,6 +126,23 @@ def _record_change(
     )
 
 
+def _check_family(
+    session: Session, caller_id: int, contact_ids: Iterable[int] | None
+) -> list[int] | None:
+    """The chosen family contacts (sorted ids), each one the elder consented may receive
+    alerts; None (all of those) stays None."""
+    if contact_ids is None:
+        return None
+    chosen = sorted({int(i) for i in contact_ids})
+    allowed = {c.id for c in consented_family_contacts(session, caller_id, "may_receive_alerts")}
+    if not set(chosen) <= allowed:
+        raise InvalidInput(
+            "只能选择已记录同意、可接收提醒的家人。",
+            "Choose only family contacts whose consent to alerts is recorded.",
+        )
+    return chosen
+
+
 def live_enrolment(session: Session, caller_id: int, line_id: int) -> CheckinEnrolment | None:
     """The elder's active or paused enrolment on the line, if any."""
     return session.scalar(
@@ -152,6 +171,7 @@ def enrol(
     retry_minutes: str = "20,60",
     volunteer_id: int | None = None,
     notify_family: bool = True,
+    family_contact_ids: Iterable[int] | None = None,
     notes: str = "",
 ) -> CheckinEnrolment:
     """Enrol an elder in check-ins on a line, with their recorded consent. Flushes.
@@ -197,6 +217,7 @@ def enrol(
         retry_minutes=parse_retry_minutes(retry_minutes),
         volunteer_id=volunteer_id,
         notify_family=bool(notify_family),
+        family_contact_ids=_check_family(session, caller.id, family_contact_ids),
         consented_at=when,
         consent_method=method,
         consent_witness=(consent_witness or "").strip()[:120],
@@ -231,9 +252,11 @@ def update_schedule(
     retry_minutes: str | None = None,
     volunteer_id: int | None | EllipsisType = ...,
     notify_family: bool | None = None,
+    family_contact_ids: Iterable[int] | None | EllipsisType = ...,
 ) -> CheckinEnrolment:
     """Change the schedule, retries, volunteer (None: no volunteer; left out: unchanged) or
-    family setting. Flushes; audited."""
+    family setting (family_contact_ids: None, every consented contact; left out: unchanged).
+    Flushes; audited."""
     if enrolment.status == EnrolmentStatus.STOPPED:
         raise ActionRefused("该回访已停止。", "This enrolment is stopped.")
     before = audit.snapshot(enrolment, ENROLMENT_FIELDS)
@@ -260,6 +283,10 @@ def update_schedule(
         enrolment.volunteer_id = volunteer_id
     if notify_family is not None:
         enrolment.notify_family = notify_family
+    if family_contact_ids is not ...:
+        enrolment.family_contact_ids = _check_family(
+            session, enrolment.caller_id, family_contact_ids
+        )
     _record_change(session, enrolment, before, "updated", operator_id, only_if_changed=True)
     return enrolment
 

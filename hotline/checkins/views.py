@@ -219,9 +219,11 @@ def _render_enrolment(enrolment: CheckinEnrolment, *, status: int = 200, **overr
             line=line,
             caller=caller,
             volunteer=volunteer,
-            told_family=queries.consented_family(session, caller.id)
-            if enrolment.notify_family
-            else [],
+            told_family=[
+                c
+                for c in queries.consented_family(session, caller.id)
+                if enrolment.tells_family_contact(c.id)
+            ],
             strip=queries.history_strip(
                 session, caller.id, local_day(utcnow(), line.timezone), days=STRIP_DAYS
             ),
@@ -252,10 +254,14 @@ def _schedule_form(enrolment: CheckinEnrolment, caller: Caller, formdata=None):
             "window_end": enrolment.window_end,
             "retry_minutes": enrolment.retry_minutes,
             "volunteer_id": str(enrolment.volunteer_id or ""),
-            "notify_family": enrolment.notify_family,
+            "family_contact_ids": [
+                str(c.id)
+                for c in queries.consented_family(db.session, caller.id)
+                if enrolment.tells_family_contact(c.id)
+            ],
         },
     )
-    return _with_roster(form, caller)
+    return _with_choices(form, caller)
 
 
 @bp.get("/enrolments/<int:enrolment_id>")
@@ -304,7 +310,7 @@ def change_schedule(enrolment_id: int):
             window_end=form.window_end.data,
             retry_minutes=form.retry_minutes.data,
             volunteer_id=int(form.volunteer_id.data),
-            notify_family=form.notify_family.data,
+            **_chosen_family(form),
         )
 
     return _enrolment_action(
@@ -381,14 +387,23 @@ def stop(enrolment_id: int):
 # --------------------------------------------------------------------------- enrol
 
 
-def _with_roster(form: forms.ScheduleForm, caller: Caller) -> forms.ScheduleForm:
-    """The volunteer choices: the active roster, the elder's district first."""
+def _with_choices(form: forms.ScheduleForm, caller: Caller) -> forms.ScheduleForm:
+    """The volunteer choices (the active roster, the elder's district first) and the family
+    choices (the contacts whose consent to alerts is recorded)."""
     roster = queries.volunteer_roster(db.session, caller.district)
     form.volunteer_id.choices = forms.choices(
         [("", "")]
         + [(str(v.id), f"{v.name} · {v.district}" if v.district else v.name) for v in roster]
     )
+    family = queries.consented_family(db.session, caller.id)
+    form.family_contact_ids.choices = forms.choices([(str(c.id), c.name) for c in family])
     return form
+
+
+def _chosen_family(form: forms.ScheduleForm) -> dict:
+    """The service's family arguments from the form: told at all, and whom."""
+    chosen = [int(i) for i in form.family_contact_ids.data or ()]
+    return {"notify_family": bool(chosen), "family_contact_ids": chosen}
 
 
 def _schedule_options(form: forms.ScheduleForm, caller: Caller) -> dict:
@@ -404,9 +419,11 @@ def _schedule_options(form: forms.ScheduleForm, caller: Caller) -> dict:
 def _enrol_form(caller: Caller, lines: list[Line], formdata=None) -> forms.EnrolForm:
     form = forms.EnrolForm(formdata=formdata)
     form.line_id.choices = forms.choices([(str(ln.id), ln.name) for ln in lines])
-    if formdata is None and lines:
-        form.line_id.data = str(lines[0].id)
-    return _with_roster(form, caller)
+    form = _with_choices(form, caller)
+    if formdata is None:
+        form.line_id.data = str(lines[0].id) if lines else None
+        form.family_contact_ids.data = [c.value for c in form.family_contact_ids.choices]
+    return form
 
 
 def _render_enrol(caller: Caller, form: forms.EnrolForm, *, status: int = 200):
@@ -470,8 +487,8 @@ def enrol(caller_id: int):
                     skip_public_holidays=form.skip_public_holidays.data,
                     retry_minutes=form.retry_minutes.data,
                     volunteer_id=int(form.volunteer_id.data),
-                    notify_family=form.notify_family.data,
                     notes=form.notes.data or "",
+                    **_chosen_family(form),
                 )
                 db.session.commit()
                 flash(t("已加入关爱回访。", "Enrolled in check-ins."), "success")

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("retry_minutes", sa.String(length=40), nullable=False),
         sa.Column("volunteer_id", sa.Integer(), nullable=True),
         sa.Column("notify_family", sa.Boolean(), nullable=False),
+        sa.Column("family_contact_ids", sa.JSON(), nullable=True),
         sa.Column("consented_at", hotline.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "consent_method",

@@ -166,7 +166,6 @@ def _enrol_data(session, **override) -> dict:
         "window_end": "10:30",
         "retry_minutes": "20,60",
         "volunteer_id": str(volunteer.id),
-        "notify_family": "y",
         "consented_at": (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
         "consent_method": "elder_in_person",
         "consent_witness": "社区网格员 周敏",
@@ -529,6 +528,7 @@ def test_a_lost_contact_case_shows_its_missed_check_in_and_closes_from_there(app
     )
     case = factories.make_case(session, caller_id=caller.id, line_id=line.id)
     episode.case_id, episode.case_opened_at = case.id, local(today, 11, 2)
+    episode.next_step_at = local(today, 12, 2)
     other = factories.make_case(session, caller_id=None, line_id=line.id)
     session.commit()
     sign_in(client, session, Role.OPERATOR)
@@ -536,6 +536,7 @@ def test_a_lost_contact_case_shows_its_missed_check_in_and_closes_from_there(app
     panel = page[page.index('id="checkin-episode"') :]
     assert "Missed check-in" in panel and "Calls placed: 3" in panel
     assert "Volunteer texted 11:01" in panel and "李志愿" in panel
+    assert "Deadline" in panel, "the volunteer's time to reply"
     assert 'id="checkin-episode"' not in client.get(f"/console/cases/{other.number}").get_data(
         as_text=True
     )
@@ -546,3 +547,13 @@ def test_a_lost_contact_case_shows_its_missed_check_in_and_closes_from_there(app
     assert response.headers["Location"].endswith(f"/console/cases/{case.number}#checkin-episode")
     session.expire_all()
     assert session.get(CheckinEpisode, episode.id).status == S.REACHED
+
+
+def test_a_lost_contact_deadline_is_the_volunteers_time_to_reply_until_escalated():
+    reply_by, escalation = local(DAY, 12), local(DAY, 16)
+    episode = CheckinEpisode(status=S.CASCADE, next_step_at=reply_by)
+    case = Case(escalation_deadline_at=None)
+    assert queries.BoardRow(episode, None, None, case).deadline_at == reply_by
+    case.escalation_deadline_at = escalation
+    assert queries.BoardRow(episode, None, None, case).deadline_at == escalation
+    assert queries.BoardRow(episode, None, None, None).deadline_at is None
