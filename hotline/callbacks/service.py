@@ -44,6 +44,7 @@ from hotline.callbacks.policy import next_attempt_at
 from hotline.callers.models import Caller
 from hotline.calls.events import CallEnded
 from hotline.calls.models import Call, CallDirection, CallStatus
+from hotline.db import upsert_insert
 from hotline.events import publish
 from hotline.lines.calendar import LineCalendar
 from hotline.lines.models import Line
@@ -519,10 +520,7 @@ def insert_call_if_missing(
     One INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite both have it), so the
     dispatcher and Twilio's first status callback can race to it harmlessly.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = upsert_insert(session)
     caller = session.get(Caller, callback.caller_id) if callback.caller_id else None
     session.execute(
         insert(Call)

@@ -35,7 +35,7 @@ from hotline.cases.models import (  # noqa: F401  (STATUS_LABELS: part of this m
     WaitingOn,
 )
 from hotline.errors import CaseIsClosed, InvalidInput, TransitionRefused
-from hotline.lines.models import Line
+from hotline.lines import cache as lines_cache
 from hotline.operators.models import Operator
 from hotline.timeutil import DEFAULT_TIMEZONE, utcnow
 
@@ -97,7 +97,8 @@ def _timezone(session: Session, line_id: int | None) -> ZoneInfo:
     """The line's time zone, else the deployment's."""
     name = None
     if line_id is not None:
-        name = session.scalar(select(Line.timezone).where(Line.id == line_id))
+        line = lines_cache.line_by_id(session, line_id)  # per-process cache (issue 16)
+        name = line.timezone if line is not None else None
     if not name and has_app_context():
         name = current_app.config.get("HOTLINE_TIMEZONE")
     return ZoneInfo(name or DEFAULT_TIMEZONE)

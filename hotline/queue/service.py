@@ -18,11 +18,14 @@ from __future__ import annotations
 import enum
 import logging
 import math
+import time
+import weakref
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, literal, or_, select, tuple_, update
+from sqlalchemy import and_, event, func, inspect, literal, or_, select, tuple_, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from hotline.callbacks.models import CallbackReason
@@ -251,19 +254,84 @@ def staffed_operator_count(session: Session) -> int:
     )
 
 
-def estimate_for(session: Session, entry: QueueEntry, position: int) -> int:
-    """The estimated wait of `entry` at `position`, from its line's recent answers."""
-    since = utcnow() - ANSWER_RATE_WINDOW
+#: How long a process reuses a line's estimate figures (answers in the window, operators on
+#: shift) before reading them again (issue 16). Every waiting caller's round read both; they
+#: move slowly, and an estimate a few seconds behind is harmless (it is rounded to minutes when
+#: spoken). A change this process flushes through the ORM (an operator's presence, a caller
+#: connected) clears the memo at once (`_forget_estimates`).
+ESTIMATE_MEMO_SECONDS = 5.0
+
+
+@dataclass
+class _Figures:
+    answered: int
+    staffed: int
+    #: When read: monotonic seconds, and the wall clock (a test's clock may jump).
+    at: float
+    wall: datetime
+
+
+_estimates: weakref.WeakKeyDictionary[Engine, dict[int, _Figures]] = weakref.WeakKeyDictionary()
+
+
+def _estimate_figures(session: Session, line_id: int) -> tuple[int, int]:
+    """(answers on the line in the last ANSWER_RATE_WINDOW, operators on shift)."""
+    now = utcnow()
+    engine = session.get_bind()
+    memo = _estimates.setdefault(engine, {})  # type: ignore[arg-type]
+    known = memo.get(line_id)
+    if (
+        known is not None
+        and time.monotonic() - known.at < ESTIMATE_MEMO_SECONDS
+        and timedelta(0) <= now - known.wall < timedelta(seconds=ESTIMATE_MEMO_SECONDS)
+    ):
+        return known.answered, known.staffed
     answered = session.scalar(
         select(func.count())
         .select_from(QueueEntry)
-        .where(QueueEntry.line_id == entry.line_id, QueueEntry.connected_at >= since)
+        .where(QueueEntry.line_id == line_id, QueueEntry.connected_at >= now - ANSWER_RATE_WINDOW)
     )
+    staffed = staffed_operator_count(session)
+    memo[line_id] = _Figures(answered or 0, staffed, time.monotonic(), now)
+    return answered or 0, staffed
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_estimates(session: Session, _flush_context) -> None:
+    """A flush in this process that changes what the estimate reads clears the memo (a new
+    operator, a presence, a caller connected); conditional UPDATEs and other processes show
+    within ESTIMATE_MEMO_SECONDS."""
+    if any(_changes_estimates(session, obj) for obj in (*session.new, *session.dirty)) or any(
+        isinstance(obj, (Operator, QueueEntry)) for obj in session.deleted
+    ):
+        memo = _estimates.get(session.get_bind())  # type: ignore[arg-type]
+        if memo:
+            memo.clear()
+
+
+def _changes_estimates(session: Session, obj: object) -> bool:
+    if isinstance(obj, Operator):
+        names: tuple[str, ...] = ("presence", "is_active")
+    elif isinstance(obj, QueueEntry):
+        if obj in session.new:
+            return obj.connected_at is not None
+        names = ("connected_at",)
+    else:
+        return False
+    if obj in session.new:
+        return True
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
+def estimate_for(session: Session, entry: QueueEntry, position: int) -> int:
+    """The estimated wait of `entry` at `position`, from its line's recent answers."""
+    answered, staffed = _estimate_figures(session, entry.line_id)
     return estimate_wait_seconds(
         position,
-        answered_in_window=answered or 0,
+        answered_in_window=answered,
         window_seconds=ANSWER_RATE_WINDOW.total_seconds(),
-        staffed_operators=staffed_operator_count(session),
+        staffed_operators=staffed,
     )
 
 

@@ -15,7 +15,7 @@ earlier answer (which also reads the settings counter of the line cache) and its
 | incoming call (`/twilio/voice`) | 9 (is the caller an enrolled elder: issue 14) | 1 |
 | menu answer, silent retry | 6 | 1 |
 | menu answer, key 0 (enqueue) | 8 | 1 |
-| wait round (`/twilio/voice/wait`) | 8 | 1 |
+| wait round (`/twilio/voice/wait`) | 6 | 1 |
 | status callback, not terminal | 4 | 1 |
 | status callback, terminal (`completed`) | 27 | 1 |
 | take-next (console API) | 11 (the presence log row of the claim: issue 15) | 2 (the documented claims) |
@@ -116,7 +116,7 @@ def test_wait_round(app, twilio):
         queued = reach_queue(twilio, app, from_="+8613123456713")
         with counted() as round_:
             assert wait(twilio, queued, queue_time=30).status_code == 200
-    round_.check(statements=8, commits=1)
+    round_.check(statements=6, commits=1)
 
 
 def test_status_callbacks(app, twilio):
