@@ -1,4 +1,4 @@
-"""Demo data: two lines, demo operators and callers (fictional names and example numbers)."""
+"""Demo data: three lines, demo operators and callers (fictional names and example numbers)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,15 @@ from hotline.sms.models import AlertKind
 DEMO_LINE_NUMBER = "+861012345678"
 #: A second demo line with the "no menu" intake (GB/T 33358): greeting, then a person.
 DEMO_NOMENU_LINE_NUMBER = "+861012345679"
+#: A third demo line, the key menu like the first, that records conversations with operators
+#: (its greeting says so). The first line stays as the first minute is measured (no notice).
+DEMO_RECORDED_LINE_NUMBER = "+861012345677"
+DEMO_LINES = (
+    # key, name, number, script key, records conversations with operators
+    ("main", "长者服务热线", DEMO_LINE_NUMBER, "main", False),
+    ("nomenu", "长者服务热线(无菜单)", DEMO_NOMENU_LINE_NUMBER, "nomenu", False),
+    ("recorded", "长者服务热线(录音)", DEMO_RECORDED_LINE_NUMBER, "main", True),
+)
 DEMO_CALLERS = [
     # number, name, display name, older caller, straight to person, hard of hearing, language
     ("+8613123456701", "王秀英", "王阿姨", True, True, False, "zh-CN"),
@@ -47,11 +56,7 @@ DEMO_AGENCIES = [("和平里社区居委会", AgencyKind.COMMUNITY_OFFICE, "+861
 def seed_demo_data(session) -> dict:
     """Create the demo rows if they are missing (safe to run twice)."""
     created = {"lines": 0, "operators": 0, "callers": 0}
-    lines = (
-        ("main", "长者服务热线", DEMO_LINE_NUMBER, "main"),
-        ("nomenu", "长者服务热线(无菜单)", DEMO_NOMENU_LINE_NUMBER, "nomenu"),
-    )
-    for key, name, number, script_key in lines:
+    for key, name, number, script_key, recorded in DEMO_LINES:
         if session.scalar(select(Line).where(Line.key == key)) is not None:
             continue
         session.add(
@@ -65,6 +70,7 @@ def seed_demo_data(session) -> dict:
                 is_open_every_day=True,
                 opens_at=time(0, 0),
                 closes_at=time(0, 0),
+                is_recording_enabled=recorded,
             )
         )
         created["lines"] += 1
@@ -85,7 +91,7 @@ def seed_demo_data(session) -> dict:
     # The demo supervisor is told about both lines (the summary and every alert), so the
     # readiness check of a fresh demo is clean.
     supervisor = session.scalar(select(Operator).where(Operator.username == "supervisor"))
-    for line in session.scalars(select(Line).where(Line.key.in_([key for key, *_ in lines]))):
+    for line in session.scalars(select(Line).where(Line.key.in_([key for key, *_ in DEMO_LINES]))):
         named = session.scalar(
             select(LineRecipient).where(
                 LineRecipient.line_id == line.id, LineRecipient.operator_id == supervisor.id
