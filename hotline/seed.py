@@ -44,8 +44,10 @@ DEMO_OPERATORS = [
     ("operator2", "坐席 赵强", Role.OPERATOR, "operator-demo-pass", "+8613123456782"),
 ]
 #: The demo floor speaks two dialects, so routing by language shows: 刘芳 Mandarin and English,
-#: 赵强 Cantonese and Mandarin (a Cantonese caller is offered to 赵强 first).
-DEMO_LANGUAGES = {"operator": ["zh-CN", "en-US"], "operator2": ["yue-HK", "zh-CN"]}
+#: 赵强 Cantonese only. "Take the next caller" offers 赵强 the Cantonese caller even when a
+#: Mandarin caller has waited longer (who stays 刘芳's), and offers him a Mandarin caller only
+#: once nobody speaking Mandarin took them within the line's threshold (120 s).
+DEMO_LANGUAGES = {"operator": ["zh-CN", "en-US"], "operator2": ["yue-HK"]}
 
 
 #: An agency of the directory to transfer to from the call panel (the dev gateway answers its
