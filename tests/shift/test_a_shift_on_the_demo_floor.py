@@ -171,12 +171,12 @@ def test_a_shift_with_two_dialects_a_warm_transfer_and_a_recorded_call_reviewed(
         # Why each caller is offered to whom (the queue JSON the console shows).
         zhao_view = zhao.get("/console/api/queue").get_json()
         assert _row(zhao_view, chen_entry.id)["offer_reason"] == "language"
-        assert _row(zhao_view, chen_entry.id)["offer_label"].startswith("粤语 · 等了 ")
+        assert _row(zhao_view, chen_entry.id)["offer_label"] == "粤语 · 等了 10 秒"
         assert _row(zhao_view, chen_entry.id)["is_next_for_me"]
         assert _row(zhao_view, wang_entry.id)["offer_reason"] is None  # not his language, yet
         liu_view = liu.get("/console/api/queue").get_json()
         assert _row(liu_view, wang_entry.id)["offer_reason"] == "language"
-        assert _row(liu_view, wang_entry.id)["offer_label"].startswith("普通话 · 等了 ")
+        assert _row(liu_view, wang_entry.id)["offer_label"] == "普通话 · 等了 40 秒"
         assert _row(liu_view, chen_entry.id)["offer_reason"] is None
 
         taken = zhao.post("/console/api/queue/take-next", data={"via": "phone"})
@@ -195,6 +195,10 @@ def test_a_shift_with_two_dialects_a_warm_transfer_and_a_recorded_call_reviewed(
         assert board["坐席 赵强"]["caller"]["entry_id"] == chen_entry.id
         assert board["坐席 刘芳"]["presence"] == "busy"
         assert board["坐席 刘芳"]["caller"]["entry_id"] == wang_entry.id
+        # 王阿姨 joined the queue at once (0 s), 陈伯 when he pressed 0 (30 s); both answered at
+        # 45 s.
+        assert board["坐席 刘芳"]["caller"]["waited_seconds"] == 45
+        assert board["坐席 赵强"]["caller"]["waited_seconds"] == 15
         assert board["坐席 刘芳"]["caller"]["talk_seconds"] == 0
 
         # Each opens the caller's case from the call panel.
@@ -264,6 +268,12 @@ def test_a_shift_with_two_dialects_a_warm_transfer_and_a_recorded_call_reviewed(
                 is None
             ), "王阿姨's line does not record"
 
+        # The supervisor opens 陈伯's case: the transfer and the recording, played through the
+        # app (no provider address in the page).
+        page = boss.get(f"/console/cases/{numbers[chen]}").get_data(as_text=True)
+        assert f"/console/recordings/{recording.id}/audio" in page
+        assert "和平里社区居委会" in page
+        assert recording.media_url not in page and "/Recordings/" not in page
         # The supervisor plays the recording; 刘芳, not on 陈伯's case, may not.
         played = boss.get(f"/console/recordings/{recording.id}/audio")
         assert played.status_code == 200 and played.data[:4] == b"RIFF"
