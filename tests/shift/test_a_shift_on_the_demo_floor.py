@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -124,6 +125,15 @@ def _day_csv(client, **query) -> dict[str, dict[str, str]]:
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     header, body = rows[0], rows[1:]
     return {row[1]: dict(zip(header, row, strict=True)) for row in body}
+
+
+def _table_rows(html: str) -> dict[str, dict[str, str]]:
+    """The operator's day table: operator id -> its row's data attributes (without data-)."""
+    rows = {}
+    for tag in re.findall(r"<tr data-operator=.*?>", html, flags=re.S):
+        data = dict(re.findall(r'data-([a-z]+)="([^"]*)"', tag))
+        rows[data.pop("operator")] = data
+    return rows
 
 
 def test_a_shift_with_two_dialects_a_warm_transfer_and_a_recorded_call_reviewed(
@@ -321,9 +331,31 @@ def test_a_shift_with_two_dialects_a_warm_transfer_and_a_recorded_call_reviewed(
         for name, figures in expected.items():
             got = {key: day[name][key] for key in figures}
             assert got == figures, (name, got)
+        # The page shows the same rows (the sortable table's data attributes).
+        page = boss.get("/console/floor/day", query_string={"day": "2026-12-07"})
+        assert page.status_code == 200
+        table = _table_rows(page.get_data(as_text=True))
+        shown = {
+            "name": "坐席 赵强",
+            "calls": "1",
+            "talk": str(zhao_talk),
+            "wrap": "60",
+            "transfers": "1",
+            "opened": "1",
+            "resolved": "0",
+        }
+        zhao_row = table[str(ids["operator2"])]
+        assert {key: zhao_row[key] for key in shown} == shown
+        assert table[str(ids["operator"])]["talk"] == str(liu_talk)
+        assert boss.get("/console/floor/board").status_code == 200
         # An operator sees their own figures only, whatever the URL asks for.
         own = _day_csv(liu, operator=str(ids["operator2"]))
         assert list(own) == ["坐席 刘芳"]
+        mine = liu.get(
+            "/console/floor/day", query_string={"day": "2026-12-07", "operator": ids["operator2"]}
+        ).get_data(as_text=True)
+        assert "坐席 刘芳" in mine and "坐席 赵强" not in mine
+        assert liu.get("/console/floor/board").status_code == 403
 
     problems = emulator("GET", "/problems")
     errors = [
