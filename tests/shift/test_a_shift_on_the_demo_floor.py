@@ -33,6 +33,7 @@ import requests
 import time_machine
 from sqlalchemy import select
 
+from hotline.calls.models import Call
 from hotline.cases.models import AuditEntry, Case
 from hotline.db import db
 from hotline.directory.models import Agency
@@ -60,8 +61,8 @@ START = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 
 @pytest.fixture
 def gateway_overrides() -> dict:
-    """Both demo lines callers ring here; both operators' phones answer by themselves (the
-    office's does not: the test answers it, to talk first)."""
+    """The two demo lines the callers ring; both operators' phones answer by themselves (the
+    office's does not: the test answers it, so the operator talks to it first)."""
     return {
         "LINES": f"{DEMO_LINE_NUMBER},{DEMO_RECORDED_LINE_NUMBER}",
         "AUTO_ANSWER_NUMBERS": f"{PHONES['operator']},{PHONES['operator2']}",
@@ -101,8 +102,6 @@ def _row(state: dict, entry_id: int) -> dict:
 
 
 def _entry_of_call(app, call_sid: str) -> QueueEntry:
-    from hotline.calls.models import Call
-
     with app.app_context():
         entry = db.session.scalar(
             select(QueueEntry)
