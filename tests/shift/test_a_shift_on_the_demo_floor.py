@@ -12,7 +12,9 @@ conversation (warm: 陈伯 on hold while they talk), hands over and leaves; 王�
 resolves her case and says she is done after 20 s; 赵强 lets the wrap-up end by itself after
 the line's 60 s. The office hangs up, the recording arrives, and the supervisor plays it (an
 audit row; 刘芳, not on that case, is refused), sees both operators on the live board, and the
-operator's day with the figures computed by hand below.
+operator's day with the figures computed by hand below. Later 刘芳 goes to lunch (the board
+says so) and 李先生 (Mandarin) waits: after the line's 120 s he is offered to 赵强 too, the
+overflow said in his row, and becomes 赵强's second call of the day.
 
 The app's clock is frozen and moved by hand together with the emulator's (`Floor.wait`), so
 every time the app stamps is known: each step moves both clocks, then lets the emulator run
@@ -52,6 +54,7 @@ from tests.operator_queue.queue_support import login
 
 WANG = "+8613123456701"  # 王阿姨: Mandarin, older caller, straight to a person
 CHEN = "+8613123456703"  # 陈伯: Cantonese, older caller, hard of hearing
+LI = "+8613123456702"  # 李先生: Mandarin
 PHONES = {username: phone for username, _n, _r, _p, phone in DEMO_OPERATORS}
 PASSWORDS = {username: password for username, _n, _r, password, _p in DEMO_OPERATORS}
 OFFICE = DEMO_AGENCIES[0][2]
@@ -355,6 +358,38 @@ def test_a_shift_with_two_dialects_a_warm_transfer_and_a_recorded_call_reviewed(
         ).get_data(as_text=True)
         assert "坐席 刘芳" in mine and "坐席 赵强" not in mine
         assert liu.get("/console/floor/board").status_code == 403
+
+        # Later: 刘芳 goes to lunch, and 李先生 (Mandarin) rings. Nobody speaking Mandarin takes
+        # him, so after the line's 120 s he is offered to 赵强 too, his language shown.
+        away = liu.post("/console/api/presence", data={"presence": "away", "reason": "meal"})
+        assert away.get_json()["ok"]
+        lunch = _board(boss)["坐席 刘芳"]
+        assert (lunch["presence"], lunch["reason_label"]) == ("away", "用餐")
+        li = emulator("POST", f"/phones/{LI}/calls", to=DEMO_LINE_NUMBER)["call"]["sid"]
+        floor.wait(20)
+        emulator("POST", f"/calls/{li}/digits", digits="0")
+        li_entry = _entry_of_call(app, li)
+        floor.wait(100)
+        row = _row(zhao.get("/console/api/queue").get_json(), li_entry.id)
+        assert row["offer_reason"] is None, row["offer_label"]  # 100 s: still Mandarin only
+        floor.wait(20)
+        row = _row(zhao.get("/console/api/queue").get_json(), li_entry.id)
+        assert row["offer_reason"] == "overflow" and row["is_next_for_me"]
+        assert row["offer_label"] == "普通话 · 等了 2 分钟 · 没有会这种语言的坐席接听"
+        taken = zhao.post("/console/api/queue/take-next", data={"via": "phone"})
+        assert taken.get_json() == {"ok": True, "entry_id": li_entry.id}
+        floor.wait(5)
+        with_li = _board(boss)["坐席 赵强"]
+        assert with_li["presence"] == "busy" and with_li["caller"]["language_label"] == "普通话"
+        floor.wait(30)
+        emulator("POST", f"/calls/{li}/hangup")
+        emulator("POST", "/wait")
+        later = _day_csv(boss)["坐席 赵强"]
+        assert (later["接听通话"], later["最长通话秒数"], later["平均通话秒数"]) == (
+            "2",
+            str(zhao_talk),
+            str(round((zhao_talk + 30) / 2)),
+        )
 
     problems = emulator("GET", "/problems")
     errors = [
