@@ -14,6 +14,7 @@ The virtual environment lives in .venv/ and is refreshed when pyproject.toml cha
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -98,23 +99,35 @@ def run(argv: list[str]) -> int:
     flask("ivr", "check", env=env)
     if dev_mode:  # seed-demo refuses beside real credentials (public demo passwords)
         flask("seed-demo", env=env)
+    # What the gateway must know from the demo data: the lines it answers for (the account's
+    # numbers), the dev phone's callers (the demo callers, among them a Cantonese speaker) and
+    # the phones that answer by themselves (operators, agencies, 120/110/119).
     from_seed = subprocess.run(
         [
             str(PY),
             "-c",
-            "from hotline.seed import DEMO_AGENCIES as a, DEMO_OPERATORS as d;"
-            " print(','.join([p for *_, p in d if p] + [n for *_, n in a] + ['120', '110', '119']))",
+            "import json; from hotline import seed as s;"
+            " print(json.dumps({'lines': [n for _k, _n, n, *_ in s.DEMO_LINES],"
+            " 'callers': [f'{d}={n}' for n, _m, d, *_ in s.DEMO_CALLERS],"
+            " 'answer': [p for *_, p in s.DEMO_OPERATORS if p] + [n for *_, n in s.DEMO_AGENCIES]"
+            " + ['120', '110', '119'], 'logins': [(u, n, p) for u, n, _r, p, _ in"
+            " s.DEMO_OPERATORS], 'languages': s.DEMO_LANGUAGES}))",
         ],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
         env=env,
-    ).stdout.strip()
+    ).stdout
+    demo = json.loads(from_seed)
     gateway_env = _env(
         HOTLINE_URL=web_url,
         GATEWAY_PUBLIC_URL=gateway_url,
-        AUTO_ANSWER_NUMBERS=os.environ.get("AUTO_ANSWER_NUMBERS", from_seed),
+        LINES=",".join(demo["lines"]),
+        DEV_PHONE_IDENTITIES=os.environ.get(
+            "DEV_PHONE_IDENTITIES", ";".join([*demo["callers"], "陌生号码=+8613123456799"])
+        ),
+        AUTO_ANSWER_NUMBERS=os.environ.get("AUTO_ANSWER_NUMBERS", ",".join(demo["answer"])),
     )
     processes = {
         "web": subprocess.Popen(
@@ -179,12 +192,9 @@ def run(argv: list[str]) -> int:
             stop()
             return 1
         from_seed_logins = "\n".join(
-            f"    {user:<11} / {password}"
-            for user, password in (
-                ("operator", "operator-demo-pass"),
-                ("supervisor", "supervisor-demo-pass"),
-                ("admin", "admin-demo-pass"),
-            )
+            f"    {user:<11} / {password:<22} {name}"
+            + (f" ({' / '.join(demo['languages'][user])})" if user in demo["languages"] else "")
+            for user, name, password in demo["logins"]
         )
         print(
             f"""
@@ -192,7 +202,8 @@ def run(argv: list[str]) -> int:
   {DEV_MODE_NOTE if dev_mode else ""}
 
   Operator console   {web_url}/console/
-  Dev phone          {gateway_url}/            (call the demo line +861012345678)
+  Dev phone          {gateway_url}/            (call a demo line: +861012345678 key menu,
+                     +861012345679 no menu, +861012345677 key menu, records the conversation)
   Sent SMS / calls   {gateway_url}/dev
   Health             {web_url}/healthz
 

@@ -1,5 +1,5 @@
-"""Demo data: two lines, demo operators and callers, a volunteer and a check-in enrolment
-(fictional names and example numbers)."""
+"""Demo data: three lines, demo operators and callers, an agency, a volunteer and a check-in
+enrolment (fictional names and example numbers)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,15 @@ from hotline.sms.models import AlertKind
 DEMO_LINE_NUMBER = "+861012345678"
 #: A second demo line with the "no menu" intake (GB/T 33358): greeting, then a person.
 DEMO_NOMENU_LINE_NUMBER = "+861012345679"
+#: A third demo line, the key menu like the first, that records conversations with operators
+#: (its greeting says so). The first line stays as the first minute is measured (no notice).
+DEMO_RECORDED_LINE_NUMBER = "+861012345677"
+DEMO_LINES = (
+    # key, name, number, script key, records conversations with operators
+    ("main", "长者服务热线", DEMO_LINE_NUMBER, "main", False),
+    ("nomenu", "长者服务热线(无菜单)", DEMO_NOMENU_LINE_NUMBER, "nomenu", False),
+    ("recorded", "长者服务热线(录音)", DEMO_RECORDED_LINE_NUMBER, "main", True),
+)
 DEMO_CALLERS = [
     # number, name, display name, older caller, straight to person, hard of hearing, language
     ("+8613123456701", "王秀英", "王阿姨", True, True, False, "zh-CN"),
@@ -41,8 +50,10 @@ DEMO_VOLUNTEER = ("赵志愿", "+8613123456790", "东城街道")
 #: `python3 dev.py run` rings 王阿姨's dev phone within a minute at most times of day.
 DEMO_CHECKINS = [("+8613123456701", time(7, 0), time(22, 0))]
 #: The demo floor speaks two dialects, so routing by language shows: 刘芳 Mandarin and English,
-#: 赵强 Cantonese and Mandarin (a Cantonese caller is offered to 赵强 first).
-DEMO_LANGUAGES = {"operator": ["zh-CN", "en-US"], "operator2": ["yue-HK", "zh-CN"]}
+#: 赵强 Cantonese only. "Take the next caller" offers 赵强 the Cantonese caller even when a
+#: Mandarin caller has waited longer (who stays 刘芳's), and offers him a Mandarin caller only
+#: once nobody speaking Mandarin took them within the line's threshold (120 s).
+DEMO_LANGUAGES = {"operator": ["zh-CN", "en-US"], "operator2": ["yue-HK"]}
 
 
 #: An agency of the directory to transfer to from the call panel (the dev gateway answers its
@@ -53,11 +64,7 @@ DEMO_AGENCIES = [("和平里社区居委会", AgencyKind.COMMUNITY_OFFICE, "+861
 def seed_demo_data(session) -> dict:
     """Create the demo rows if they are missing (safe to run twice)."""
     created = {"lines": 0, "operators": 0, "callers": 0, "checkins": 0}
-    lines = (
-        ("main", "长者服务热线", DEMO_LINE_NUMBER, "main"),
-        ("nomenu", "长者服务热线(无菜单)", DEMO_NOMENU_LINE_NUMBER, "nomenu"),
-    )
-    for key, name, number, script_key in lines:
+    for key, name, number, script_key, recorded in DEMO_LINES:
         if session.scalar(select(Line).where(Line.key == key)) is not None:
             continue
         session.add(
@@ -71,6 +78,7 @@ def seed_demo_data(session) -> dict:
                 is_open_every_day=True,
                 opens_at=time(0, 0),
                 closes_at=time(0, 0),
+                is_recording_enabled=recorded,
             )
         )
         created["lines"] += 1
@@ -91,7 +99,7 @@ def seed_demo_data(session) -> dict:
     # The demo supervisor is told about both lines (the summary and every alert), so the
     # readiness check of a fresh demo is clean.
     supervisor = session.scalar(select(Operator).where(Operator.username == "supervisor"))
-    for line in session.scalars(select(Line).where(Line.key.in_([key for key, *_ in lines]))):
+    for line in session.scalars(select(Line).where(Line.key.in_([key for key, *_ in DEMO_LINES]))):
         named = session.scalar(
             select(LineRecipient).where(
                 LineRecipient.line_id == line.id, LineRecipient.operator_id == supervisor.id

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from hotline.calls.models import Call, CallDirection, CallStatus
 from hotline.cases.models import Case
 from hotline.lines.models import Line
 from hotline.operators.models import Operator, Role
+from hotline.queue.models import QueueEntry, QueueStatus
 
 #: A test caller's number (test numbers only, never a real person's).
 CALLER_PHONE = "+8613123456701"
@@ -96,6 +97,37 @@ def make_call(
     session.add(call)
     session.flush()
     return call
+
+
+def make_handled_entry(
+    session: Session,
+    *,
+    line_id: int,
+    call_id: int,
+    operator_id: int,
+    talk_seconds: int = 120,
+    ended_at: datetime | None = None,
+    **fields: Any,
+) -> QueueEntry:
+    """A finished conversation: the call's queue entry, answered by `operator_id`, completed
+    `talk_seconds` after it was answered (at `ended_at`, now unless given)."""
+    ended = ended_at or datetime.now(UTC)
+    answered = ended - timedelta(seconds=talk_seconds)
+    entry = QueueEntry(
+        line_id=line_id,
+        call_id=call_id,
+        status=QueueStatus.COMPLETED,
+        priority=fields.pop("priority", 3),
+        arrived_at=answered - timedelta(seconds=60),
+        enqueued_at=answered - timedelta(seconds=60),
+        operator_id=operator_id,
+        connected_at=answered,
+        ended_at=ended,
+        **fields,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
 
 
 def make_case(

@@ -86,6 +86,12 @@ def main() -> int:
             60,
             process,
         )
+        # Every demo line is one of the gateway's numbers (the recording line among them), and
+        # the dev phone offers the Cantonese demo caller.
+        config = _request("GET", f"{GATEWAY}/api/config")
+        assert {"+861012345678", "+861012345679", "+861012345677"} <= set(config["lines"]), config
+        page = urllib.request.urlopen(f"{GATEWAY}/", timeout=10).read().decode()  # noqa: S310
+        assert "陈伯" in page and "+8613123456703" in page, "the dev phone offers 陈伯"
         login = urllib.request.urlopen(f"{WEB}/console/login", timeout=10).read().decode()  # noqa: S310
         assert "坐席登录" in login or "Sign in" in login, "console login page"
 

@@ -8,8 +8,9 @@ at Twilio; the console plays it through the app (hotline.transfers.views.recordi
 fetches it with the account credentials, so no page ever holds a provider URL. Voicemails
 (Call.recording_url) are played the same way.
 
-Who may play: supervisors (and admins), and operators who handled the case the call belongs to
-(hotline.cases.queries.case_operator_ids). Every playback is in the audit trail.
+Who may play: supervisors (and admins), operators who handled the case the call belongs to
+(hotline.cases.queries.case_operator_ids), and the operator who talked on the call (its queue
+entry's operator or transfer target). Every playback is in the audit trail.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import requests
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hotline import audit
@@ -74,11 +75,24 @@ def store(session: Session, entry: QueueEntry | None, params: RecordingStatusPar
 def may_play(
     session: Session, *, operator_id: int, is_supervisor: bool, call_id: int | None
 ) -> bool:
-    """Supervisors may play any recording; an operator only those of a case they handled."""
+    """Supervisors may play any recording; an operator only those of a case they handled, or
+    of a call they talked on themselves (they took it, or joined it as a colleague's transfer)
+    even when they never opened its case."""
     if is_supervisor:
         return True
     if call_id is None:
         return False
+    talked_on = session.scalar(
+        select(QueueEntry.id).where(
+            QueueEntry.call_id == call_id,
+            or_(
+                QueueEntry.operator_id == operator_id,
+                QueueEntry.transfer_operator_id == operator_id,
+            ),
+        )
+    )
+    if talked_on is not None:
+        return True
     case_ids = session.scalars(
         select(CaseContact.case_id).where(CaseContact.call_id == call_id).distinct()
     ).all()

@@ -247,4 +247,10 @@ def test_seed_demo_seeds_one_line_of_each_intake_kind(app):
         db.session.delete(db.session.scalar(select(Line)))
         db.session.commit()
         seed_demo_data(db.session)
-        assert sorted(db.session.scalars(select(Line.script_key))) == ["main", "nomenu"]
+        assert sorted(db.session.scalars(select(Line.script_key))) == ["main", "main", "nomenu"]
+        # The third demo line is the key menu again, recording conversations (the first line
+        # stays as the first minute is measured).
+        recording = {
+            line.key: line.is_recording_enabled for line in db.session.scalars(select(Line))
+        }
+        assert recording == {"main": False, "nomenu": False, "recorded": True}

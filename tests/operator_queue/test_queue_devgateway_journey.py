@@ -61,7 +61,14 @@ def dev_twilio(app_config):
 
 
 @pytest.fixture
-def emulator(dev_twilio, app):
+def gateway_overrides() -> dict:
+    """The emulator's configuration beyond the defaults below (a test module overrides this
+    fixture, e.g. for more lines or more phones that answer by themselves)."""
+    return {}
+
+
+@pytest.fixture
+def emulator(dev_twilio, app, gateway_overrides):
     """The hotline app and the emulator, each on a real local port, wired to each other."""
     from hotline.devgateway import create_gateway_app
 
@@ -77,6 +84,7 @@ def emulator(dev_twilio, app):
             "AUTO_ANSWER_NUMBERS": OPERATOR_PHONE,
             "GATEWAY_CLOCK": "manual",
             "TESTING": True,
+            **gateway_overrides,
         }
     )
     app.config.update(TWILIO_API_BASE_URL=gateway_server.url, PUBLIC_BASE_URL=hotline_server.url)

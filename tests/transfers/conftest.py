@@ -3,4 +3,5 @@
 from tests.operator_queue.test_queue_devgateway_journey import (  # noqa: F401
     dev_twilio,
     emulator,
+    gateway_overrides,
 )

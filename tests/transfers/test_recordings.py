@@ -191,6 +191,41 @@ def test_an_operator_not_on_the_case_is_refused(app, operator_client, make_opera
     assert adapter.requests == [] and _played(app) == []
 
 
+def test_the_operator_who_talked_on_the_call_plays_it_without_opening_its_case(
+    app, operator_client, make_operator
+):
+    """Found by the shift journey in the dev gateway: the operator took the recorded call (and
+    handed it over) without opening its case screen; they may still play their conversation.
+    A colleague who took no part may not."""
+    _client, operator_id = operator_client
+    make_operator("zhao", phone_number="+8613123456782")
+    with app.app_context():
+        session = db.session
+        line = factories.main_line(session)
+        caller = factories.make_caller(session, phone_number="+8613123456767")
+        call = factories.make_call(session, line_id=line.id, caller_id=caller.id)
+        factories.make_handled_entry(
+            session, line_id=line.id, call_id=call.id, operator_id=operator_id
+        )
+        recording = CallRecording(
+            recording_sid=RECORDING_SID, call_id=call.id, media_url=MEDIA_URL, duration_seconds=60
+        )
+        session.add(recording)
+        session.commit()
+        recording_id, call_id = recording.id, call.id
+    adapter = _media(app)
+    other = app.test_client()
+    login(other, "zhao")
+    assert other.get(f"/console/recordings/{recording_id}/audio").status_code == 403
+    client, _ = operator_client
+    response = client.get(f"/console/recordings/{recording_id}/audio")
+    assert response.status_code == 200 and response.data == WAV
+    [fetch] = adapter.requests
+    assert fetch.url == MEDIA_URL + ".wav"
+    [audit] = _played(app)
+    assert (audit.operator_id, audit.entity_id) == (operator_id, call_id)
+
+
 def test_the_operator_on_the_case_plays_it_through_the_app(app, operator_client):
     client, operator_id = operator_client
     number, call_id, recording_id = _recorded_case(app, handled_by=operator_id)
