@@ -18,7 +18,7 @@ from hotline.callbacks.models import CallbackReason
 from hotline.callbacks.service import AnswerResult, request_callback
 from hotline.callers.models import Caller, FamilyContact
 from hotline.callers.service import ChangeSource, find_or_create_caller, set_preferences
-from hotline.calls.models import Call, CallDirection, CallOutcome, CallStatus
+from hotline.calls.models import CALL_BY_SID, Call, CallDirection, CallOutcome, CallStatus
 from hotline.ivr import engine
 from hotline.ivr.engine import CallContext, CallState, Step
 from hotline.ivr.schema import ScriptSet
@@ -113,7 +113,7 @@ def _inbound_call(
     """The line dialled, the caller's profile and the Call row (created on first sight)."""
     line = find_line(session, params.to, region)
     caller = find_or_create_caller(session, params.from_, region)
-    call = session.scalar(select(Call).where(Call.call_sid == params.call_sid))
+    call = session.scalar(CALL_BY_SID, {"sid": params.call_sid})
     if call is None:
         call = Call(
             call_sid=params.call_sid,
@@ -159,7 +159,7 @@ def continue_call(
     region: str,
 ) -> CallTurn:
     """Apply the caller's answer at `node_id` (or their silence) and take the next step."""
-    call = session.scalar(select(Call).where(Call.call_sid == params.call_sid))
+    call = session.scalar(CALL_BY_SID, {"sid": params.call_sid})
     if call is None:
         # We lost the call's first webhook (e.g. it went to the fallback): carry on from here.
         turn = start_inbound_call(session, scripts, params, region=region)
@@ -284,7 +284,7 @@ def _voicemail_callback(session: Session, call: Call, caller: Caller | None, *, 
 
 def store_recording(session: Session, call_sid: str, recording: RecordingParams) -> Call | None:
     """Attach a voicemail recording to its call."""
-    call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+    call = session.scalar(CALL_BY_SID, {"sid": call_sid})
     if call is None:
         return None
     if recording.recording_url:
