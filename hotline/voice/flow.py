@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hotline.callbacks import service as callbacks_service
@@ -50,6 +50,14 @@ class CallTurn:
     call: Call
 
 
+#: Built once (issue 16): asked on every incoming call and menu answer.
+_CONTACTS_BY_NUMBER = (
+    select(FamilyContact)
+    .where(FamilyContact.phone_number == bindparam("number"))
+    .order_by(FamilyContact.id)
+)
+
+
 def family_proxy(session: Session, caller: Caller | None) -> tuple[FamilyContact, Caller] | None:
     """The consented family contact calling from this caller's number, and their elder.
 
@@ -58,11 +66,7 @@ def family_proxy(session: Session, caller: Caller | None) -> tuple[FamilyContact
     """
     if caller is None:
         return None
-    contacts = session.scalars(
-        select(FamilyContact)
-        .where(FamilyContact.phone_number == caller.phone_number)
-        .order_by(FamilyContact.id)
-    ).all()
+    contacts = session.scalars(_CONTACTS_BY_NUMBER, {"number": caller.phone_number}).all()
     for contact in contacts:
         elder = session.get(Caller, contact.caller_id)
         if contact.is_consented and elder is not None and elder.id != caller.id:
