@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hotline import audit
@@ -826,9 +826,13 @@ def merge_callers(session: Session, *, keep_id: int, merge_id: int, operator_id:
     return keep
 
 
+#: Built once (issue 16): every incoming call and text looks its caller up.
+_CALLER_BY_NUMBER = select(Caller).where(Caller.phone_number == bindparam("number"))
+
+
 def find_caller(session: Session, number: str) -> Caller | None:
     """The caller's profile by its E.164 number (the one lookup by number), or None."""
-    return session.scalar(select(Caller).where(Caller.phone_number == number))
+    return session.scalar(_CALLER_BY_NUMBER, {"number": number})
 
 
 def find_or_create_caller(session: Session, from_number: str, region: str) -> Caller | None:

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, created_at, enum_column, intpk
@@ -111,6 +111,11 @@ class Call(Base):
         result): a polite voicemail, no queue place, no automatic callback."""
         first = (self.menu_path or [None])[0]
         return isinstance(first, dict) and first.get("result") == "blocked"
+
+
+#: The call with CallSid `sid`: `session.scalar(CALL_BY_SID, {"sid": sid})`. Built once (issue
+#: 16): most webhooks look their call up, and building the statement cost as much as running it.
+CALL_BY_SID = select(Call).where(Call.call_sid == bindparam("sid"))
 
 
 class WebhookEvent(Base):

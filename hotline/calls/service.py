@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from hotline.calls.events import CallEnded
-from hotline.calls.models import Call, CallDirection, CallStatus, WebhookEvent
+from hotline.calls.models import CALL_BY_SID, Call, CallDirection, CallStatus, WebhookEvent
 from hotline.events import publish
 from hotline.telephony.params import StatusParams
 from hotline.telephony.webhooks import BadWebhook
@@ -30,7 +30,7 @@ def apply_status(session: Session, params: StatusParams) -> Call | None:
         status = CallStatus(params.call_status)
     except ValueError as exc:
         raise BadWebhook(f"unknown CallStatus {params.call_status!r}") from exc
-    call = session.scalar(select(Call).where(Call.call_sid == params.call_sid))
+    call = session.scalar(CALL_BY_SID, {"sid": params.call_sid})
     if call is None:
         # A call we never saw a webhook for (e.g. an operator leg placed by the REST API
         # before our row was written): keep a record so nothing goes unaccounted for.

@@ -24,14 +24,25 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, event, func, inspect, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    event,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from hotline.callbacks.models import CallbackReason
 from hotline.callers.models import Caller
 from hotline.calls.events import CallEnded
-from hotline.calls.models import Call, CallDirection, CallOutcome
+from hotline.calls.models import CALL_BY_SID, Call, CallDirection, CallOutcome
 from hotline.events import publish
 from hotline.lines import cache as lines_cache
 from hotline.lines.models import Line
@@ -410,13 +421,17 @@ def transition(
     return True
 
 
+#: Built once (issue 16): every wait round and queue webhook asks it.
+_ENTRY_BY_CALL_SID = (
+    select(QueueEntry)
+    .join(Call, Call.id == QueueEntry.call_id)
+    .where(Call.call_sid == bindparam("sid"))
+)
+
+
 def entry_for_call_sid(session: Session, call_sid: str) -> QueueEntry | None:
     """The queue entry of a call, by Twilio's CallSid."""
-    return session.scalar(
-        select(QueueEntry)
-        .join(Call, Call.id == QueueEntry.call_id)
-        .where(Call.call_sid == call_sid)
-    )
+    return session.scalar(_ENTRY_BY_CALL_SID, {"sid": call_sid})
 
 
 def callback_number(call: Call, caller: Caller | None) -> str | None:
@@ -474,7 +489,7 @@ def _ensure_entry(session: Session, call_sid: str) -> QueueEntry | None:
     entry = entry_for_call_sid(session, call_sid)
     if entry is not None:
         return entry
-    call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+    call = session.scalar(CALL_BY_SID, {"sid": call_sid})
     if call is None or call.line_id is None:
         return None
     caller = session.get(Caller, call.caller_id) if call.caller_id else None

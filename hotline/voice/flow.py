@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hotline.callbacks import service as callbacks_service
@@ -18,7 +18,7 @@ from hotline.callbacks.models import CallbackReason
 from hotline.callbacks.service import AnswerResult, request_callback
 from hotline.callers.models import Caller, FamilyContact
 from hotline.callers.service import ChangeSource, find_or_create_caller, set_preferences
-from hotline.calls.models import Call, CallDirection, CallOutcome, CallStatus
+from hotline.calls.models import CALL_BY_SID, Call, CallDirection, CallOutcome, CallStatus
 from hotline.checkins import cascade as checkins_cascade
 from hotline.ivr import checkin as checkin_engine
 from hotline.ivr import engine
@@ -54,6 +54,14 @@ class CallTurn:
     call: Call
 
 
+#: Built once (issue 16): asked on every incoming call and menu answer.
+_CONTACTS_BY_NUMBER = (
+    select(FamilyContact)
+    .where(FamilyContact.phone_number == bindparam("number"))
+    .order_by(FamilyContact.id)
+)
+
+
 def family_proxy(session: Session, caller: Caller | None) -> tuple[FamilyContact, Caller] | None:
     """The consented family contact calling from this caller's number, and their elder.
 
@@ -62,11 +70,7 @@ def family_proxy(session: Session, caller: Caller | None) -> tuple[FamilyContact
     """
     if caller is None:
         return None
-    contacts = session.scalars(
-        select(FamilyContact)
-        .where(FamilyContact.phone_number == caller.phone_number)
-        .order_by(FamilyContact.id)
-    ).all()
+    contacts = session.scalars(_CONTACTS_BY_NUMBER, {"number": caller.phone_number}).all()
     for contact in contacts:
         elder = session.get(Caller, contact.caller_id)
         if contact.is_consented and elder is not None and elder.id != caller.id:
@@ -124,7 +128,7 @@ def _inbound_call(
     """The line dialled, the caller's profile and the Call row (created on first sight)."""
     line = find_line(session, params.to, region)
     caller = find_or_create_caller(session, params.from_, region)
-    call = session.scalar(select(Call).where(Call.call_sid == params.call_sid))
+    call = session.scalar(CALL_BY_SID, {"sid": params.call_sid})
     if call is None:
         call = Call(
             call_sid=params.call_sid,
@@ -181,7 +185,7 @@ def continue_call(
     region: str,
 ) -> CallTurn:
     """Apply the caller's answer at `node_id` (or their silence) and take the next step."""
-    call = session.scalar(select(Call).where(Call.call_sid == params.call_sid))
+    call = session.scalar(CALL_BY_SID, {"sid": params.call_sid})
     if call is None:
         # We lost the call's first webhook (e.g. it went to the fallback): carry on from here.
         turn = start_inbound_call(session, scripts, params, region=region)
@@ -310,7 +314,7 @@ def _voicemail_callback(session: Session, call: Call, caller: Caller | None, *, 
 
 def store_recording(session: Session, call_sid: str, recording: RecordingParams) -> Call | None:
     """Attach a voicemail recording to its call."""
-    call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+    call = session.scalar(CALL_BY_SID, {"sid": call_sid})
     if call is None:
         return None
     if recording.recording_url:
