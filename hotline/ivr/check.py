@@ -309,6 +309,11 @@ def shared_emergency() -> tuple[dict, list[str]]:
     return _SHARED_EMERGENCY
 
 
+def shared_emergency_kinds(language: str) -> tuple[EmergencyKind, ...]:
+    """The shared emergency kinds in `language`, with no script's additions."""
+    return _emergency(None, language, _Reporter("emergency.yaml"))
+
+
 def _emergency(raw: Any, language: str, report: _Reporter) -> tuple[EmergencyKind, ...]:
     """The shared emergency kinds in `language`, with the script's own words and sentences."""
     table, _errors = shared_emergency()

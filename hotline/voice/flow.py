@@ -22,8 +22,10 @@ from hotline.calls.models import Call, CallDirection, CallOutcome, CallStatus
 from hotline.checkins import cascade as checkins_cascade
 from hotline.ivr import checkin as checkin_engine
 from hotline.ivr import engine
+from hotline.ivr.check import CHECKIN_DEFAULT_LANGUAGE
 from hotline.ivr.checkin import CheckinDecision
 from hotline.ivr.engine import CallContext, CallState, SayAction, Step
+from hotline.ivr.fallback import builtin_checkin
 from hotline.ivr.schema import CheckinScript, ScriptSet
 from hotline.lines import cache as lines_cache
 from hotline.lines.models import Line
@@ -439,11 +441,18 @@ class CheckinAnswer:
 
 
 def checkin_script(scripts: ScriptSet, language: str) -> CheckinScript:
-    """The check-in script in `language`, else Mandarin (always shipped and checked)."""
-    script = scripts.checkins.get(language) or scripts.checkins.get("zh-CN")
-    if script is None:
-        raise RuntimeError("no check-in script loaded (ivr_scripts/checkin.zh-CN.yaml)")
-    return script
+    """The check-in script in `language`, else Mandarin, else any loaded language, else the
+    built-in short question: an answered check-in call always asks it (`flask ivr check`
+    fails a directory without checkin.zh-CN.yaml, but a broken or missing file must never
+    turn into the caller hearing an error)."""
+    for candidate in (language, CHECKIN_DEFAULT_LANGUAGE, *sorted(scripts.checkins)):
+        script = scripts.checkins.get(candidate)
+        if script is not None:
+            if candidate != language:
+                log.warning("no check-in script in %s; asking in %s", language, candidate)
+            return script
+    log.error("no check-in script loaded; asking the built-in question in %s", language)
+    return builtin_checkin(language)
 
 
 def _closed_line_step(
