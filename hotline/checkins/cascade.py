@@ -328,7 +328,8 @@ def inbound_call(
 
 
 def _cancel_pending_call(session: Session, episode: CheckinEpisode, now: datetime) -> None:
-    """A check-in call not yet dialled is not needed any more."""
+    """A check-in call not yet dialled is not needed any more. A callback to a person that the
+    check-in merged into (or that took it over) stays: the elder is still owed that call."""
     if episode.callback_id is None:
         return
     session.execute(
@@ -336,6 +337,7 @@ def _cancel_pending_call(session: Session, episode: CheckinEpisode, now: datetim
         .where(
             CallbackRequest.id == episode.callback_id,
             CallbackRequest.status == CallbackStatus.PENDING,
+            CallbackRequest.reason == CallbackReason.CHECK_IN,
         )
         .values(
             status=CallbackStatus.DONE,
