@@ -47,6 +47,16 @@ HARD_OF_HEARING_TIMEOUT = 12
 MAX_PATH_ENTRIES = 50
 
 
+def key_timeout(caller: Caller | None) -> int | None:
+    """Seconds to wait for the caller's key: their own, longer when hard of hearing, else the
+    script's (None)."""
+    if caller is None:
+        return None
+    return caller.input_timeout_seconds or (
+        HARD_OF_HEARING_TIMEOUT if caller.is_hard_of_hearing else None
+    )
+
+
 @dataclass
 class CallTurn:
     """What a view needs to answer: the step to render, on which line."""
@@ -96,9 +106,7 @@ def call_context(
         is_hard_of_hearing=caller.is_hard_of_hearing,
         default=None,
     )
-    timeout = caller.input_timeout_seconds or (
-        HARD_OF_HEARING_TIMEOUT if caller.is_hard_of_hearing else None
-    )
+    timeout = key_timeout(caller)
     return CallContext(
         is_open=is_open,
         caller_name=caller.display_name or None,
@@ -384,18 +392,13 @@ class CheckinCall:
 
 def _checkin_call(result: AnswerResult, episode_id: int) -> CheckinCall:
     caller = result.caller
-    timeout = None
-    if caller is not None:
-        timeout = caller.input_timeout_seconds or (
-            HARD_OF_HEARING_TIMEOUT if caller.is_hard_of_hearing else None
-        )
     return CheckinCall(
         episode_id=episode_id,
         line=result.line,
         language=result.language,
         name=caller.label if caller is not None else "",
         rate_percent=result.rate_percent,
-        timeout_seconds=timeout,
+        timeout_seconds=key_timeout(caller),
     )
 
 
@@ -438,6 +441,8 @@ class CheckinAnswer:
     rate_percent: int | None
     #: The line is closed: the main script's voicemail (and a callback) instead of the queue.
     closed_step: Step | None = None
+    #: The elder's key timeout, for the question asked again (None: the script's).
+    timeout_seconds: int | None = None
 
 
 def checkin_script(scripts: ScriptSet, language: str) -> CheckinScript:
@@ -547,4 +552,10 @@ def checkin_input(
         is_hard_of_hearing=bool(caller and caller.is_hard_of_hearing),
         default=None,
     )
-    return CheckinAnswer(decision=decision, script=script, line=line, rate_percent=rate)
+    return CheckinAnswer(
+        decision=decision,
+        script=script,
+        line=line,
+        rate_percent=rate,
+        timeout_seconds=key_timeout(caller),
+    )
