@@ -92,6 +92,11 @@ def _check_schedule(
     return days
 
 
+def _policy_refusal(number: str) -> str | None:
+    """Why the number policy would refuse to call or text `number`, or None."""
+    return NumberPolicy.from_config(current_app.config).refusal(number)
+
+
 def _check_volunteer(session: Session, volunteer_id: int) -> None:
     """The volunteer is on the active roster, and the cascade's text can reach them: nothing is
     ever sent to a number outside the number policy, so a volunteer there would never be told."""
@@ -100,7 +105,7 @@ def _check_volunteer(session: Session, volunteer_id: int) -> None:
         raise InvalidInput(
             "该志愿者不在名册上或已停用。", "That volunteer is not on the active roster."
         )
-    refusal = NumberPolicy.from_config(current_app.config).refusal(volunteer.phone_number)
+    refusal = _policy_refusal(volunteer.phone_number)
     if refusal is not None:
         raise InvalidInput(
             f"志愿者{volunteer.name}的号码不在号码政策允许的范围内（{refusal}），"
@@ -177,6 +182,15 @@ def enrol(
         raise ActionRefused("找不到该来电人。", "Caller not found.")
     if session.get(Line, line_id) is None:
         raise ActionRefused("找不到该热线。", "Line not found.")
+    refusal = _policy_refusal(caller.phone_number)
+    if refusal is not None:
+        # Every day's call would be refused and the cascade would alarm the volunteer for nothing.
+        raise ActionRefused(
+            f"老人的号码不在号码政策允许的范围内（{refusal}），无法给其打回访电话。"
+            "请先在来电人资料中更正号码。",
+            f"The elder's number is outside the number policy ({refusal}), so no check-in call "
+            "could be placed. Correct the number on the caller's profile first.",
+        )
     try:
         method = ConsentMethod(consent_method)
     except ValueError as exc:

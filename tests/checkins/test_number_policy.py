@@ -1,7 +1,7 @@
-"""Nothing is ever sent to numbers outside the number policy: a volunteer there is refused at
-enrolment (service, CLI and console, with an error an administrator can act on), and a volunteer
-whose number left the policy later is never texted by the cascade (the supervisors are told at
-once instead, as when there is no volunteer)."""
+"""Nothing is ever sent to numbers outside the number policy: a volunteer (or an elder) there
+is refused at enrolment (service, CLI and console, with an error an administrator can act on),
+and a volunteer whose number left the policy later is never texted by the cascade (the
+supervisors are told at once instead, as when there is no volunteer)."""
 
 from __future__ import annotations
 
@@ -118,3 +118,17 @@ def test_a_volunteer_whose_number_left_the_policy_is_never_texted(
     assert [ABROAD] not in sent_to
     jobs.cascade()  # the supervisors are alerted at once
     assert episodes(app)[0].supervisor_alerted_at is not None
+
+
+def test_an_elder_outside_the_number_policy_is_refused_at_enrolment(app, runner):
+    with app.app_context():
+        factories.make_caller(db.session, phone_number=ABROAD, display_name="Mrs Wang")
+        db.session.commit()
+    result = runner.invoke(args=["checkins", "enrol", ABROAD, "--consent", "elder_on_call"])
+    assert result.exit_code == 1
+    assert (
+        f"error: The elder's number is outside the number policy ({REFUSAL}), so no check-in "
+        "call could be placed. Correct the number on the caller's profile first."
+    ) in result.output
+    with app.app_context():
+        assert db.session.scalar(select(CheckinEnrolment)) is None
