@@ -202,3 +202,23 @@ def make_enrolment(session: Session, *, caller_id: int, line_id: int, **fields: 
     fields.setdefault("consent_method", "elder_in_person")
     fields.setdefault("operator_id", None)
     return enrol(session, caller_id=caller_id, line_id=line_id, **fields)
+
+
+def make_family_contact(
+    session: Session, *, caller_id: int, phone_number: str, operator_id: int, **fields: Any
+) -> Any:
+    """A family contact of `caller_id` with the elder's consent in force (recorded in person by
+    `operator_id`) who may receive alerts, unless the fields say otherwise."""
+    from hotline.callers.models import ConsentMethod, FamilyContact
+
+    fields.setdefault("name", "李女士")
+    fields.setdefault("relation", "女儿")
+    fields.setdefault("may_receive_alerts", True)
+    fields.setdefault("consented_at", datetime.now(UTC))
+    fields.setdefault("consent_method", ConsentMethod.ELDER_IN_PERSON)
+    contact = FamilyContact(
+        caller_id=caller_id, phone_number=phone_number, consent_recorded_by=operator_id, **fields
+    )
+    session.add(contact)
+    session.flush()
+    return contact

@@ -157,6 +157,7 @@ def request_callback(
                 case_id=case_id,
                 language=language,
                 requested_by_operator_id=requested_by_operator_id,
+                max_attempts=max(1, line.callback_max_attempts),
             ):
                 session.refresh(existing)
                 log.info("callback merged for %s (request %s)", mask(phone_number), existing.id)
@@ -314,15 +315,32 @@ def _merge_into(
     case_id: int | None,
     language: str | None,
     requested_by_operator_id: int | None,
+    max_attempts: int,
 ) -> bool:
     """Fold a new request into active callback `callback_id` in one UPDATE statement.
 
     Computed by the database, not read-modify-written here, so requests that merge at the same
     moment (an abandoned call and its voicemail, say) cannot lose each other's earlier arrival
     or note. False when the row is no longer active.
+
+    The row keeps its reason, except that a request for a person (any reason but a check-in)
+    takes over a check-in row: the callee wanted a person, so the answered call goes to the
+    queue instead of asking the check-in question (the check-in is still confirmed when a
+    person answers, hotline.checkins.cascade), with the line's attempts and calling window. A
+    check-in merging into a person's callback leaves it as it is.
     """
     table = CallbackRequest
     merged = f"{reason.value}" + (f": {note}" if note else "")
+    takeover: dict = {}
+    if reason not in OWN_SCHEDULE_REASONS:
+        is_check_in = table.reason.in_(OWN_SCHEDULE_REASONS)
+        takeover = {
+            "reason": case((is_check_in, reason), else_=table.reason),
+            "max_attempts": case(
+                (and_(is_check_in, table.max_attempts < max_attempts), max_attempts),
+                else_=table.max_attempts,
+            ),
+        }
 
     def value(column, raw):
         return bindparam(None, raw, type_=column.type)
@@ -348,6 +366,7 @@ def _merge_into(
             ),
             note=case((table.note == "", merged), else_=table.note + "; also " + merged),
             updated_at=utcnow(),
+            **takeover,
         )
         .execution_options(synchronize_session=False)
     )

@@ -57,7 +57,7 @@ from hotline.lines.models import Line
 from hotline.phone import mask
 from hotline.sms import texts
 from hotline.sms.events import CheckinReplied
-from hotline.sms.models import SmsPurpose
+from hotline.sms.models import SmsPurpose, SmsStatus
 from hotline.sms.outbox import queue_sms
 from hotline.sms.texts import Head
 from hotline.timeutil import utcnow
@@ -328,7 +328,8 @@ def inbound_call(
 
 
 def _cancel_pending_call(session: Session, episode: CheckinEpisode, now: datetime) -> None:
-    """A check-in call not yet dialled is not needed any more."""
+    """A check-in call not yet dialled is not needed any more. A callback to a person that the
+    check-in merged into (or that took it over) stays: the elder is still owed that call."""
     if episode.callback_id is None:
         return
     session.execute(
@@ -336,6 +337,7 @@ def _cancel_pending_call(session: Session, episode: CheckinEpisode, now: datetim
         .where(
             CallbackRequest.id == episode.callback_id,
             CallbackRequest.status == CallbackStatus.PENDING,
+            CallbackRequest.reason == CallbackReason.CHECK_IN,
         )
         .values(
             status=CallbackStatus.DONE,
@@ -462,7 +464,7 @@ def start_cascade(session: Session, episode: CheckinEpisode, now: datetime) -> N
     volunteer = session.get(Volunteer, episode.volunteer_id) if episode.volunteer_id else None
     if volunteer is not None and volunteer.is_active:
         lang = texts.caller_language(line.default_language)
-        queue_sms(
+        message = queue_sms(
             session,
             to=volunteer.phone_number,
             body=texts.checkin_volunteer_visit(lang, head, elder=elder, attempts=episode.attempts),
@@ -472,7 +474,11 @@ def start_cascade(session: Session, episode: CheckinEpisode, now: datetime) -> N
             kind="checkin_volunteer_visit",
             language=lang,
         )
-        episode.volunteer_sms_at = utcnow()
+        # A text the outbox refused (the volunteer's number left the number policy since the
+        # enrolment) is recorded but reaches nobody: as without a volunteer, the supervisors
+        # are told at once instead of waiting for a reply that cannot come.
+        if message.status != SmsStatus.REFUSED:
+            episode.volunteer_sms_at = utcnow()
     if enrolment.notify_family:
         lang = texts.caller_language(caller.language or line.default_language)
         sent = 0

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time
 from types import EllipsisType
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from hotline.checkins.models import (
 from hotline.directory.models import Volunteer
 from hotline.errors import ActionRefused, InvalidInput
 from hotline.lines.models import Line
+from hotline.numberpolicy import NumberPolicy
 from hotline.timeutil import local_day, utcnow
 
 log = logging.getLogger(__name__)
@@ -92,11 +94,27 @@ def _check_schedule(
     return days
 
 
+def _policy_refusal(number: str) -> str | None:
+    """Why the number policy would refuse to call or text `number`, or None."""
+    return NumberPolicy.from_config(current_app.config).refusal(number)
+
+
 def _check_volunteer(session: Session, volunteer_id: int) -> None:
+    """The volunteer is on the active roster, and the cascade's text can reach them: nothing is
+    ever sent to a number outside the number policy, so a volunteer there would never be told."""
     volunteer = session.get(Volunteer, volunteer_id)
     if volunteer is None or not volunteer.is_active:
         raise InvalidInput(
             "该志愿者不在名册上或已停用。", "That volunteer is not on the active roster."
+        )
+    refusal = _policy_refusal(volunteer.phone_number)
+    if refusal is not None:
+        raise InvalidInput(
+            f"志愿者{volunteer.name}的号码不在号码政策允许的范围内（{refusal}），"
+            "失联时无法给其发短信。请在志愿者名册中更正号码，或选择其他志愿者。",
+            f"Volunteer {volunteer.name}'s number is outside the number policy ({refusal}), so "
+            "the lost-contact text could never reach them. Correct the number on the volunteer "
+            "roster, or choose another volunteer.",
         )
 
 
@@ -184,6 +202,15 @@ def enrol(
         raise ActionRefused("找不到该来电人。", "Caller not found.")
     if session.get(Line, line_id) is None:
         raise ActionRefused("找不到该热线。", "Line not found.")
+    refusal = _policy_refusal(caller.phone_number)
+    if refusal is not None:
+        # Every day's call would be refused and the cascade would alarm the volunteer for nothing.
+        raise ActionRefused(
+            f"老人的号码不在号码政策允许的范围内（{refusal}），无法给其打回访电话。"
+            "请先在来电人资料中更正号码。",
+            f"The elder's number is outside the number policy ({refusal}), so no check-in call "
+            "could be placed. Correct the number on the caller's profile first.",
+        )
     try:
         method = ConsentMethod(consent_method)
     except ValueError as exc:

@@ -309,6 +309,11 @@ def shared_emergency() -> tuple[dict, list[str]]:
     return _SHARED_EMERGENCY
 
 
+def shared_emergency_kinds(language: str) -> tuple[EmergencyKind, ...]:
+    """The shared emergency kinds in `language`, with no script's additions."""
+    return _emergency(None, language, _Reporter("emergency.yaml"))
+
+
 def _emergency(raw: Any, language: str, report: _Reporter) -> tuple[EmergencyKind, ...]:
     """The shared emergency kinds in `language`, with the script's own words and sentences."""
     table, _errors = shared_emergency()
@@ -747,6 +752,24 @@ def check_checkin(script: CheckinScript, report: _Reporter) -> None:
         )
 
 
+#: The language a check-in call falls back to, so its script must exist wherever line scripts do.
+CHECKIN_DEFAULT_LANGUAGE = "zh-CN"
+
+
+def _missing_checkin(paths: list[Path]) -> list[str]:
+    """A directory of line scripts without checkin.zh-CN.yaml: the clock's check-in calls would
+    have no question in the default language (a broken file reports its own errors)."""
+    has_line_scripts = any(not p.name.startswith("checkin.") for p in paths)
+    name = f"checkin.{CHECKIN_DEFAULT_LANGUAGE}.yaml"
+    if not has_line_scripts or any(p.stem == Path(name).stem for p in paths):
+        return []
+    messages = ", ".join(CHECKIN_MESSAGES)
+    return [
+        f"{name}: missing; check-in calls (关爱回访) need it beside the line scripts, with "
+        f"the messages {messages} and ok_words in {CHECKIN_DEFAULT_LANGUAGE}"
+    ]
+
+
 def check_directory(directory: str | Path) -> tuple[ScriptSet, list[str]]:
     """Load and validate every script in `directory`; returns the valid scripts and all errors."""
     root = Path(directory)
@@ -773,13 +796,14 @@ def check_directory(directory: str | Path) -> tuple[ScriptSet, list[str]]:
             _check_script(script, report)
             scripts.append(script)
     _check_languages(scripts, reports)
+    missing = _missing_checkin(paths)
     for script in scripts:
         report = reports[script.path]
         if not report.errors:  # a broken graph has no meaningful speech budget
             _check_budget(script, report)
     # The shared emergency words are part of every script: their errors block every script.
     shared_errors = shared_emergency()[1]
-    errors = [e for r in reports.values() for e in r.errors] + shared_errors
+    errors = [e for r in reports.values() for e in r.errors] + missing + shared_errors
     if shared_errors:
         return ScriptSet(), errors
     valid = ScriptSet(

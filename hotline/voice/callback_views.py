@@ -131,6 +131,7 @@ def checkin_input():
                 line_name=answer.line.name,
                 action=action,
                 rate_percent=answer.rate_percent,
+                timeout_seconds=answer.timeout_seconds,
                 repeat=True,
             )
         )

@@ -22,8 +22,10 @@ from hotline.calls.models import CALL_BY_SID, Call, CallDirection, CallOutcome, 
 from hotline.checkins import cascade as checkins_cascade
 from hotline.ivr import checkin as checkin_engine
 from hotline.ivr import engine
+from hotline.ivr.check import CHECKIN_DEFAULT_LANGUAGE
 from hotline.ivr.checkin import CheckinDecision
 from hotline.ivr.engine import CallContext, CallState, SayAction, Step
+from hotline.ivr.fallback import builtin_checkin
 from hotline.ivr.schema import CheckinScript, ScriptSet
 from hotline.lines import cache as lines_cache
 from hotline.lines.models import Line
@@ -43,6 +45,16 @@ log = logging.getLogger(__name__)
 HARD_OF_HEARING_TIMEOUT = 12
 #: Keep the stored menu path bounded (the loop cap stops calls long before this).
 MAX_PATH_ENTRIES = 50
+
+
+def key_timeout(caller: Caller | None) -> int | None:
+    """Seconds to wait for the caller's key: their own, longer when hard of hearing, else the
+    script's (None)."""
+    if caller is None:
+        return None
+    return caller.input_timeout_seconds or (
+        HARD_OF_HEARING_TIMEOUT if caller.is_hard_of_hearing else None
+    )
 
 
 @dataclass
@@ -98,9 +110,7 @@ def call_context(
         is_hard_of_hearing=caller.is_hard_of_hearing,
         default=None,
     )
-    timeout = caller.input_timeout_seconds or (
-        HARD_OF_HEARING_TIMEOUT if caller.is_hard_of_hearing else None
-    )
+    timeout = key_timeout(caller)
     return CallContext(
         is_open=is_open,
         caller_name=caller.display_name or None,
@@ -386,18 +396,13 @@ class CheckinCall:
 
 def _checkin_call(result: AnswerResult, episode_id: int) -> CheckinCall:
     caller = result.caller
-    timeout = None
-    if caller is not None:
-        timeout = caller.input_timeout_seconds or (
-            HARD_OF_HEARING_TIMEOUT if caller.is_hard_of_hearing else None
-        )
     return CheckinCall(
         episode_id=episode_id,
         line=result.line,
         language=result.language,
         name=caller.label if caller is not None else "",
         rate_percent=result.rate_percent,
-        timeout_seconds=timeout,
+        timeout_seconds=key_timeout(caller),
     )
 
 
@@ -440,14 +445,23 @@ class CheckinAnswer:
     rate_percent: int | None
     #: The line is closed: the main script's voicemail (and a callback) instead of the queue.
     closed_step: Step | None = None
+    #: The elder's key timeout, for the question asked again (None: the script's).
+    timeout_seconds: int | None = None
 
 
 def checkin_script(scripts: ScriptSet, language: str) -> CheckinScript:
-    """The check-in script in `language`, else Mandarin (always shipped and checked)."""
-    script = scripts.checkins.get(language) or scripts.checkins.get("zh-CN")
-    if script is None:
-        raise RuntimeError("no check-in script loaded (ivr_scripts/checkin.zh-CN.yaml)")
-    return script
+    """The check-in script in `language`, else Mandarin, else any loaded language, else the
+    built-in short question: an answered check-in call always asks it (`flask ivr check`
+    fails a directory without checkin.zh-CN.yaml, but a broken or missing file must never
+    turn into the caller hearing an error)."""
+    for candidate in (language, CHECKIN_DEFAULT_LANGUAGE, *sorted(scripts.checkins)):
+        script = scripts.checkins.get(candidate)
+        if script is not None:
+            if candidate != language:
+                log.warning("no check-in script in %s; asking in %s", language, candidate)
+            return script
+    log.error("no check-in script loaded; asking the built-in question in %s", language)
+    return builtin_checkin(language)
 
 
 def _closed_line_step(
@@ -542,4 +556,10 @@ def checkin_input(
         is_hard_of_hearing=bool(caller and caller.is_hard_of_hearing),
         default=None,
     )
-    return CheckinAnswer(decision=decision, script=script, line=line, rate_percent=rate)
+    return CheckinAnswer(
+        decision=decision,
+        script=script,
+        line=line,
+        rate_percent=rate,
+        timeout_seconds=key_timeout(caller),
+    )

@@ -48,6 +48,30 @@ def test_second_request_merges_keeping_the_earliest_place_and_the_sooner_promise
     assert row.note == "asked while waiting; also voicemail: left a message"
 
 
+@pytest.mark.parametrize("first_is_check_in", [True, False])
+def test_a_request_for_a_person_outranks_a_check_in_in_either_order(
+    app, clock, make_callback, first_is_check_in
+):
+    check_in = {"reason": CallbackReason.CHECK_IN, "due_at": utcnow(), "note": "check-in"}
+    person = {"reason": CallbackReason.OPERATOR, "note": "about the referral"}
+    first, second = (check_in, person) if first_is_check_in else (person, check_in)
+    row_id = make_callback(phone_number=number(1), **first)
+    assert make_callback(phone_number=number(1), **second) == row_id and _count(app) == 1
+    row = get_callback(app, row_id)
+    assert row.reason == CallbackReason.OPERATOR, "the answered call goes to a person"
+    with app.app_context():
+        line_attempts = db.session.scalar(select(Line.callback_max_attempts).limit(1))
+    assert row.max_attempts == line_attempts, "the person's callback keeps the line's attempts"
+    assert "check-in" in row.note and "about the referral" in row.note
+
+
+def test_a_check_in_keeps_its_reason_when_another_check_in_merges(app, clock, make_callback):
+    first = make_callback(phone_number=number(1), reason=CallbackReason.CHECK_IN, due_at=utcnow())
+    make_callback(phone_number=number(1), reason=CallbackReason.CHECK_IN, due_at=utcnow())
+    row = get_callback(app, first)
+    assert (row.reason, row.max_attempts) == (CallbackReason.CHECK_IN, 1)
+
+
 def test_later_promise_does_not_delay_an_earlier_one(app, clock, make_callback):
     now = utcnow()
     first = make_callback(phone_number=number(1), due_at=now + timedelta(minutes=5))

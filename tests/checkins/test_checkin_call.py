@@ -174,9 +174,13 @@ def test_the_question_keeps_to_the_elders_pacing(app, elder, jobs, fake_calls, t
         caller.is_hard_of_hearing = True
         caller.speech_rate_percent = 70
         db.session.commit()
-    _call, twiml = _answered(app, jobs, twilio)
+    call, twiml = _answered(app, jobs, twilio)
     assert 'timeout="12"' in twiml  # more time to find the key
     assert 'rate="70%"' in twiml and 'rate="85%"' not in twiml
+    again = _say(call, twiml)  # silence: the question again, at the same pace
+    assert "没有听清楚。" in again
+    assert 'timeout="12"' in again
+    assert 'rate="70%"' in again and 'rate="85%"' not in again
 
 
 def test_asking_for_a_person_while_the_line_is_closed_reaches_the_voicemail(

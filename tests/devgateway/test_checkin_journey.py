@@ -1,7 +1,8 @@
-"""A check-in journey (关爱回访, issue 14) through the dev gateway, over real HTTP: the clock
+"""A check-in journey (关爱回访, issue 14) through the dev gateway, over real HTTP: 王阿姨 is
+enrolled by the service (as the console does) and 李伯 by `flask checkins enrol`; the clock
 places the day's check-in calls; 王阿姨's dev phone rings, she answers and presses 1; 李伯 does
-not answer, so the cascade texts his volunteer, whose dev phone replies 1: the episode and the
-失联 case are closed."""
+not answer, so the cascade texts his volunteer and his daughter (both dev phones receive it) and
+opens a 失联 case; the volunteer's dev phone replies 1: the episode and the case are closed."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from .harness import LINE, Gateway
 WANG = "+8613123456701"
 LI = "+8613123456702"
 VOLUNTEER = "+8613123456790"
+DAUGHTER = "+8613123456791"
 
 
 @pytest.fixture
@@ -34,26 +36,38 @@ def gateway(app, hotline_gateway) -> Gateway:
     return hotline_gateway
 
 
-def _enrol(app) -> dict[str, int]:
-    """王阿姨 and 李伯, enrolled all day (the test runs at any hour), no retries, one volunteer."""
-    ids = {}
+def _enrol(app, runner) -> dict[str, int]:
+    """王阿姨 (by the service) and 李伯 (by the CLI), enrolled all day (the test runs at any
+    hour), no retries, one volunteer; 李伯's daughter may be told (consented)."""
     with app.app_context():
         session = db.session
         line = factories.main_line(session)
         volunteer = factories.make_volunteer(session, phone_number=VOLUNTEER)
-        for number, name in ((WANG, "王阿姨"), (LI, "李伯")):
-            caller = factories.make_caller(session, phone_number=number, display_name=name)
-            factories.make_enrolment(
-                session,
-                caller_id=caller.id,
-                line_id=line.id,
-                window_start=time(0, 0),
-                window_end=time(23, 59, 59),
-                retry_minutes="",
-                volunteer_id=volunteer.id,
-            )
-            ids[number] = caller.id
+        wang = factories.make_caller(session, phone_number=WANG, display_name="王阿姨")
+        li = factories.make_caller(session, phone_number=LI, display_name="李伯")
+        operator = factories.make_operator(session)
+        factories.make_family_contact(
+            session, caller_id=li.id, phone_number=DAUGHTER, operator_id=operator.id
+        )
+        factories.make_enrolment(
+            session,
+            caller_id=wang.id,
+            line_id=line.id,
+            window_start=time(0, 0),
+            window_end=time(23, 59, 59),
+            retry_minutes="",
+            volunteer_id=volunteer.id,
+        )
+        ids = {WANG: wang.id, LI: li.id}
         session.commit()
+    result = runner.invoke(
+        args=[
+            "checkins", "enrol", LI, "--window", "00:00-23:59:59", "--retries", "",
+            "--volunteer", VOLUNTEER, "--consent", "elder_in_person", "--witness", "社工 张",
+        ]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "enrolled" in result.output
     return ids
 
 
@@ -75,10 +89,11 @@ def _ringing(gateway: Gateway, number: str) -> dict:
     return call
 
 
-def test_one_elder_presses_1_the_other_misses_and_the_volunteer_replies_1(app, gateway):
-    ids = _enrol(app)
+def test_one_elder_presses_1_the_other_misses_and_the_volunteer_replies_1(app, gateway, runner):
+    ids = _enrol(app, runner)
     gateway.api("GET", f"/phones/{WANG}", expect=200)  # 王阿姨's dev phone is on
     gateway.api("GET", f"/phones/{VOLUNTEER}", expect=200)  # and the volunteer's
+    gateway.api("GET", f"/phones/{DAUGHTER}", expect=200)  # and 李伯's daughter's
     _run(app, open_due_checkins)
     _run(app, dispatch_due_callbacks)
     gateway.idle()
@@ -103,13 +118,24 @@ def test_one_elder_presses_1_the_other_misses_and_the_volunteer_replies_1(app, g
     assert gateway.call(li_call["sid"])["status"] == "no-answer"
     assert _episode(app, ids[LI]).status == EpisodeStatus.CASCADE
 
-    # The clock runs the cascade and sends the texts: the volunteer's dev phone gets one.
+    # The clock runs the cascade, in order and each recorded: the volunteer's text, the
+    # family's text, the 失联 case; the texts reach both dev phones.
     _run(app, run_checkin_cascade)
     _run(app, send_outbox)
     gateway.idle()
     inbox = gateway.api("GET", f"/phones/{VOLUNTEER}/messages", expect=200)["messages"]
     [visit] = [m for m in inbox if "关爱回访" in m["body"]]
     assert "李伯今天1次未接电话" in visit["body"] and "回复1已联系上、2无法联系" in visit["body"]
+    family = gateway.api("GET", f"/phones/{DAUGHTER}/messages", expect=200)["messages"]
+    [told] = [m for m in family if "李伯" in m["body"]]
+    assert told["from"] == LINE
+    li = _episode(app, ids[LI])
+    assert li.status == EpisodeStatus.CASCADE and li.family_sms_count == 1
+    assert li.volunteer_sms_at <= li.family_sms_at <= li.case_opened_at
+    with app.app_context():
+        case = db.session.get(Case, li.case_id)
+        assert (case.status, case.sub_topic) == (CaseStatus.OPEN, "失联")
+    assert li.next_step_at is not None, "the volunteer's reply deadline is set"
 
     # The volunteer replies 1 from the dev phone: the episode and the 失联 case are closed.
     gateway.api("POST", f"/phones/{VOLUNTEER}/messages", expect=201, to=LINE, body="1")
@@ -128,8 +154,8 @@ def test_one_elder_presses_1_the_other_misses_and_the_volunteer_replies_1(app, g
     assert any("已联系上老人" in m["body"] for m in inbox)
 
 
-def test_an_answering_machine_is_a_missed_check_in(app, gateway):
-    ids = _enrol(app)
+def test_an_answering_machine_is_a_missed_check_in(app, gateway, runner):
+    ids = _enrol(app, runner)
     gateway.api("GET", f"/phones/{WANG}", expect=200)
     _run(app, open_due_checkins)
     _run(app, dispatch_due_callbacks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,22 @@ def test_shipped_scripts_pass_the_checker():
     ]
 
 
+def _case_dir(case: str, tmp_path: Path) -> Path:
+    """A case with a check-in script of its own is checked as it is. The others are about line
+    scripts: they are checked beside the shipped checkin.zh-CN.yaml (which every directory of
+    line scripts needs), so each expected.txt names only its own rule."""
+    source = BROKEN / case
+    if any(p.name.startswith("checkin.") for p in source.iterdir()):
+        return source
+    target = tmp_path / case
+    shutil.copytree(source, target)
+    shutil.copy(SHIPPED / "checkin.zh-CN.yaml", target)
+    return target
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_broken_script_fails_with_its_exact_error(case):
-    _scripts, errors = check_directory(BROKEN / case)
+def test_broken_script_fails_with_its_exact_error(case, tmp_path):
+    _scripts, errors = check_directory(_case_dir(case, tmp_path))
     expected = (BROKEN / case / "expected.txt").read_text(encoding="utf-8").splitlines()
     assert errors == expected
 
@@ -52,6 +66,17 @@ def test_cli_check_fails_naming_file_and_node(runner):
         "main.zh-CN.yaml: node 'menu': menu has 5 choices besides 0; at most 4 are allowed"
         in result.output
     )
+
+
+def test_line_scripts_without_the_mandarin_check_in_script_fail_the_cli(runner, tmp_path):
+    for path in SHIPPED.glob("*.yaml"):
+        if path.name != "checkin.zh-CN.yaml":
+            shutil.copy(path, tmp_path)
+    result = runner.invoke(args=["ivr", "check", "--dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "checkin.zh-CN.yaml: missing; check-in calls" in result.output
+    assert "greet, question, not_understood, ok_goodbye, to_person and ok_words" in result.output
+    assert "1 error(s)" in result.output, "the other check-in languages do not stand in for it"
 
 
 def test_an_empty_folder_is_an_error(runner, tmp_path):

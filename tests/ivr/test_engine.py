@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -240,6 +241,7 @@ def test_a_script_may_name_its_own_emergency_numbers(tmp_path):
         1,
     )
     (tmp_path / "main.zh-CN.yaml").write_text(text.replace("languages:", "x_languages:"), "utf-8")
+    shutil.copy(source.with_name("checkin.zh-CN.yaml"), tmp_path)  # required beside line scripts
     scripts, errors = check_directory(tmp_path)
     assert errors == []
     ctx = CallContext(is_open=True)
