@@ -11,7 +11,7 @@ from hotline.checkins.models import CheckinEnrolment, CheckinEpisode  # noqa: F4
 from hotline.directory.models import Agency, Volunteer, VolunteerElder  # noqa: F401
 from hotline.lines.models import CalendarOverride, Line, LineRecipient  # noqa: F401
 from hotline.operators.models import LoginAttempt, Operator  # noqa: F401
-from hotline.queue.models import QueueEntry  # noqa: F401
+from hotline.queue.models import OperatorTalk, QueueEntry  # noqa: F401
 from hotline.reports.models import DailySummary  # noqa: F401
 from hotline.schedule import ClockHeartbeat  # noqa: F401
 from hotline.sms.models import (  # noqa: F401

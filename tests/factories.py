@@ -21,7 +21,7 @@ from hotline.calls.models import Call, CallDirection, CallStatus
 from hotline.cases.models import Case
 from hotline.lines.models import Line
 from hotline.operators.models import Operator, Role
-from hotline.queue.models import QueueEntry, QueueStatus
+from hotline.queue.models import OperatorTalk, QueueEntry, QueueStatus, TalkEnd
 
 #: A test caller's number (test numbers only, never a real person's).
 CALLER_PHONE = "+8613123456701"
@@ -126,6 +126,17 @@ def make_handled_entry(
         **fields,
     )
     session.add(entry)
+    session.flush()
+    session.add(
+        OperatorTalk(
+            queue_entry_id=entry.id,
+            call_id=call_id,
+            operator_id=operator_id,
+            started_at=answered,
+            ended_at=ended,
+            ended_by=TalkEnd.CALL_ENDED,
+        )
+    )
     session.flush()
     return entry
 

@@ -2,17 +2,23 @@
 
 Per operator, in a window [start, end):
 
-- *calls handled*: conversations the operator had (queue entries they were connected to,
-  completed), counted on the day they were answered (`connected_at` in the window); after a
-  warm transfer handed over, the call counts for the operator who finished it;
-- *talk time*: from answer to end (`ended_at - connected_at`): the average and the longest;
+- *calls handled*: the callers the operator talked to, from their stretches of talk
+  (`hotline.queue.models.OperatorTalk`, finished, started in the window): one per caller
+  (queue entry) however many stretches; after a warm hand-over the call counts for both
+  operators, and a caller the same operator took again (a cold transfer nobody answered sent
+  them back to the queue) counts once;
+- *talk time*: each operator's own stretches only (`ended_at - started_at`): the first
+  operator's until they handed over or left on a transfer, the colleague's from when they
+  joined; the average per call handled, and the longest call (an operator's stretches with
+  the same caller added up);
 - *wrap-up time*: the finished wrap-up periods of the presence log (`PresenceLog`, state
   wrap_up) that started in the window: the average (an overdue wrap-up ended at its deadline;
   one still going on counts once it has ended);
 - *callbacks placed*: callbacks the operator scheduled in the window; *reached*: those of them
   that reached the caller (done, or connected to the queue right now);
 - *transfers*: external transfers the operator started (`transfer_counts`, from
-  `hotline.transfers.models.ExternalTransfer`);
+  `hotline.transfers.models.ExternalTransfer`); *reached*: those of them the outside party
+  answered;
 - *cases opened*: cases the operator opened in the window; *resolved*: the "resolved" entries
   of the audit trail the operator wrote in the window (a case resolved twice counts twice).
 
@@ -34,7 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from hotline.callbacks.models import CallbackRequest, CallbackStatus
 from hotline.cases.models import AuditEntry, Case
 from hotline.operators.models import Operator, Presence, PresenceLog
-from hotline.queue.models import QueueEntry, QueueStatus
+from hotline.queue.models import OperatorTalk
 from hotline.timeutil import local_day_bounds
 from hotline.transfers.models import ExternalTransfer
 
@@ -59,6 +65,7 @@ class OperatorDay:
     transfers: int = 0
     cases_opened: int = 0
     cases_resolved: int = 0
+    transfers_reached: int = 0  # of `transfers`, those the outside party answered
 
     @property
     def average_talk_seconds(self) -> int | None:
@@ -86,19 +93,21 @@ def assemble(
     calls: Mapping[int, tuple[int, float, float]],
     wrap_ups: Mapping[int, tuple[int, float]],
     callbacks: Mapping[int, tuple[int, int]],
-    transfers: Counts,
+    transfers: Mapping[int, tuple[int, int]],
     cases_opened: Counts,
     cases_resolved: Counts,
     keep_empty: bool = False,
 ) -> list[OperatorDay]:
     """Each operator's day from the grouped rows: calls (count, talk seconds, longest),
-    wrap-ups (count, seconds), callbacks (placed, reached), and the plain counts. Operators
+    wrap-ups (count, seconds), callbacks (placed, reached), transfers (started, reached), and
+    the plain counts. Operators
     with nothing at all in the window are left out (unless `keep_empty`). Pure."""
     days = []
     for operator_id, name in operators:
         handled, talk, longest = calls.get(operator_id, (0, 0, 0))
         wraps, wrap_seconds = wrap_ups.get(operator_id, (0, 0))
         placed, reached = callbacks.get(operator_id, (0, 0))
+        transferred, transfers_reached = transfers.get(operator_id, (0, 0))
         day = OperatorDay(
             operator_id=operator_id,
             name=name,
@@ -109,7 +118,8 @@ def assemble(
             wrap_up_seconds=round(wrap_seconds or 0),
             callbacks_placed=int(placed),
             callbacks_reached=int(reached or 0),
-            transfers=int(transfers.get(operator_id, 0)),
+            transfers=int(transferred),
+            transfers_reached=int(transfers_reached or 0),
             cases_opened=int(cases_opened.get(operator_id, 0)),
             cases_resolved=int(cases_resolved.get(operator_id, 0)),
         )
@@ -154,23 +164,36 @@ def _scope(query, column, operator_id: int | None):
     return query.where(column == operator_id) if operator_id is not None else query
 
 
+def _calls(session: Session, start: datetime, end: datetime, operator_id: int | None):
+    """One row per (operator, caller) of the window: the operator's talk seconds with that
+    caller (their finished stretches started in the window, added up) and when the first
+    began."""
+    talk = seconds_between(session, OperatorTalk.started_at, OperatorTalk.ended_at)
+    query = (
+        select(
+            OperatorTalk.operator_id.label("operator_id"),
+            func.sum(talk).label("seconds"),
+            func.min(OperatorTalk.started_at).label("first"),
+        )
+        .where(
+            OperatorTalk.started_at >= start,
+            OperatorTalk.started_at < end,
+            OperatorTalk.ended_at.is_not(None),
+        )
+        .group_by(OperatorTalk.operator_id, OperatorTalk.queue_entry_id)
+    )
+    return _scope(query, OperatorTalk.operator_id, operator_id).subquery()
+
+
 def call_counts(
     session: Session, start: datetime, end: datetime, operator_id: int | None = None
 ) -> dict[int, tuple[int, float, float]]:
-    """Operator -> (conversations, talk seconds, longest), answered in the window."""
-    talk = seconds_between(session, QueueEntry.connected_at, QueueEntry.ended_at)
-    query = (
-        select(QueueEntry.operator_id, func.count(), func.sum(talk), func.max(talk))
-        .where(
-            QueueEntry.status == QueueStatus.COMPLETED,
-            QueueEntry.operator_id.is_not(None),
-            QueueEntry.connected_at >= start,
-            QueueEntry.connected_at < end,
-            QueueEntry.ended_at.is_not(None),
-        )
-        .group_by(QueueEntry.operator_id)
-    )
-    query = _scope(query, QueueEntry.operator_id, operator_id)
+    """Operator -> (calls handled, talk seconds, longest call), from their own stretches of
+    talk started in the window."""
+    calls = _calls(session, start, end, operator_id)
+    query = select(
+        calls.c.operator_id, func.count(), func.sum(calls.c.seconds), func.max(calls.c.seconds)
+    ).group_by(calls.c.operator_id)
     return {
         op: (n, float(total or 0), float(most or 0))
         for op, n, total, most in session.execute(query)
@@ -218,10 +241,12 @@ def callback_counts(
 
 def transfer_counts(
     session: Session, start: datetime, end: datetime, operator_id: int | None = None
-) -> dict[int, int]:
-    """Operator -> external transfers (agencies, 120/110/119) they started in the window."""
+) -> dict[int, tuple[int, int]]:
+    """Operator -> (external transfers (agencies, 120/110/119) they started in the window, of
+    which the outside party answered)."""
+    reached = func.sum(case((ExternalTransfer.answered_at.is_not(None), 1), else_=0))
     query = (
-        select(ExternalTransfer.operator_id, func.count())
+        select(ExternalTransfer.operator_id, func.count(), reached)
         .where(
             ExternalTransfer.operator_id.is_not(None),
             ExternalTransfer.started_at >= start,
@@ -230,7 +255,7 @@ def transfer_counts(
         .group_by(ExternalTransfer.operator_id)
     )
     query = _scope(query, ExternalTransfer.operator_id, operator_id)
-    return dict(session.execute(query).all())
+    return {op: (n, int(answered or 0)) for op, n, answered in session.execute(query)}
 
 
 def case_counts(
@@ -268,26 +293,18 @@ def calls_by_hour(
     timezone: str,
     operator_id: int | None = None,
 ) -> dict[int, int]:
-    """Local hour (0-23) -> conversations answered in that hour, in the window. On SQLite the
-    UTC offset at the start of the window is used (exact for zones without daylight saving,
-    such as China's); PostgreSQL converts each time in the zone."""
-    column = QueueEntry.connected_at
+    """Local hour (0-23) -> calls handled (as `call_counts` counts them: one per operator and
+    caller) by the hour the operator's talk with the caller began, in the window. On SQLite
+    the UTC offset at the start of the window is used (exact for zones without daylight
+    saving, such as China's); PostgreSQL converts each time in the zone."""
+    calls = _calls(session, start, end, operator_id)
+    column = calls.c.first
     if session.get_bind().dialect.name == "postgresql":
         hour = func.extract("hour", func.timezone(timezone, column))
     else:
         offset = start.astimezone(ZoneInfo(timezone)).utcoffset() or timedelta(0)
         hour = func.strftime("%H", column, f"{int(offset.total_seconds()):+d} seconds")
-    query = (
-        select(hour, func.count())
-        .where(
-            QueueEntry.status == QueueStatus.COMPLETED,
-            QueueEntry.operator_id.is_not(None),
-            column >= start,
-            column < end,
-        )
-        .group_by(hour)
-    )
-    query = _scope(query, QueueEntry.operator_id, operator_id)
+    query = select(hour, func.count()).group_by(hour)
     return {int(h): n for h, n in session.execute(query).all()}
 
 

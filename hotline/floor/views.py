@@ -177,6 +177,7 @@ CSV_COLUMNS = (
     ("callbacks_placed", "安排回电", "callbacks placed"),
     ("callbacks_reached", "回电接通", "callbacks reached"),
     ("transfers", "转接", "transfers"),
+    ("transfers_reached", "转接接通", "transfers reached"),
     ("cases_opened", "新建工单", "cases opened"),
     ("cases_resolved", "解决工单", "cases resolved"),
 )

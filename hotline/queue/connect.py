@@ -38,7 +38,7 @@ from hotline.operators import presence
 from hotline.operators.models import Operator, Presence
 from hotline.phone import mask
 from hotline.queue import routing, service
-from hotline.queue.models import QueueEntry, QueueStatus
+from hotline.queue.models import QueueEntry, QueueStatus, TalkEnd
 from hotline.queue.twiml import operator_text
 from hotline.telephony.gateway import TERMINAL_CALL_EVENTS, get_gateway, public_base_url
 from hotline.telephony.twiml import with_query
@@ -511,6 +511,8 @@ def operator_answered(
         return OperatorTurn("gone", language)
     name = caller_label(session, entry, language)
     if entry.transfer_operator_id == operator_id and entry.status == QueueStatus.CONNECTED:
+        if not entry.is_transfer_joined:
+            service.talk_started(session, entry, operator_id, utcnow())
         entry.is_transfer_joined = True
         entry.transfer_call_sid = entry.transfer_call_sid or call_sid
         first = session.get(Operator, entry.operator_id) if entry.operator_id else None
@@ -529,6 +531,7 @@ def operator_answered(
             call.outcome = CallOutcome.ANSWERED
             entry.operator_call_sid = entry.operator_call_sid or call_sid
             presence.mark(operator, Presence.BUSY, now=now)
+            service.talk_started(session, entry, operator_id, now)
         if entry.status == QueueStatus.CONNECTED:
             session.flush()
             return OperatorTurn(
@@ -556,6 +559,8 @@ def operator_leg_status(
     operator = session.get(Operator, operator_id)
     if entry.transfer_operator_id == operator_id and entry.transfer_call_sid == call_sid:
         missed = call_status in FAILED_LEG_STATUSES or not entry.is_transfer_joined
+        if entry.is_transfer_joined:
+            service.talk_ended(session, entry.id, TalkEnd.LEFT, operator_id=operator_id)
         entry.transfer_operator_id = None
         entry.transfer_call_sid = None
         entry.is_transfer_joined = False
@@ -579,6 +584,9 @@ def operator_leg_status(
             entry_id,
         )
         return requeued
+    if entry.status == QueueStatus.CONNECTED:
+        # Their phone hung up: their talk ends now (the conference's end completes the entry).
+        service.talk_ended(session, entry.id, TalkEnd.HUNG_UP, operator_id=operator_id)
     if (
         entry.status == QueueStatus.CONNECTED
         and operator is not None
@@ -752,7 +760,7 @@ def hang_up(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
         log.exception("hang-up failed for entry %s", entry.id)
         raise QueueActionError("telephony") from None
     transfer_leg = entry.transfer_call_sid
-    service.conversation_over(session, entry)
+    service.conversation_over(session, entry, TalkEnd.HUNG_UP)
     # Durable before the colleague's leg is hung up (a REST call): its status callback must
     # find the conversation over, not a connected entry.
     session.commit()
@@ -847,6 +855,7 @@ def hand_over(session: Session, entry_id: int, operator_id: int) -> QueueEntry:
     except TwilioException:
         log.exception("hand-over failed for entry %s", entry.id)
         raise QueueActionError("telephony") from None
+    service.talk_ended(session, entry.id, TalkEnd.HANDED_OVER, operator_id=operator_id)
     entry.operator_id = entry.transfer_operator_id
     entry.operator_call_sid = entry.transfer_call_sid
     entry.transfer_operator_id = None
@@ -869,6 +878,8 @@ def cancel_transfer(session: Session, entry_id: int, operator_id: int) -> QueueE
     if entry.transfer_operator_id is None:
         raise QueueActionError("no_transfer")
     target_id, call_sid = entry.transfer_operator_id, entry.transfer_call_sid
+    if entry.is_transfer_joined:
+        service.talk_ended(session, entry.id, TalkEnd.LEFT, operator_id=target_id)
     entry.transfer_operator_id = None
     entry.transfer_call_sid = None
     entry.is_transfer_joined = False

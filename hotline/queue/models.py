@@ -100,3 +100,49 @@ class QueueEntry(Base):
     callback_request_id: Mapped[int | None] = mapped_column(ForeignKey("callback_requests.id"))
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TalkEnd(enum.StrEnum):
+    """How an operator's stretch of talk with a caller ended."""
+
+    HUNG_UP = "hung_up"  # the operator ended the call (the console's hang-up, or their phone)
+    CALL_ENDED = "call_ended"  # the caller hung up, or the conference ended around them
+    HANDED_OVER = "handed_over"  # warm transfer: they left the caller to the colleague who joined
+    TRANSFERRED = "transferred"  # warm external transfer: they left the caller with the agency
+    COLD_TRANSFER = "cold_transfer"  # cold external transfer: they left as the agency was rung
+    LEFT = "left"  # joined a colleague's call as a transfer and left it (cancelled, hung up)
+
+
+class OperatorTalk(Base):
+    """One operator's stretch of talk with one caller: from the moment they are in the
+    conversation (they answered the caller they took, or joined a colleague's call as a warm
+    transfer) until they leave it.
+
+    A caller may have several stretches: two operators during a warm hand-over (both rows
+    overlap while all three talk), or the same operator twice when a cold transfer nobody
+    answered sent the caller back to the queue and they took them again. The operator's day
+    (hotline.floor.day) reads talk time, longest call and calls handled from here, so each
+    operator is credited with their own stretches only. A row is written when the stretch
+    starts and closed (`ended_at`, `ended_by`) when it ends; an open row is a conversation
+    going on now.
+    """
+
+    __tablename__ = "operator_talks"
+    __table_args__ = (
+        # Closing the open stretches of a conversation (every hang-up, hand-over, transfer).
+        Index("ix_operator_talks_entry_ended", "queue_entry_id", "ended_at"),
+        # An operator's stretches in a day or week (their own day report).
+        Index("ix_operator_talks_operator_started", "operator_id", "started_at"),
+        # Every operator's stretches in a window (the supervisor's day report).
+        Index("ix_operator_talks_started", "started_at"),
+    )
+
+    id: Mapped[intpk]
+    queue_entry_id: Mapped[int] = mapped_column(ForeignKey("queue_entries.id"))
+    #: The caller's call (recording playback rights: who talked on this call).
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    #: How the stretch ended (None while it goes on).
+    ended_by: Mapped[TalkEnd | None] = enum_column(TalkEnd, nullable=True)

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     and_,
     bindparam,
+    case,
     event,
     func,
     inspect,
@@ -50,7 +51,7 @@ from hotline.operators import presence
 from hotline.operators.models import Operator, Presence
 from hotline.phone import try_normalise
 from hotline.queue.events import CallbackOwed
-from hotline.queue.models import LIVE_STATUSES, QueueEntry, QueueStatus
+from hotline.queue.models import LIVE_STATUSES, OperatorTalk, QueueEntry, QueueStatus, TalkEnd
 from hotline.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -713,13 +714,75 @@ def wrap_up_seconds(session: Session, entry: QueueEntry) -> int:
     return line.wrap_up_seconds if line is not None else presence.DEFAULT_WRAP_UP_SECONDS
 
 
-def conversation_over(session: Session, entry: QueueEntry) -> bool:
-    """The talk with the operator ended: the entry completes and the operator wraps up (no
-    commit)."""
+def talk_started(session: Session, entry: QueueEntry, operator_id: int, now: datetime) -> None:
+    """The operator is in the conversation from `now` (they answered the caller they took,
+    or joined a colleague's call as a warm transfer): a stretch of talk opens (no commit)."""
+    session.add(
+        OperatorTalk(
+            queue_entry_id=entry.id,
+            call_id=entry.call_id,
+            operator_id=operator_id,
+            started_at=now,
+        )
+    )
+
+
+def talk_ended(
+    session: Session,
+    entry_id: int,
+    how: TalkEnd,
+    *,
+    operator_id: int | None = None,
+    others: TalkEnd | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Close the open stretches of talk of a conversation, ended `how`: only `operator_id`'s
+    when it is given alone; every one when it is not, or when `others` is given (then
+    `operator_id`'s ends `how` and everyone else's `others`). One UPDATE (no commit)."""
+    query = update(OperatorTalk).where(
+        OperatorTalk.queue_entry_id == entry_id, OperatorTalk.ended_at.is_(None)
+    )
+    if operator_id is not None and others is None:
+        query = query.where(OperatorTalk.operator_id == operator_id)
+    ended_by = (
+        case((OperatorTalk.operator_id == operator_id, how.value), else_=others.value)
+        if others is not None
+        else how.value
+    )
+    session.execute(
+        query.values(ended_at=now or utcnow(), ended_by=ended_by).execution_options(
+            synchronize_session=False
+        )
+    )
+
+
+def talk_resumed(session: Session, entry_id: int, operator_id: int | None) -> None:
+    """The operator could not leave after all (a failed REST request): their stretch closed by
+    the transfer goes on (no commit)."""
+    session.execute(
+        update(OperatorTalk)
+        .where(
+            OperatorTalk.queue_entry_id == entry_id,
+            OperatorTalk.operator_id == operator_id,
+            OperatorTalk.ended_by.in_((TalkEnd.TRANSFERRED, TalkEnd.COLD_TRANSFER)),
+        )
+        .values(ended_at=None, ended_by=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def conversation_over(
+    session: Session, entry: QueueEntry, how: TalkEnd = TalkEnd.CALL_ENDED
+) -> bool:
+    """The talk with the operator ended: the entry completes, the operator's stretch of talk
+    closes (`how`; a colleague who joined as a transfer and was not handed the call: LEFT),
+    and the operator wraps up (no commit)."""
+    now = utcnow()
     if not transition(
-        session, entry, (QueueStatus.CONNECTED,), QueueStatus.COMPLETED, ended_at=utcnow()
+        session, entry, (QueueStatus.CONNECTED,), QueueStatus.COMPLETED, ended_at=now
     ):
         return False
+    talk_ended(session, entry.id, how, operator_id=entry.operator_id, others=TalkEnd.LEFT, now=now)
     presence.mark_by_id(
         session,
         entry.operator_id,

@@ -41,7 +41,7 @@ from hotline.operators import presence
 from hotline.operators.models import Presence
 from hotline.phone import InvalidNumber, mask, normalise
 from hotline.queue import connect, service
-from hotline.queue.models import QueueEntry, QueueStatus
+from hotline.queue.models import QueueEntry, QueueStatus, TalkEnd
 from hotline.telephony.gateway import get_gateway, public_base_url
 from hotline.telephony.twiml import with_query
 from hotline.timeutil import utcnow
@@ -377,7 +377,11 @@ def _operator_leaves(
     session.refresh(transfer)
     if claimed.rowcount != 1:
         raise TransferError("not_reached")
-    service.conversation_over(session, entry)
+    service.conversation_over(
+        session,
+        entry,
+        TalkEnd.COLD_TRANSFER if transfer.mode == TransferMode.COLD else TalkEnd.TRANSFERRED,
+    )
     _audit(session, transfer, "transfer_handed_over", transfer.operator_id)
     session.commit()
     gateway = get_gateway()
@@ -393,6 +397,7 @@ def _operator_leaves(
             session, entry, (QueueStatus.COMPLETED,), QueueStatus.CONNECTED, ended_at=None
         )
         presence.mark_by_id(session, entry.operator_id, Presence.BUSY)
+        service.talk_resumed(session, entry.id, entry.operator_id)
         if transfer.status == TransferStatus.HANDED_OVER:
             transfer.status = (
                 TransferStatus.CONSULTING if transfer.answered_at else (TransferStatus.RINGING)

@@ -12,7 +12,7 @@ import pytest
 from hotline.callers.models import Caller
 from hotline.db import db
 from hotline.operators.models import AwayReason, Presence, Role
-from hotline.queue.models import QueueEntry, QueueStatus
+from hotline.queue.models import QueueStatus
 from tests import factories
 from tests.operator_queue.queue_support import *  # noqa: F403
 from tests.operator_queue.queue_support import PASSWORD, entry_of, reach_queue
@@ -145,18 +145,13 @@ def _day_figures(app, operators: dict[str, int]) -> None:
             for i, seconds in enumerate(talks):
                 call = factories.make_call(session, line_id=line.id, caller_id=None)
                 connected = start + timedelta(minutes=20 * i)
-                session.add(
-                    QueueEntry(
-                        line_id=line.id,
-                        call_id=call.id,
-                        status=QueueStatus.COMPLETED,
-                        priority=3,
-                        arrived_at=connected - timedelta(seconds=30),
-                        enqueued_at=connected - timedelta(seconds=30),
-                        operator_id=operators[name],
-                        connected_at=connected,
-                        ended_at=connected + timedelta(seconds=seconds),
-                    )
+                factories.make_handled_entry(
+                    session,
+                    line_id=line.id,
+                    call_id=call.id,
+                    operator_id=operators[name],
+                    talk_seconds=seconds,
+                    ended_at=connected + timedelta(seconds=seconds),
                 )
         session.commit()
 

@@ -19,7 +19,7 @@ earlier answer (which also reads the settings counter of the line cache) and its
 | status callback, not terminal | 4 | 1 |
 | status callback, terminal (`completed`) | 27 | 1 |
 | take-next (console API) | 11 (the presence log row of the claim: issue 15) | 2 (the documented claims) |
-| operator answers (`/twilio/queue/operator`) | 9 | 1 |
+| operator answers (`/twilio/queue/operator`) | 10 (the operator's stretch of talk opens: issue 15) | 1 |
 | conference event (`participant-join`) | 4 | 1 |
 """
 
@@ -191,5 +191,7 @@ def test_take_next_and_conference_events(app, twilio, operator_client):
     # anyone after" threshold.
     # 11: the claim writes the operator's finished presence period (issue 15, presence log).
     take.check(statements=11, commits=2)
-    answer.check(statements=9, commits=1)
+    # 10: the answer opens the operator's stretch of talk, one INSERT into operator_talks
+    # (issue 15: the operator's day credits each operator with their own stretches).
+    answer.check(statements=10, commits=1)
     join.check(statements=4, commits=1)
