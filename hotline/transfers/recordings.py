@@ -9,8 +9,10 @@ fetches it with the account credentials, so no page ever holds a provider URL. V
 (Call.recording_url) are played the same way.
 
 Who may play: supervisors (and admins), operators who handled the case the call belongs to
-(hotline.cases.queries.case_operator_ids), and the operator who talked on the call (its queue
-entry's operator or transfer target). Every playback is in the audit trail.
+(hotline.cases.queries.case_operator_ids), and every operator who talked on the call: their
+stretches of talk (hotline.queue.models.OperatorTalk), so the operator who first took it keeps
+the right after handing it over to a colleague or an agency; and the entry's operator or
+transfer target right now. Every playback is in the audit trail.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 from hotline import audit
 from hotline.cases import queries
 from hotline.cases.models import Case, CaseContact
-from hotline.queue.models import QueueEntry
+from hotline.queue.models import OperatorTalk, QueueEntry
 from hotline.telephony.params import RecordingStatusParams
 from hotline.telephony.twiml import with_query
 from hotline.transfers.models import CallRecording
@@ -76,12 +78,19 @@ def may_play(
     session: Session, *, operator_id: int, is_supervisor: bool, call_id: int | None
 ) -> bool:
     """Supervisors may play any recording; an operator only those of a case they handled, or
-    of a call they talked on themselves (they took it, or joined it as a colleague's transfer)
-    even when they never opened its case."""
+    of a call they talked on themselves (they took it, even if they handed it over later, or
+    joined it as a colleague's transfer) even when they never opened its case."""
     if is_supervisor:
         return True
     if call_id is None:
         return False
+    had_a_stretch = session.scalar(
+        select(OperatorTalk.id)
+        .where(OperatorTalk.call_id == call_id, OperatorTalk.operator_id == operator_id)
+        .limit(1)
+    )
+    if had_a_stretch is not None:
+        return True
     talked_on = session.scalar(
         select(QueueEntry.id).where(
             QueueEntry.call_id == call_id,

@@ -226,6 +226,38 @@ def test_the_operator_who_talked_on_the_call_plays_it_without_opening_its_case(
     assert (audit.operator_id, audit.entity_id) == (operator_id, call_id)
 
 
+def test_the_operator_who_handed_the_call_over_still_plays_it(
+    app, twilio, http_client, operator_client, make_operator
+):
+    """林 takes a recorded call, rings 赵 in and hands over (without opening its case): the
+    recording's entry is 赵's now, and 林 keeps the right to play it; so does 赵."""
+    from tests.operator_queue.test_queue_connect import _connected, _operator_answers
+
+    _recording_on(app)
+    zhao = make_operator("zhao", phone_number="+8613123456782")
+    client, _lin, queued, _leg = _connected(app, twilio, http_client, operator_client)
+    assert client.post(
+        f"/console/api/queue/{queued.entry_id}/transfer", data={"to": zhao}
+    ).get_json()["ok"]
+    colleague_leg = entry_of(app, queued.entry_id).transfer_call_sid
+    _operator_answers(twilio, queued.entry_id, zhao, colleague_leg)
+    assert client.post(f"/console/api/queue/{queued.entry_id}/hand-over").get_json()["ok"]
+    assert entry_of(app, queued.entry_id).operator_id == zhao
+    assert _recording_webhook(twilio, queued.entry_id).status_code == 204
+    with app.app_context():
+        recording_id = db.session.scalar(select(CallRecording.id))
+    _media(app)
+    assert client.get(f"/console/recordings/{recording_id}/audio").status_code == 200
+    colleague = app.test_client()
+    login(colleague, "zhao")
+    assert colleague.get(f"/console/recordings/{recording_id}/audio").status_code == 200
+    make_operator("chen", phone_number="+8613123456783")
+    bystander = app.test_client()
+    login(bystander, "chen")
+    assert bystander.get(f"/console/recordings/{recording_id}/audio").status_code == 403
+    assert len(_played(app)) == 2
+
+
 def test_the_operator_on_the_case_plays_it_through_the_app(app, operator_client):
     client, operator_id = operator_client
     number, call_id, recording_id = _recorded_case(app, handled_by=operator_id)
