@@ -287,9 +287,10 @@ def _conference(
     if wait_url:
         kwargs.update(wait_url=wait_url, wait_method="POST")
     if recording_status_callback:
-        # A line with recording on (its greeting told the caller). Twilio records conferences
-        # in two channels (the first participant, everyone else); the attributes go on both
-        # legs because either may be the one that starts the conference.
+        # A line with recording on (its greeting told the caller). The recording webhook says
+        # how many channels Twilio kept (RecordingChannels; dual-channel ones are fetched with
+        # both: hotline.transfers.recordings.media_url); the attributes go on both legs
+        # because either may be the one that starts the conference.
         kwargs.update(
             record="record-from-start",
             recording_status_callback=recording_status_callback,

@@ -2,8 +2,10 @@
 its audio from Twilio for the console.
 
 A line with recording on tells callers so in the greeting (the `recording_notice` message of
-its IVR scripts) and records the caller's conference from its start (dual channel: Twilio
-records conferences in two channels, the first participant and everyone else). The audio stays
+its IVR scripts) and records the caller's conference from its start. The recording webhook
+says how many channels it has (RecordingChannels); a dual-channel one (the caller, and everyone
+else: the dev gateway's, and Twilio's where it records the conference in two channels) is
+fetched with `RequestedChannels=2` so both channels reach the player (`media_url`). The audio stays
 at Twilio; the console plays it through the app (hotline.transfers.views.recording_media), which
 fetches it with the account credentials, so no page ever holds a provider URL. Voicemails
 (Call.recording_url) are played the same way.
@@ -21,6 +23,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import requests
 from flask import current_app
@@ -29,10 +32,11 @@ from sqlalchemy.orm import Session
 
 from hotline import audit
 from hotline.cases import queries
-from hotline.cases.models import Case, CaseContact
+from hotline.cases.models import AuditEntry, Case, CaseContact
 from hotline.queue.models import OperatorTalk, QueueEntry
 from hotline.telephony.params import RecordingStatusParams
 from hotline.telephony.twiml import with_query
+from hotline.timeutil import utcnow
 from hotline.transfers.models import CallRecording
 
 log = logging.getLogger(__name__)
@@ -126,6 +130,36 @@ def record_playback(
     )
 
 
+#: A range request that does not start at byte 0 (a seek) without a playback of the same call
+#: by the same person in this long is audited as a playback of its own.
+SEEK_WITHIN = timedelta(minutes=10)
+
+
+def is_new_playback(
+    session: Session, *, operator_id: int, call_id: int | None, byte_range: str | None
+) -> bool:
+    """Whether this request for a recording's audio is a playback for the audit trail. A
+    browser starts one with no Range or "bytes=0-" (anything the proxy does not pass on
+    counts as no Range: the whole file); its later range requests (seeking, re-buffering)
+    are the same playback, unless nobody played that call's audio as this person lately, so
+    the audio can never be fetched without an audit row."""
+    wanted = byte_range if byte_range and _RANGE.match(byte_range) else None
+    if wanted in (None, "bytes=0-"):
+        return True
+    lately = session.scalar(
+        select(AuditEntry.id)
+        .where(
+            AuditEntry.entity == "call",
+            AuditEntry.entity_id == call_id,
+            AuditEntry.occurred_at >= utcnow() - SEEK_WITHIN,
+            AuditEntry.action == "recording_played",
+            AuditEntry.operator_id == operator_id,
+        )
+        .limit(1)
+    )
+    return lately is None
+
+
 # --------------------------------------------------------------------------- media
 
 
@@ -138,6 +172,8 @@ class Media:
     chunks: Iterator[bytes]
     length: str | None = None
     content_range: str | None = None
+    #: Twilio's Accept-Ranges, passed on only when it sent one (the browser may then seek).
+    accept_ranges: str | None = None
 
 
 def _allowed_origin(url: str) -> bool:
@@ -158,17 +194,32 @@ def _session() -> requests.Session:
 _RANGE = re.compile(r"^bytes=\d+-\d*$")
 
 
-def open_media(url: str, *, byte_range: str | None = None) -> Media | None:
-    """Fetch a recording's audio from Twilio with the account credentials (as WAV, Twilio's
-    default format), or None when it cannot be fetched. `byte_range` (the browser's Range
-    header) is passed on, and a 206 answer with its Content-Range passed back."""
+def media_url(url: str, *, channels: int | None = None) -> str:
+    """The address of a recording's audio: as WAV (Twilio's default format, asked for by name)
+    and, for a dual-channel recording (`channels` 2, from the recording webhook's
+    RecordingChannels), with `RequestedChannels=2`, which asks Twilio's media endpoint for both
+    channels (caller, and everyone else) rather than a downmix. A mono recording is fetched
+    without it: Twilio refuses a dual-channel download of a mono recording (warning 16113)."""
+    if not url.rsplit("/", 1)[-1].count("."):
+        url += ".wav"
+    if channels != 2:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}RequestedChannels=2"
+
+
+def open_media(
+    url: str, *, byte_range: str | None = None, channels: int | None = None
+) -> Media | None:
+    """Fetch a recording's audio from Twilio with the account credentials (`media_url`), or
+    None when it cannot be fetched. `byte_range` (the browser's Range header) is passed on;
+    the answer's status (a 206 with its Content-Range), Content-Type, Content-Length and
+    Accept-Ranges are passed back as Twilio sent them."""
     if not _allowed_origin(url):
         log.warning("refused to fetch a recording outside Twilio's API: %s", url[:80])
         return None
     cfg = current_app.config
     timeout = cfg.get("TWILIO_HTTP_TIMEOUT_SECONDS") or 10
-    if not url.rsplit("/", 1)[-1].count("."):
-        url += ".wav"  # Twilio's default format, asked for by name
+    url = media_url(url, channels=channels)
     headers = {"Range": byte_range} if byte_range and _RANGE.match(byte_range) else {}
     try:
         response = _session().get(
@@ -188,6 +239,7 @@ def open_media(url: str, *, byte_range: str | None = None) -> Media | None:
     return Media(
         status_code=response.status_code,
         content_range=response.headers.get("Content-Range"),
+        accept_ranges=response.headers.get("Accept-Ranges"),
         content_type=response.headers.get("Content-Type", "audio/wav"),
         chunks=response.iter_content(CHUNK_BYTES),
         # requests decodes a compressed body while streaming: its length is then unknown.

@@ -114,7 +114,14 @@ def api_action(entry_id: int, action: str):
 # --------------------------------------------------------------------------- playback
 
 
-def _play(*, call_id: int | None, url: str | None, what: str, sid: str | None) -> Response:
+def _play(
+    *,
+    call_id: int | None,
+    url: str | None,
+    what: str,
+    sid: str | None,
+    channels: int | None = None,
+) -> Response:
     session = db.session
     if not url:
         abort(404)
@@ -126,17 +133,21 @@ def _play(*, call_id: int | None, url: str | None, what: str, sid: str | None) -
     ):
         abort(403)
     byte_range = request.headers.get("Range")
-    media = recordings.open_media(url, byte_range=byte_range)
+    media = recordings.open_media(url, byte_range=byte_range, channels=channels)
     if media is None:
         abort(502)
     # One playback, one audit row: a browser's later range requests (seeking, re-buffering)
-    # within the same playback are not new playbacks.
-    if (byte_range or "bytes=0-") == "bytes=0-":
+    # within the same playback are not new playbacks (recordings.is_new_playback).
+    if recordings.is_new_playback(
+        session, operator_id=current_user.id, call_id=call_id, byte_range=byte_range
+    ):
         recordings.record_playback(
             session, operator_id=current_user.id, call_id=call_id, what=what, sid=sid
         )
         session.commit()
-    headers = {"Cache-Control": "private, no-store", "Accept-Ranges": "bytes"}
+    headers = {"Cache-Control": "private, no-store"}
+    if media.accept_ranges:
+        headers["Accept-Ranges"] = media.accept_ranges
     if media.length:
         headers["Content-Length"] = media.length
     if media.status_code == 206 and media.content_range:
@@ -161,6 +172,7 @@ def recording_audio(recording_id: int):
         url=recording.media_url,
         what="conversation",
         sid=recording.recording_sid,
+        channels=recording.channels,
     )
 
 

@@ -12,17 +12,28 @@ class FakeMedia(requests.adapters.BaseAdapter):
     """Answers every request with `body` (a WAV) and `status`, a byte range with 206 as
     Twilio's media host does; keeps the requests."""
 
-    def __init__(self, body: bytes, status: int = 200):
+    def __init__(
+        self,
+        body: bytes,
+        status: int = 200,
+        *,
+        content_type: str = "audio/x-wav",
+        accept_ranges: str | None = "bytes",
+    ):
         super().__init__()
         self.body = body
         self.status = status
+        self.content_type = content_type
+        self.accept_ranges = accept_ranges
         self.requests: list[requests.PreparedRequest] = []
 
     def send(self, request, **kwargs):
         self.requests.append(request)
         response = requests.Response()
         response.status_code = self.status
-        response.headers["Content-Type"] = "audio/x-wav"
+        response.headers["Content-Type"] = self.content_type
+        if self.accept_ranges:
+            response.headers["Accept-Ranges"] = self.accept_ranges
         body = self.body if self.status == 200 else b"{}"
         wanted = request.headers.get("Range", "")
         if self.status == 200 and wanted.startswith("bytes=") and wanted != "bytes=0-":
@@ -40,9 +51,10 @@ class FakeMedia(requests.adapters.BaseAdapter):
         pass
 
 
-def serve_media(app, body: bytes, status: int = 200) -> FakeMedia:
-    """Make the app fetch recordings from a FakeMedia; returns it."""
-    adapter = FakeMedia(body, status)
+def serve_media(app, body: bytes, status: int = 200, **headers) -> FakeMedia:
+    """Make the app fetch recordings from a FakeMedia (`headers`: its content_type and
+    accept_ranges); returns it."""
+    adapter = FakeMedia(body, status, **headers)
     session = requests.Session()
     session.mount("https://", adapter)
     app.config["RECORDING_MEDIA_SESSION"] = session

@@ -42,8 +42,8 @@ def _recording_on(app) -> None:
         db.session.commit()
 
 
-def _media(app, status: int = 200) -> FakeMedia:
-    return serve_media(app, WAV, status)
+def _media(app, status: int = 200, **headers) -> FakeMedia:
+    return serve_media(app, WAV, status, **headers)
 
 
 def _recording_webhook(twilio, entry_id: int, **overrides):
@@ -155,7 +155,7 @@ def test_an_unsigned_recording_webhook_is_refused(app, client):
 # --------------------------------------------------------------------------- playback
 
 
-def _recorded_case(app, *, handled_by: int) -> tuple[str, int, int]:
+def _recorded_case(app, *, handled_by: int, channels: int | None = None) -> tuple[str, int, int]:
     """A call handled by `handled_by`, its case and its recording: (case number, call id,
     recording id)."""
     with app.app_context():
@@ -165,7 +165,11 @@ def _recorded_case(app, *, handled_by: int) -> tuple[str, int, int]:
         call = factories.make_call(session, line_id=line.id, caller_id=caller.id)
         case = lifecycle.case_for_call(session, call, operator_id=handled_by)
         recording = CallRecording(
-            recording_sid=RECORDING_SID, call_id=call.id, media_url=MEDIA_URL, duration_seconds=60
+            recording_sid=RECORDING_SID,
+            call_id=call.id,
+            media_url=MEDIA_URL,
+            duration_seconds=60,
+            channels=channels,
         )
         session.add(recording)
         session.commit()
@@ -386,6 +390,73 @@ def test_seeking_asks_twilio_for_the_range_and_is_not_a_new_playback(app, operat
     assert seek.headers["Content-Range"] == f"bytes 8-{len(WAV) - 1}/{len(WAV)}"
     assert adapter.requests[1].headers["Range"] == "bytes=8-"
     assert len(_played(app)) == 1
+
+
+def test_a_dual_channel_recording_is_fetched_with_both_channels_field_by_field(
+    app, operator_client
+):
+    """What the proxy asks Twilio's media host and what it passes back, field by field: a
+    dual-channel recording (RecordingChannels 2) is asked for with RequestedChannels=2; the
+    status, Content-Type, Content-Length, Content-Range and Accept-Ranges are Twilio's."""
+    client, operator_id = operator_client
+    _number, _call_id, recording_id = _recorded_case(app, handled_by=operator_id, channels=2)
+    adapter = _media(app)
+    whole = client.get(f"/console/recordings/{recording_id}/audio")
+    [fetch] = adapter.requests
+    assert fetch.method == "GET"
+    assert fetch.url == MEDIA_URL + ".wav?RequestedChannels=2"
+    assert fetch.headers["Authorization"].startswith("Basic ")
+    assert "Range" not in fetch.headers
+    assert whole.status_code == 200 and whole.data == WAV
+    assert whole.headers["Content-Type"] == "audio/x-wav"
+    assert whole.headers["Content-Length"] == str(len(WAV))
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    assert "no-store" in whole.headers["Cache-Control"]
+    assert "Content-Range" not in whole.headers
+
+    part = client.get(f"/console/recordings/{recording_id}/audio", headers={"Range": "bytes=4-11"})
+    ranged = adapter.requests[1]
+    assert ranged.url == MEDIA_URL + ".wav?RequestedChannels=2"
+    assert ranged.headers["Range"] == "bytes=4-11"
+    assert part.status_code == 206 and part.data == WAV[4:12]
+    assert part.headers["Content-Range"] == f"bytes 4-11/{len(WAV)}"
+    assert part.headers["Content-Length"] == "8"
+    assert part.headers["Content-Type"] == "audio/x-wav"
+    assert part.headers["Accept-Ranges"] == "bytes"
+    # A Range the proxy does not understand is not passed on (the whole file).
+    client.get(f"/console/recordings/{recording_id}/audio", headers={"Range": "items=1-2"})
+    assert "Range" not in adapter.requests[2].headers
+    assert len(_played(app)) == 2  # the whole file and the odd range; the seek is not a playback
+
+
+def test_a_range_request_without_a_playback_before_it_is_audited(app, operator_client):
+    """Asking for the audio from byte 1 on, with no playback started: audited all the same (the
+    audio never leaves without an audit row); a second seek right after is the same playback."""
+    client, operator_id = operator_client
+    _number, call_id, recording_id = _recorded_case(app, handled_by=operator_id)
+    _media(app)
+    for start in (1, 8):
+        seek = client.get(
+            f"/console/recordings/{recording_id}/audio", headers={"Range": f"bytes={start}-"}
+        )
+        assert seek.status_code == 206 and seek.data == WAV[start:]
+    [audit] = _played(app)
+    assert (audit.operator_id, audit.entity_id) == (operator_id, call_id)
+
+
+def test_a_mono_recording_is_fetched_as_is_and_its_headers_passed_through(app, operator_client):
+    """A mono recording is fetched without RequestedChannels (Twilio refuses to make two
+    channels of one); another content type is passed through, and no Accept-Ranges is sent
+    when Twilio sends none."""
+    client, operator_id = operator_client
+    _number, _call_id, recording_id = _recorded_case(app, handled_by=operator_id, channels=1)
+    adapter = _media(app, content_type="audio/mpeg", accept_ranges=None)
+    response = client.get(f"/console/recordings/{recording_id}/audio")
+    [fetch] = adapter.requests
+    assert fetch.url == MEDIA_URL + ".wav"
+    assert response.status_code == 200 and response.data == WAV
+    assert response.headers["Content-Type"] == "audio/mpeg"
+    assert "Accept-Ranges" not in response.headers
 
 
 def test_an_agency_joining_a_recorded_call_hears_the_notice(
