@@ -23,7 +23,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from hotline.callbacks.models import CallbackReason, CallbackRequest, CallbackStatus
 from hotline.callers import forms as callers_forms
@@ -36,6 +36,7 @@ from hotline.cases.models import (
     AuditEntry,
     Case,
     CaseCallback,
+    CaseContact,
     CaseStatus,
     Referral,
 )
@@ -156,9 +157,23 @@ def _render_case(case: Case, *, status: int = 200, **override_forms):
     referrals = session.scalars(
         select(Referral).where(Referral.case_id == case.id).order_by(Referral.id.desc())
     ).all()
+    # The case's own entries, and every playback of its calls' recordings and voicemails
+    # (who listened, when: hotline.transfers.recordings.record_playback).
+    case_calls = select(CaseContact.call_id).where(
+        CaseContact.case_id == case.id, CaseContact.call_id.is_not(None)
+    )
     trail = session.scalars(
         select(AuditEntry)
-        .where(AuditEntry.entity == "case", AuditEntry.entity_id == case.id)
+        .where(
+            or_(
+                and_(AuditEntry.entity == "case", AuditEntry.entity_id == case.id),
+                and_(
+                    AuditEntry.entity == "call",
+                    AuditEntry.entity_id.in_(case_calls),
+                    AuditEntry.action == "recording_played",
+                ),
+            )
+        )
         .order_by(AuditEntry.id.desc())
         .limit(100)
     ).all()

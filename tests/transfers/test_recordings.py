@@ -4,6 +4,7 @@ the case, every playback audited) and deletion at Twilio by the retention job.""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
@@ -296,6 +297,35 @@ def test_a_supervisor_plays_any_recording_and_a_voicemail(app, operator_client, 
     assert boss.get(f"/console/recordings/{recording_id}/audio").status_code == 200
     assert boss.get(f"/console/calls/{call_id}/voicemail-audio").status_code == 200
     assert [a.after["what"] for a in _played(app)] == ["conversation", "voicemail"]
+
+
+def test_the_case_screens_audit_trail_lists_who_played_its_recordings_and_when(
+    app, operator_client, make_operator
+):
+    from hotline.operators.models import Role
+
+    client, operator_id = operator_client
+    number, call_id, recording_id = _recorded_case(app, handled_by=operator_id)
+    with app.app_context():
+        db.session.get(Call, call_id).recording_url = MEDIA_URL.replace("5555", "6666")
+        db.session.commit()
+    _media(app)
+    make_operator(
+        "chen", role=Role.SUPERVISOR, phone_number="+8613123456783", display_name="陈组长"
+    )
+    boss = app.test_client()
+    with time_machine.travel(datetime(2026, 3, 2, 3, 4, 5, tzinfo=UTC), tick=False):
+        login(boss, "chen")
+        assert boss.get(f"/console/recordings/{recording_id}/audio").data == WAV
+        assert boss.get(f"/console/calls/{call_id}/voicemail-audio").data == WAV
+    page = client.get(f"/console/cases/{number}").get_data(as_text=True)
+    trail = page[page.index('id="trail"') :]
+    rows = re.findall(r'<tr data-action="recording_played">(.*?)</tr>', trail, re.S)
+    assert len(rows) == 2
+    for row, what in zip(rows, ("voicemail", "conversation"), strict=True):  # newest first
+        assert "陈组长" in row and "播放录音" in row and f"what: {what}" in row
+        assert "2026-03-02 11:04" in row  # Shanghai time
+    assert "api.twilio.com" not in page
 
 
 def test_a_recording_twilio_cannot_give_is_a_502_and_not_audited(app, operator_client):
