@@ -218,6 +218,8 @@ class Recording:
     duration: int
     created_at: float
     conference_sid: str | None = None
+    #: 2 for a recorded conference (the caller, and everyone else), as its webhook says.
+    channels: int = 1
 
 
 @dataclass

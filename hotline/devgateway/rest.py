@@ -600,19 +600,59 @@ def delete_participant(conference: str, participant: str) -> Any:
 # ---------------------------------------------------------------------- Recordings
 
 
+_BYTE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
 @bp.get("/Recordings/<recording>")
 def fetch_recording(account_sid: str, recording: str) -> Any:
     """A recording's "audio": the text the caller typed; with `.wav` (or a recorded
-    conference), a generated WAV as long as the recording (recording URLs need no auth)."""
+    conference), a generated WAV as long as the recording, in its channels (a recorded
+    conference has two: the caller, and everyone else). As Twilio's media host:
+    `RequestedChannels=1` downmixes, `RequestedChannels=2` of a mono recording is refused
+    (Twilio's 16113), and a Range request is answered with 206 and its Content-Range
+    (recording URLs need no auth)."""
     sid, _, extension = recording.partition(".")
     found = sim().recordings.get(sid)
     if found is None:
         raise GatewayError(
             404, 20404, f"The requested resource /Recordings/{recording} was not found"
         )
-    if extension == "wav" or (found.conference_sid and extension != "txt"):
-        return Response(tone_wav(found.duration), mimetype="audio/x-wav")
-    return Response(found.text, mimetype="text/plain")
+    if not (extension == "wav" or (found.conference_sid and extension != "txt")):
+        return Response(found.text, mimetype="text/plain")
+    requested = request.args.get("RequestedChannels")
+    if requested not in (None, "1", "2"):
+        raise GatewayError(400, 20001, "RequestedChannels must be 1 or 2")
+    if requested == "2" and found.channels != 2:
+        raise GatewayError(
+            400, 16113, "Cannot download a dual-channel presentation of a mono recording"
+        )
+    channels = int(requested) if requested else found.channels
+    downmix = found.channels == 2 and channels == 1
+    return _ranged(tone_wav(found.duration, channels, downmix=downmix), "audio/x-wav")
+
+
+def _ranged(body: bytes, mimetype: str) -> Response:
+    """The whole body, or the byte range the request asks for (206; 416 when it cannot be
+    given), with Accept-Ranges as a file host sends it."""
+    headers = {"Accept-Ranges": "bytes"}
+    wanted = _BYTE_RANGE.match(request.headers.get("Range", "").strip())
+    if wanted is None:
+        return Response(body, mimetype=mimetype, headers=headers)
+    first, last = wanted.groups()
+    size = len(body)
+    if first == "" and last == "":
+        return Response(body, mimetype=mimetype, headers=headers)
+    if first == "":  # the last N bytes
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        return Response(
+            status=416, headers={**headers, "Content-Range": f"bytes */{size}"}, mimetype=mimetype
+        )
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return Response(body[start : end + 1], status=206, mimetype=mimetype, headers=headers)
 
 
 @bp.delete("/Recordings/<recording>.json")

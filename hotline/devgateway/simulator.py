@@ -711,13 +711,16 @@ class Simulator:
             self._finish_conference_recording(conference)
 
     def _finish_conference_recording(self, conference: Conference) -> None:
-        """A recorded conference ended: keep the recording (dual channel, as Twilio records
-        conferences) and post its recordingStatusCallback (lock held)."""
+        """A recorded conference ended: keep the recording (dual channel: the caller, and
+        everyone else; as long as the conference was recorded) and post its
+        recordingStatusCallback (lock held)."""
         if not conference.is_recorded or conference.recording_started_at is None:
             return
         now = self.clock.now()
         duration = max(1, round(now - conference.recording_started_at))
-        recording = Recording(new_sid("RE"), "", "", duration, now, conference_sid=conference.sid)
+        recording = Recording(
+            new_sid("RE"), "", "", duration, now, conference_sid=conference.sid, channels=2
+        )
         self.recordings[recording.sid] = recording
         conference.recording_started_at = None
         url = conference.recording_status_callback
@@ -731,7 +734,7 @@ class Simulator:
             ("RecordingUrl", self.recording_url(recording.sid)),
             ("RecordingStatus", "completed"),
             ("RecordingDuration", str(duration)),
-            ("RecordingChannels", "2"),
+            ("RecordingChannels", str(recording.channels)),
             ("RecordingSource", "Conference"),
             ("RecordingStartTime", rfc2822(now - duration) or ""),
         ]

@@ -77,27 +77,43 @@ def parse_number(value: str | None, *, default: float, minimum: float = 0.0) -> 
     return max(minimum, number)
 
 
-#: Generated recordings: 8 kHz, 16-bit mono, at most this long (a dev recording is a stand-in).
+#: Generated recordings: 8 kHz (the telephone's rate), 16-bit, as long as the recording but at
+#: most this long (a dev recording is a stand-in: 10 minutes of stereo is 19 MB).
 WAV_RATE = 8000
-MAX_WAV_SECONDS = 5
+MAX_WAV_SECONDS = 600
+#: The tones standing in for the two sides: the caller (first channel, 400 Hz) and the
+#: hotline's side (second channel, 500 Hz); a mono recording is the caller's tone alone. Both
+#: divide the rate, so one 80-sample period repeats exactly.
+CALLER_HZ, OPERATOR_HZ = 400, 500
+_PERIOD = 80
 
 
-def tone_wav(seconds: int) -> bytes:
-    """A small WAV standing in for a recording: a quiet 440 Hz tone, at most MAX_WAV_SECONDS."""
+def tone_wav(seconds: int, channels: int = 1, *, downmix: bool = False) -> bytes:
+    """A WAV standing in for a recording: `seconds` long (at least 1, at most MAX_WAV_SECONDS)
+    of a quiet tone per channel (CALLER_HZ; with two channels, OPERATOR_HZ on the second, as
+    Twilio's dual-channel recordings keep the caller and everyone else apart). `downmix`: one
+    channel holding both sides' tones (a dual-channel recording asked for in mono)."""
     import io
     import math
     import struct
     import wave
 
+    def sample(hz: int, n: int) -> int:
+        return int(3000 * math.sin(2 * math.pi * hz * n / WAV_RATE))
+
+    tones = (CALLER_HZ, OPERATOR_HZ)[: 2 if channels == 2 else 1]
+    if downmix:
+        period = b"".join(
+            struct.pack("<h", (sample(CALLER_HZ, n) + sample(OPERATOR_HZ, n)) // 2)
+            for n in range(_PERIOD)
+        )
+    else:
+        period = b"".join(struct.pack("<h", sample(hz, n)) for n in range(_PERIOD) for hz in tones)
     frames = WAV_RATE * max(1, min(int(seconds), MAX_WAV_SECONDS))
-    samples = b"".join(
-        struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * n / WAV_RATE)))
-        for n in range(frames)
-    )
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
+        out.setnchannels(len(tones))
         out.setsampwidth(2)
         out.setframerate(WAV_RATE)
-        out.writeframes(samples)
+        out.writeframes(period * (frames // _PERIOD))
     return buffer.getvalue()

@@ -254,3 +254,68 @@ def test_unknown_resources_get_twilios_404(gateway):
     )  # fmt: skip
     assert response.status_code == 404
     assert response.json()["code"] == 20404
+
+
+def test_recording_media_has_two_channels_the_calls_length_and_answers_ranges(gateway):
+    """A recorded conference's media as Twilio's media host serves it: dual channel (the caller
+    at 400 Hz, everyone else at 500 Hz), as long as the recording (at most 10 minutes), a
+    downmix on RequestedChannels=1, a refusal of RequestedChannels=2 for a mono recording
+    (Twilio's 16113), and byte ranges (206 with Content-Range; 416 past the end)."""
+    import io
+    import wave
+
+    from hotline.devgateway.model import Recording
+
+    sim = gateway.sim
+    sim.recordings["RE" + "1" * 32] = Recording(
+        "RE" + "1" * 32, "", "", 95, 0.0, conference_sid="CF" + "1" * 32, channels=2
+    )
+    sim.recordings["RE" + "2" * 32] = Recording("RE" + "2" * 32, "CA1", "hello", 3, 0.0)
+    sim.recordings["RE" + "3" * 32] = Recording(
+        "RE" + "3" * 32, "", "", 3600, 0.0, conference_sid="CF" + "3" * 32, channels=2
+    )
+    base = gateway.url + f"/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/"
+
+    def get(path: str, **headers: str):
+        return gateway.session.get(base + path, headers=headers, timeout=30)
+
+    whole = get("RE" + "1" * 32 + ".wav?RequestedChannels=2")
+    assert whole.status_code == 200 and whole.headers["Content-Type"] == "audio/x-wav"
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    assert whole.headers["Content-Length"] == str(len(whole.content))
+    with wave.open(io.BytesIO(whole.content)) as audio:
+        assert (audio.getnchannels(), audio.getframerate(), audio.getsampwidth()) == (2, 8000, 2)
+        assert audio.getnframes() == 95 * 8000
+        first = audio.readframes(20)
+    # Interleaved frames: the caller's 400 Hz tone repeats every 20 samples, the other
+    # side's 500 Hz every 16; frame 0 is silence on both, frame 5 peaks on the caller's side.
+    left = [int.from_bytes(first[i : i + 2], "little", signed=True) for i in range(0, 80, 4)]
+    right = [int.from_bytes(first[i + 2 : i + 4], "little", signed=True) for i in range(0, 80, 4)]
+    assert left[0] == right[0] == 0 and left[5] == 3000 and left != right
+
+    mono = get("RE" + "1" * 32 + ".wav?RequestedChannels=1")
+    with wave.open(io.BytesIO(mono.content)) as audio:
+        assert (audio.getnchannels(), audio.getnframes()) == (1, 95 * 8000)
+        mixed = audio.readframes(20)
+    # Both sides in the one channel: frame 4 is the mean of the two tones there.
+    assert int.from_bytes(mixed[8:10], "little", signed=True) == (left[4] + right[4]) // 2
+    refused = get("RE" + "2" * 32 + ".wav?RequestedChannels=2")
+    assert refused.status_code == 400 and refused.json()["code"] == 16113
+    with wave.open(io.BytesIO(get("RE" + "2" * 32 + ".wav").content)) as audio:
+        assert (audio.getnchannels(), audio.getnframes()) == (1, 3 * 8000)
+    assert get("RE" + "2" * 32 + ".txt").text == "hello"
+    # An hour-long conference: its media stops at 10 minutes.
+    with wave.open(io.BytesIO(get("RE" + "3" * 32).content)) as audio:
+        assert audio.getnframes() == 600 * 8000
+
+    size = len(whole.content)
+    part = get("RE" + "1" * 32 + ".wav?RequestedChannels=2", Range="bytes=100-199")
+    assert part.status_code == 206 and part.content == whole.content[100:200]
+    assert part.headers["Content-Range"] == f"bytes 100-199/{size}"
+    assert part.headers["Accept-Ranges"] == "bytes"
+    tail = get("RE" + "1" * 32 + ".wav?RequestedChannels=2", Range="bytes=-10")
+    assert tail.status_code == 206 and tail.content == whole.content[-10:]
+    rest = get("RE" + "1" * 32 + ".wav?RequestedChannels=2", Range=f"bytes={size - 5}-")
+    assert rest.content == whole.content[-5:]
+    beyond = get("RE" + "1" * 32 + ".wav?RequestedChannels=2", Range=f"bytes={size}-")
+    assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{size}"

@@ -6,6 +6,9 @@ arrives, and a supervisor plays it through the app."""
 
 from __future__ import annotations
 
+import io
+import wave
+
 import requests
 from sqlalchemy import select
 
@@ -91,7 +94,7 @@ def test_a_recorded_call_with_a_warm_external_transfer_reviewed_by_a_supervisor(
         recording = db.session.scalar(select(CallRecording))
         assert recording is not None, "the conference recording reached the app"
         assert recording.channels == 2 and recording.duration_seconds >= 60
-        recording_id = recording.id
+        recording_id, duration = recording.id, recording.duration_seconds
     media = requests.Session()
     media.trust_env = False
     app.config["RECORDING_MEDIA_SESSION"] = media
@@ -99,6 +102,16 @@ def test_a_recorded_call_with_a_warm_external_transfer_reviewed_by_a_supervisor(
     login(boss, "chen")
     played = boss.get(f"/console/recordings/{recording_id}/audio")
     assert played.status_code == 200 and played.data[:4] == b"RIFF"
+    # Two channels (the caller, and everyone else), as long as the recorded conference.
+    with wave.open(io.BytesIO(played.data)) as audio:
+        assert audio.getnchannels() == 2
+        assert audio.getnframes() == audio.getframerate() * min(duration, 600)
+    assert played.headers["Accept-Ranges"] == "bytes"
+    assert played.headers["Content-Length"] == str(len(played.data))
+    # Seeking: the dev gateway answers the range, the app passes it on.
+    seek = boss.get(f"/console/recordings/{recording_id}/audio", headers={"Range": "bytes=44-99"})
+    assert seek.status_code == 206 and seek.data == played.data[44:100]
+    assert seek.headers["Content-Range"] == f"bytes 44-99/{len(played.data)}"
     problems = emulator("GET", "/problems")
     errors = [
         p
