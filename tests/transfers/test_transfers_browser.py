@@ -171,7 +171,7 @@ def test_a_supervisor_plays_a_recorded_call_on_the_case_screen(
         " return a.readyState >= 2 && a.duration > 1; }",
         timeout=5000,
     )
-    assert adapter.requests and adapter.requests[0].url.endswith(".wav")
+    assert adapter.requests and adapter.requests[0].url.endswith(".wav?RequestedChannels=2")
     with app.app_context():
         played = db.session.scalars(
             select(AuditEntry).where(AuditEntry.action == "recording_played")
