@@ -4,8 +4,9 @@ its audio from Twilio for the console.
 A line with recording on tells callers so in the greeting (the `recording_notice` message of
 its IVR scripts) and records the caller's conference from its start. The recording webhook
 says how many channels it has (RecordingChannels); a dual-channel one (the caller, and everyone
-else: the dev gateway's, and Twilio's where it records the conference in two channels) is
-fetched with `RequestedChannels=2` so both channels reach the player (`media_url`). The audio stays
+else, as the dev gateway's are) is fetched with `RequestedChannels=2` so both channels reach
+the player (`media_url`). Twilio's own documentation says it mixes a TwiML <Conference>
+recording into one channel; such a recording says 1 and is fetched as it is. The audio stays
 at Twilio; the console plays it through the app (hotline.transfers.views.recording_media), which
 fetches it with the account credentials, so no page ever holds a provider URL. Voicemails
 (Call.recording_url) are played the same way.
