@@ -775,14 +775,16 @@ def conversation_over(
     session: Session, entry: QueueEntry, how: TalkEnd = TalkEnd.CALL_ENDED
 ) -> bool:
     """The talk with the operator ended: the entry completes, the operator's stretch of talk
-    closes (`how`; a colleague who joined as a transfer and was not handed the call: LEFT),
-    and the operator wraps up (no commit)."""
+    closes (`how`; a colleague who had joined as a transfer and was not handed the call yet:
+    CALL_ENDED), and the operator wraps up (no commit)."""
     now = utcnow()
     if not transition(
         session, entry, (QueueStatus.CONNECTED,), QueueStatus.COMPLETED, ended_at=now
     ):
         return False
-    talk_ended(session, entry.id, how, operator_id=entry.operator_id, others=TalkEnd.LEFT, now=now)
+    talk_ended(
+        session, entry.id, how, operator_id=entry.operator_id, others=TalkEnd.CALL_ENDED, now=now
+    )
     presence.mark_by_id(
         session,
         entry.operator_id,

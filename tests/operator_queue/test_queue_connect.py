@@ -10,7 +10,7 @@ from hotline.calls.models import CallOutcome
 from hotline.db import db
 from hotline.lines.models import Line
 from hotline.operators.models import Presence
-from hotline.queue.models import QueueEntry, QueueStatus
+from hotline.queue.models import OperatorTalk, QueueEntry, QueueStatus, TalkEnd
 
 from .queue_support import *  # noqa: F403
 from .queue_support import (
@@ -346,6 +346,48 @@ def test_warm_transfer_rings_a_colleague_and_hands_over(
     assert entry.operator_id == colleague and entry.operator_call_sid == colleague_leg
     assert operator_of(app, operator_id).presence == Presence.WRAP_UP
     assert operator_of(app, colleague).presence == Presence.BUSY
+
+
+def _talks(app, entry_id: int) -> list[tuple[int, bool, TalkEnd | None]]:
+    """(operator, still going on, how it ended) of each stretch of talk of the entry."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(OperatorTalk.operator_id, OperatorTalk.ended_at, OperatorTalk.ended_by)
+            .where(OperatorTalk.queue_entry_id == entry_id)
+            .order_by(OperatorTalk.id)
+        ).all()
+    return [(operator, ended is None, how) for operator, ended, how in rows]
+
+
+def test_stretches_of_talk_follow_a_colleague_joining_leaving_and_a_hang_up(
+    app, twilio, http_client, operator_client, make_operator
+):
+    """林's stretch opens when she answers; 赵's when he joins as a transfer; 赵 cancelled
+    leaves (LEFT); 赵 rung in again and joined, then 林 hangs up on everyone: hers HUNG_UP,
+    his CALL_ENDED."""
+    colleague = make_operator("zhao", display_name="赵坐席", phone_number="+8613123456782")
+    client, operator_id, queued, _leg = _connected(app, twilio, http_client, operator_client)
+    assert _talks(app, queued.entry_id) == [(operator_id, True, None)]
+    for turn in (1, 2):
+        rung = client.post(f"/console/api/queue/{queued.entry_id}/transfer", data={"to": colleague})
+        assert rung.get_json()["ok"], rung.get_json()
+        leg = entry_of(app, queued.entry_id).transfer_call_sid
+        _operator_answers(twilio, queued.entry_id, colleague, leg)
+        if turn == 1:
+            assert client.post(f"/console/api/queue/{queued.entry_id}/cancel-transfer").get_json()[
+                "ok"
+            ]
+    assert _talks(app, queued.entry_id) == [
+        (operator_id, True, None),
+        (colleague, False, TalkEnd.LEFT),
+        (colleague, True, None),
+    ]
+    assert client.post(f"/console/api/queue/{queued.entry_id}/hangup").get_json()["ok"]
+    assert _talks(app, queued.entry_id) == [
+        (operator_id, False, TalkEnd.HUNG_UP),
+        (colleague, False, TalkEnd.LEFT),
+        (colleague, False, TalkEnd.CALL_ENDED),
+    ]
 
 
 def test_take_this_one_already_taken_is_refused_clearly(
