@@ -58,3 +58,74 @@ def test_migrations_build_the_models_schema_on_postgres(app_config, pg_url):
     diff = _upgrade_and_diff(app_config, url)
     assert diff == [], f"models and migrations differ; write a migration: {diff}"
     _assert_audit_trail_is_append_only(url)
+
+
+def _backfill_keeps_past_conversations(app_config, url):
+    """0013_operator_talks gives each conversation finished before it one stretch of talk (as
+    the day report counted it until then); other entries get none."""
+    from datetime import UTC, datetime, timedelta
+
+    from conftest import add_main_line
+    from hotline.db import db
+    from hotline.queue.models import QueueEntry, QueueStatus
+    from tests import factories
+
+    app = create_app({**app_config, "DATABASE_URL": url})
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["db", "upgrade", "0012_checkin_claim_index"])
+    assert result.exit_code == 0, result.output
+    answered = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    with app.app_context():
+        session = db.session
+        add_main_line()
+        line = factories.main_line(session)
+        operator = factories.make_operator(session, "lin")
+        for status, operator_id in (
+            (QueueStatus.COMPLETED, operator.id),
+            (QueueStatus.ABANDONED, None),
+        ):
+            call = factories.make_call(session, line_id=line.id, caller_id=None)
+            session.add(
+                QueueEntry(
+                    line_id=line.id,
+                    call_id=call.id,
+                    status=status,
+                    priority=3,
+                    arrived_at=answered,
+                    enqueued_at=answered,
+                    operator_id=operator_id,
+                    connected_at=answered if operator_id else None,
+                    ended_at=answered + timedelta(seconds=90),
+                )
+            )
+        session.commit()
+        completed_id = session.scalar(
+            text("SELECT id FROM queue_entries WHERE status = 'completed'")
+        )
+        operator_id = operator.id
+        session.close()
+        db.engine.dispose()
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT queue_entry_id, operator_id, ended_by FROM operator_talks")
+        ).all()
+        head = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    engine.dispose()
+    with app.app_context():
+        db.engine.dispose()
+    assert [tuple(r) for r in rows] == [(completed_id, operator_id, "call_ended")]
+    assert head == "0013_operator_talks"
+
+
+def test_operator_talks_are_backfilled_on_sqlite(app_config, tmp_path):
+    _backfill_keeps_past_conversations(app_config, f"sqlite:///{tmp_path / 'talks.sqlite3'}")
+
+
+@pytest.mark.postgres
+def test_operator_talks_are_backfilled_on_postgres(app_config, pg_url):
+    _backfill_keeps_past_conversations(
+        app_config, pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    )
