@@ -127,8 +127,8 @@ def today_page():
         day=day,
         today=today,
         board=board,
-        scheduled=queries.scheduled_without_episode(db.session, line, day) if day >= today else [],
-        figures=queries.day_figures(db.session, line.id, day),
+        scheduled=queries.scheduled_without_episode(db.session, line, day),
+        figures=queries.day_figures(db.session, line, day),
         sections=queries.SECTIONS,
         label=label,
     )
