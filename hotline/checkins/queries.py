@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from hotline.callers.models import Caller, FamilyContact
@@ -497,14 +497,29 @@ def _group_column(grouping: str, volunteer_column):
     raise ValueError(f"unknown grouping {grouping!r}")
 
 
-def checkin_report(
-    session: Session, grouping: str, day_from: date, day_to: date, *, timezone: str
-) -> CheckinReport:
-    """Per district or per volunteer, over the local dates [day_from, day_to]: enrolled (an
-    enrolment live at any time in the period), check-ins placed, answered OK, needed help,
-    missed, reached and the average time to reach a missed elder."""
-    start, _ = local_day_bounds(day_from, timezone)
-    _, end = local_day_bounds(day_to, timezone)
+def _live_in_period(session: Session, day_from: date, day_to: date):
+    """Enrolments live at some time in the local dates [day_from, day_to], each by its own
+    line's time zone: the period of a line in Urumqi starts two hours after Shanghai's, and a
+    report across lines must not count an elder enrolled at 23:30 local on the last day as
+    outside it (episodes need no such care: their `due_date` is already a local date)."""
+    per_line = []
+    for line_id, timezone in session.execute(select(Line.id, Line.timezone)).all():
+        start, _ = local_day_bounds(day_from, timezone)
+        _, end = local_day_bounds(day_to, timezone)
+        per_line.append(
+            and_(
+                CheckinEnrolment.line_id == line_id,
+                CheckinEnrolment.created_at < end,
+                CheckinEnrolment.stopped_at.is_(None) | (CheckinEnrolment.stopped_at >= start),
+            )
+        )
+    return or_(*per_line) if per_line else false()
+
+
+def checkin_report(session: Session, grouping: str, day_from: date, day_to: date) -> CheckinReport:
+    """Per district or per volunteer, over the local dates [day_from, day_to] (each line's
+    own): enrolled (an enrolment live at any time in the period), check-ins placed, answered
+    OK, needed help, missed, reached and the average time to reach a missed elder."""
     rows: dict[str, ReportRow] = {}
 
     def row_for(key) -> ReportRow:
@@ -517,10 +532,7 @@ def checkin_report(
     enrolled = session.execute(
         select(enrol_key, func.count(func.distinct(CheckinEnrolment.caller_id)))
         .join(Caller, Caller.id == CheckinEnrolment.caller_id)
-        .where(
-            CheckinEnrolment.created_at < end,
-            (CheckinEnrolment.stopped_at.is_(None)) | (CheckinEnrolment.stopped_at >= start),
-        )
+        .where(_live_in_period(session, day_from, day_to))
         .group_by(enrol_key)
     ).all()
     for key, count in enrolled:

@@ -565,9 +565,7 @@ def _report_period(form: forms.ReportForm) -> tuple[date, date, int]:
 def _report(form: forms.ReportForm):
     day_from, day_to, status = _report_period(form)
     grouping = form.by.data if form.by.data in queries.GROUPINGS else "district"
-    report = queries.checkin_report(
-        db.session, grouping, day_from, day_to, timezone=console_timezone().key
-    )
+    report = queries.checkin_report(db.session, grouping, day_from, day_to)
     return report, status
 
 
