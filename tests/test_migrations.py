@@ -105,7 +105,7 @@ def _backfill_keeps_past_conversations(app_config, url):
         operator_id = operator.id
         session.close()
         db.engine.dispose()
-    result = runner.invoke(args=["db", "upgrade"])
+    result = runner.invoke(args=["db", "upgrade", "0013_operator_talks"])
     assert result.exit_code == 0, result.output
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -129,3 +129,70 @@ def test_operator_talks_are_backfilled_on_postgres(app_config, pg_url):
     _backfill_keeps_past_conversations(
         app_config, pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
     )
+
+
+#: Revisions with a data-carrying downgrade, each checked to go down and up again.
+ROUND_TRIP_REVISIONS = ("0014_callback_held_reason",)
+
+
+def _round_trip(app_config, url, revision: str) -> None:
+    """Down to before `revision` and up again, with a held callback beside a check-in."""
+    from alembic.script import ScriptDirectory
+
+    from hotline.cli import alembic_config
+
+    app = create_app({**app_config, "DATABASE_URL": url})
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        before = ScriptDirectory.from_config(alembic_config()).get_revision(revision).down_revision
+        from hotline.db import db
+
+        db.engine.dispose()
+    from datetime import UTC, datetime
+
+    from hotline.callbacks.models import CallbackRequest
+    from hotline.lines.models import Line
+
+    now = datetime.now(UTC)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        line_id = conn.execute(
+            Line.__table__.insert()
+            .values(key="m", name="m", phone_number="+861012345678")
+            .returning(Line.__table__.c.id)
+        ).scalar_one()
+        for reason, held in (("check_in", None), ("family", "the line is closed")):
+            conn.execute(
+                CallbackRequest.__table__.insert().values(
+                    line_id=line_id,
+                    phone_number="+8613100000001",
+                    reason=reason,
+                    status="pending",
+                    original_arrival_at=now,
+                    due_at=now,
+                    held_reason=held,
+                )
+            )
+    engine.dispose()
+    result = runner.invoke(args=["db", "downgrade", before])
+    assert result.exit_code == 0, result.output
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT reason, status FROM callback_requests")).all())
+    engine.dispose()
+    assert rows == {"check_in": "pending", "family": "canceled"}, "the held one gave way"
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("revision", ROUND_TRIP_REVISIONS)
+def test_a_revision_goes_down_and_up_again_on_sqlite(app_config, tmp_path, revision):
+    _round_trip(app_config, f"sqlite:///{tmp_path / 'round-trip.sqlite3'}", revision)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("revision", ROUND_TRIP_REVISIONS)
+def test_a_revision_goes_down_and_up_again_on_postgres(app_config, pg_url, revision):
+    _round_trip(app_config, pg_url.replace("postgresql://", "postgresql+psycopg://", 1), revision)

@@ -46,7 +46,7 @@ def summary_text(
     zh_name, en_name = metrics.line_labels(session, line)
     name = en_name if lang == texts.EN else zh_name
     if checkins is None:
-        checkins = checkin_queries.day_figures(session, line.id, report.local_day)
+        checkins = checkin_queries.day_figures(session, line, report.local_day, now=at)
     return texts.daily_summary(
         lang, Head(at, line.timezone), report, line_name=name, checkins=checkins
     )
@@ -76,7 +76,7 @@ def send_summary(
     Returns None when another clock already did."""
     now = now or utcnow()
     report = metrics.day_report(session, line, day, now=now)
-    checkins = checkin_queries.day_figures(session, line.id, day)
+    checkins = checkin_queries.day_figures(session, line, day, now=now)
     supervisors = recipients_for(session, line.id, DAILY_SUMMARY)
     row = DailySummary(
         line_id=line.id,

@@ -143,7 +143,7 @@ def supervisor_page():
     report = metrics.today_report(session, line, now=now)
     live = metrics.live_numbers(session, line)
     days = metrics.trend(session, line, days=7, now=now)
-    checkins = checkin_queries.day_figures(session, line.id, report.local_day)
+    checkins = checkin_queries.day_figures(session, line, report.local_day, now=now)
     lang = "en" if current_language() == "en" else "zh"
     return render_template(
         "reports/supervisor.html",

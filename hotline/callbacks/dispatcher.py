@@ -9,7 +9,9 @@ One run (`Dispatcher.run_once`, every few seconds from the clock):
    ``SELECT ... FOR UPDATE SKIP LOCKED`` (concurrent dispatchers take disjoint rows and never
    wait on each other or on a console edit); SQLite: a conditional ``UPDATE ... WHERE status =
    'pending'`` per row that proceeds only when exactly one row changed. Each claim starts (or,
-   after a crash, takes over) attempt N, and (callback, N) is unique in the database.
+   after a crash, takes over) attempt N, and (callback, N) is unique in the database. A
+   person's callback held beside a check-in (`held_reason`, a closed line) is not claimed while
+   that check-in is active, nor a check-in while a call to the same number rings.
 3. For each claim: wait for this account's next call slot (shared by every dispatcher through
    the `outbound_pacing` row), renew the lease, which must still be ours (else another
    dispatcher took over and we stop), and place the call through the telephony gateway with
@@ -47,7 +49,7 @@ from urllib.parse import urlencode
 from flask import Flask
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from twilio.base.exceptions import TwilioRestException
 
 from hotline.callbacks import service
@@ -168,12 +170,25 @@ def _claimable(now: datetime, line_ids: list[int], *, own_schedule: bool = False
     """Due pending rows, and rows whose claimer's lease ran out before it placed the call: of
     the lines in `line_ids`, or (`own_schedule`) the check-ins of every line, whose due time
     already lies in the elder's own window (see service.OWN_SCHEDULE_REASONS)."""
+    # A held person's callback waits while the check-in beside it is active, and a check-in
+    # waits while a person's call to the same number rings: one call per person at a time.
+    other = aliased(CallbackRequest)
+    beside = select(other.id).where(
+        other.line_id == CallbackRequest.line_id,
+        other.phone_number == CallbackRequest.phone_number,
+        other.id != CallbackRequest.id,
+        other.status.in_((CallbackStatus.PENDING, CallbackStatus.DIALING)),
+    )
     which = (
-        CallbackRequest.reason.in_(service.OWN_SCHEDULE_REASONS)
+        and_(
+            CallbackRequest.reason.in_(service.OWN_SCHEDULE_REASONS),
+            ~beside.where(other.status == CallbackStatus.DIALING).exists(),
+        )
         if own_schedule
         else and_(
             CallbackRequest.line_id.in_(line_ids),
             CallbackRequest.reason.not_in(service.OWN_SCHEDULE_REASONS),
+            or_(CallbackRequest.held_reason.is_(None), ~beside.exists()),
         )
     )
     return and_(

@@ -40,8 +40,12 @@ class CallbackStatus(enum.StrEnum):
     REFUSED = "refused"
 
 
-#: Statuses in which a callback is still a live promise (one per number and line).
+#: Statuses in which a callback is still a live promise (one per number and line, and one
+#: held beside it; see `CallbackRequest.held_reason`).
 ACTIVE_STATUSES = (CallbackStatus.PENDING, CallbackStatus.DIALING)
+#: The partial unique indexes' conditions (the migrations write the same text).
+ACTIVE_NOT_HELD = "status IN ('pending', 'dialing') AND held_reason IS NULL"
+ACTIVE_HELD = "status IN ('pending', 'dialing') AND held_reason IS NOT NULL"
 
 
 class AttemptOutcome(enum.StrEnum):
@@ -93,14 +97,24 @@ class CallbackRequest(Base):
         ),
         # Calls placed to a number today (daily call cap), and the SMS allowlist's lookup.
         Index("ix_callback_requests_phone_number", "phone_number"),
-        # One active callback per number and line; a new request merges into it.
+        # One active callback per number and line; a new request merges into it. A held
+        # person's callback (`held_reason`) waits beside the check-in call that goes first,
+        # so it has its own index: at most one of those per number and line as well.
         Index(
             "uq_callback_requests_active_number",
             "line_id",
             "phone_number",
             unique=True,
-            sqlite_where=text("status IN ('pending', 'dialing')"),
-            postgresql_where=text("status IN ('pending', 'dialing')"),
+            sqlite_where=text(ACTIVE_NOT_HELD),
+            postgresql_where=text(ACTIVE_NOT_HELD),
+        ),
+        Index(
+            "uq_callback_requests_held_number",
+            "line_id",
+            "phone_number",
+            unique=True,
+            sqlite_where=text(ACTIVE_HELD),
+            postgresql_where=text(ACTIVE_HELD),
         ),
     )
 
@@ -139,6 +153,11 @@ class CallbackRequest(Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
     #: Why the number policy refused to dial (status refused), in words for supervisors.
     refusal_reason: Mapped[str | None] = mapped_column(String(200))
+    #: Why this person's callback was held instead of sharing one call with the elder's
+    #: check-in (the line was closed: the check-in call goes out in the elder's own window,
+    #: this one when the line opens and no other call to the person is under way). Kept as
+    #: the record once the hold is over.
+    held_reason: Mapped[str | None] = mapped_column(String(200))
     #: Operator who canceled it.
     canceled_by_operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     created_at: Mapped[created_at]

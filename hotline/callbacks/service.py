@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, case, func, select, update
@@ -108,7 +109,9 @@ def request_callback(
 
     The due time is moved into the line's calling window on a working day. Merging keeps the
     earliest original arrival (the caller's place), the earliest due time (the sooner promise)
-    and notes both reasons, so the same person is never dialled twice. Flushes, never commits;
+    and notes both reasons, so the same person is never dialled twice; on a closed line a
+    check-in and a person's request are kept apart instead, the person's one held (see
+    `merge_target`), and the dispatcher places them one after the other. Flushes, never commits;
     safe against a concurrent request for the same person (the partial unique index decides,
     and the loser merges inside a savepoint).
 
@@ -133,32 +136,50 @@ def request_callback(
     refusal = callback_refusal(session, phone_number)
     if refusal is not None:
         return record_refusal(session, CallbackRequest(**fields), refusal)
+    calendar = LineCalendar.load(session, line)
+    now = utcnow()
     if reason in OWN_SCHEDULE_REASONS:
-        due = due_at or utcnow()
+        due = due_at or now
     else:
-        due = LineCalendar.load(session, line).next_calling_time(due_at or utcnow())
+        due = calendar.next_calling_time(due_at or now)
+    is_line_closed = not calendar.in_calling_window(now)
+    merge = {
+        "reason": reason,
+        "note": note,
+        "original_arrival_at": original_arrival_at,
+        "due_at": due,
+        "caller_id": caller_id,
+        "case_id": case_id,
+        "language": language,
+        "requested_by_operator_id": requested_by_operator_id,
+        "max_attempts": max(1, line.callback_max_attempts),
+    }
     for _attempt in range(3):
-        existing = session.scalars(
-            select(CallbackRequest).where(
+        active = session.scalars(
+            select(CallbackRequest)
+            .where(
                 CallbackRequest.line_id == line_id,
                 CallbackRequest.phone_number == phone_number,
                 CallbackRequest.status.in_(ACTIVE_STATUSES),
             )
-        ).first()
-        if existing is not None:
-            if _merge_into(
-                session,
-                existing.id,
-                reason=reason,
-                note=note,
-                original_arrival_at=original_arrival_at,
-                due_at=due,
-                caller_id=caller_id,
-                case_id=case_id,
-                language=language,
-                requested_by_operator_id=requested_by_operator_id,
-                max_attempts=max(1, line.callback_max_attempts),
-            ):
+            .order_by(CallbackRequest.id)
+        ).all()
+        shared = next((r for r in active if r.held_reason is None), None)
+        held = next((r for r in active if r.held_reason is not None), None)
+        new_held_reason = None
+        target = merge_target(shared, held, reason, is_line_closed=is_line_closed)
+        if target == "hold_shared":
+            # The check-in goes out now in the elder's window; the person's pending callback
+            # steps aside (held) until the line opens, and the check-in gets its own row.
+            assert shared is not None
+            if not _hold(session, shared.id, held_reason_text(calendar, line, now)):
+                continue  # it was claimed or ended meanwhile: look again
+        elif target == "new_held":
+            new_held_reason = held_reason_text(calendar, line, now)
+        elif target is not None:
+            existing = shared if target == "shared" else held
+            assert existing is not None
+            if _merge_into(session, existing.id, **merge):
                 session.refresh(existing)
                 log.info("callback merged for %s (request %s)", mask(phone_number), existing.id)
                 return existing
@@ -172,6 +193,7 @@ def request_callback(
             max_attempts=1
             if reason in OWN_SCHEDULE_REASONS
             else max(1, line.callback_max_attempts),
+            held_reason=new_held_reason,
         )
         try:
             # A concurrent request for the same person may win the partial unique index: the
@@ -184,6 +206,73 @@ def request_callback(
         log.info("callback requested for %s (%s)", mask(phone_number), reason.value)
         return row
     raise RuntimeError("could not record the callback request after 3 tries")
+
+
+def merge_target(
+    shared: CallbackRequest | None,
+    held: CallbackRequest | None,
+    reason: CallbackReason,
+    *,
+    is_line_closed: bool,
+) -> str | None:
+    """Where a new request for a person goes (a pure rule; one call per person):
+
+    - no active callback: a new row (None);
+    - the line is open: merge into the shared row (or, with none, the held one);
+    - the line is closed (its calling window: no operator to talk to), a check-in meeting a
+      person's pending callback: the check-in still goes out in the elder's own window, so
+      the person's row is held ("hold_shared") and the check-in gets its own row (None);
+      a check-in meeting only a held row: its own row too (None);
+    - the line is closed, a person's request meeting a check-in: it joins the held row, or
+      becomes one ("new_held"), to be placed when the line opens.
+    A person's callback already ringing (dialing) is never held: the check-in joins that call.
+    """
+    is_check_in = reason in OWN_SCHEDULE_REASONS
+    if not is_line_closed:
+        if shared is not None:
+            return "shared"
+        return "held" if held is not None else None
+    if is_check_in:
+        if shared is None:
+            return None
+        if shared.reason in OWN_SCHEDULE_REASONS or shared.status != CallbackStatus.PENDING:
+            return "shared"
+        return "hold_shared" if held is None else "shared"
+    if shared is not None and shared.reason in OWN_SCHEDULE_REASONS:
+        return "held" if held is not None else "new_held"
+    if shared is not None:
+        return "shared"
+    return "held" if held is not None else None
+
+
+def held_reason_text(calendar: LineCalendar, line: Line, now: datetime) -> str:
+    """Why a person's callback is held (shown on the callbacks page), with when it may go."""
+    opening = calendar.next_calling_time(now)
+    local = opening.astimezone(ZoneInfo(line.timezone))
+    return (
+        "line closed: the elder's check-in call goes first in their own window; "
+        f"this callback from {local:%Y-%m-%d %H:%M}, once no other call to them is under way"
+    )
+
+
+def _hold(session: Session, callback_id: int, why: str) -> bool:
+    """Hold a pending person's callback (one conditional UPDATE; False when it is no longer
+    pending and not held, e.g. a dispatcher claimed it)."""
+    try:
+        with session.begin_nested():
+            result = session.execute(
+                update(CallbackRequest)
+                .where(
+                    CallbackRequest.id == callback_id,
+                    CallbackRequest.status == CallbackStatus.PENDING,
+                    CallbackRequest.held_reason.is_(None),
+                )
+                .values(held_reason=why[:200], updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError:  # a held row appeared for the person meanwhile
+        return False
+    return result.rowcount == 1
 
 
 def callback_refusal(session: Session, phone_number: str) -> str | None:

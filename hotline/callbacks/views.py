@@ -71,6 +71,8 @@ class CallbackRow:
     can_change: bool
     #: Why the number policy refused to dial it (refused callbacks only).
     refusal_reason: str = ""
+    #: Why it was held beside the elder's check-in call (the line was closed), if it was.
+    held_reason: str = ""
 
 
 def _local(moment: datetime | None, zone: str) -> str:
@@ -108,6 +110,7 @@ def _rows(callbacks: list[CallbackRequest]) -> list[CallbackRow]:
                 last_outcome=texts.outcome_label(callback.last_outcome, language),
                 can_change=callback.status == CallbackStatus.PENDING,
                 refusal_reason=callback.refusal_reason or "",
+                held_reason=callback.held_reason or "",
             )
         )
     return rows

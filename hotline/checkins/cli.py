@@ -1,6 +1,7 @@
-"""`flask --app hotline checkins ...`: enrol, list, pause, resume, stop, and run-due (the clock's
-two check-in jobs once, for admins and the dev gateway). Each command is an entry point: it
-commits once. The elder is named by their phone number; the line by its key (default: the only
+"""`flask --app hotline checkins ...`: enrol, change, list, pause, resume, stop, and run-due (the
+clock's two check-in jobs once, for admins and the dev gateway). Each command is an entry point:
+it commits once, and its changes are audited with the actor "cli". The elder is named by their
+phone number, volunteers and family contacts by theirs; the line by its key (default: the only
 or first active line)."""
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from hotline import audit
 from hotline.callers.models import Caller
 from hotline.checkins import cascade, schedule, service
 from hotline.checkins.models import CheckinEnrolment, EnrolmentStatus
 from hotline.db import db
 from hotline.directory.models import Volunteer
-from hotline.errors import ActionRefused
+from hotline.errors import ActionRefused, InvalidInput
 from hotline.lines.calendar import LineCalendar
 from hotline.lines.models import Line
 from hotline.phone import mask, try_normalise
 from hotline.timeutil import utcnow
+
+#: Who the audit trail says made a change from the command line.
+_ACTOR = "cli"
 
 checkins_cli = AppGroup("checkins", help="Check-in calls to older people living alone (关爱回访).")
 
@@ -67,19 +72,56 @@ def _time(raw: str) -> time:
         raise click.BadParameter(f"{raw!r} is not a time like 09:00") from None
 
 
+def _window(raw: str) -> tuple[time, time]:
+    start, _, end = raw.partition("-")
+    return _time(start.strip()), _time(end.strip())
+
+
+def _days(raw: str) -> tuple[str, list[int]]:
+    """The calendar rule and chosen weekdays from `--days`."""
+    if raw in ("every_day", "working_days"):
+        return raw, []
+    try:
+        return "chosen_days", [int(d) for d in raw.split(",") if d.strip()]
+    except ValueError:
+        _fail(f"--days {raw!r}: use every_day, working_days or weekdays like 0,2,4")
+        raise AssertionError from None  # _fail exits
+
+
+def _volunteer_id(raw: str) -> int:
+    number = try_normalise(raw, "CN") or raw
+    volunteer = db.session.scalar(select(Volunteer).where(Volunteer.phone_number == number))
+    if volunteer is None:
+        _fail(f"no volunteer on the roster with number {mask(number)}")
+    assert volunteer is not None
+    return volunteer.id
+
+
+def _family_ids(caller: Caller, numbers: tuple[str, ...]) -> list[int]:
+    """The family contacts named by `--family`, or exit with what to do."""
+    try:
+        return service.family_contacts_by_number(db.session, caller.id, numbers)
+    except InvalidInput as exc:
+        _fail(exc.en)
+        raise AssertionError from None  # _fail exits
+
+
+_DAYS_HELP = "every_day, working_days, or weekdays 0-6 (0 = Monday) like 0,2,4."
+_FAMILY_HELP = (
+    "The number of a family contact to text when the elder cannot be reached (repeatable); "
+    "each must be one of the elder's family contacts with recorded consent to alerts."
+)
+
+
 @checkins_cli.command("enrol")
 @click.argument("phone")
 @click.option("--line", "line_key", default=None, help="Line key (default: the first line).")
 @click.option("--window", default="09:00-11:00", show_default=True, help="Local time window.")
-@click.option(
-    "--days",
-    default="every_day",
-    show_default=True,
-    help="every_day, working_days, or weekdays 0-6 (0 = Monday) like 0,2,4.",
-)
+@click.option("--days", default="every_day", show_default=True, help=_DAYS_HELP)
 @click.option("--skip-holidays", is_flag=True, help="No check-in on public holidays.")
 @click.option("--retries", default="20,60", show_default=True, help="Minutes between calls.")
 @click.option("--volunteer", "volunteer_phone", default=None, help="The volunteer's number.")
+@click.option("--family", "family_numbers", multiple=True, help=_FAMILY_HELP + " Default: all.")
 @click.option("--no-family", is_flag=True, help="Do not text the consented family contacts.")
 @click.option(
     "--consent",
@@ -89,33 +131,24 @@ def _time(raw: str) -> time:
 )
 @click.option("--witness", default="", help="Who witnessed the consent.")
 def enrol_command(
-    phone, line_key, window, days, skip_holidays, retries, volunteer_phone, no_family, consent,
-    witness,
+    phone, line_key, window, days, skip_holidays, retries, volunteer_phone, family_numbers,
+    no_family, consent, witness,
 ) -> None:  # fmt: skip
     """Enrol the elder who calls from PHONE, with their recorded consent."""
     caller, line = _caller(phone), _line(line_key)
-    start, _, end = window.partition("-")
-    rule, chosen = days, []
-    if days not in ("every_day", "working_days"):
-        rule = "chosen_days"
-        try:
-            chosen = [int(d) for d in days.split(",") if d.strip()]
-        except ValueError:
-            _fail(f"--days {days!r}: use every_day, working_days or weekdays like 0,2,4")
-    volunteer_id = None
-    if volunteer_phone:
-        number = try_normalise(volunteer_phone, "CN") or volunteer_phone
-        volunteer = db.session.scalar(select(Volunteer).where(Volunteer.phone_number == number))
-        if volunteer is None:
-            _fail(f"no volunteer on the roster with number {mask(number)}")
-        volunteer_id = volunteer.id if volunteer else None
+    if family_numbers and no_family:
+        _fail("--family and --no-family contradict each other; give one of them")
+    window_start, window_end = _window(window)
+    rule, chosen = _days(days)
+    volunteer_id = _volunteer_id(volunteer_phone) if volunteer_phone else None
+    family_ids = _family_ids(caller, family_numbers) if family_numbers else None
     try:
         enrolment = service.enrol(
             db.session,
             caller_id=caller.id,
             line_id=line.id,
-            window_start=_time(start),
-            window_end=_time(end),
+            window_start=window_start,
+            window_end=window_end,
             consent_method=consent,
             consent_witness=witness,
             operator_id=None,
@@ -125,12 +158,81 @@ def enrol_command(
             retry_minutes=retries,
             volunteer_id=volunteer_id,
             notify_family=not no_family,
+            family_contact_ids=family_ids,
+            actor=_ACTOR,
         )
     except ActionRefused as exc:
         _fail(exc.en)
         return
     db.session.commit()
     click.echo(f"enrolled {mask(caller.phone_number)} on {line.key} (enrolment {enrolment.id})")
+
+
+@checkins_cli.command("change")
+@click.argument("phone")
+@click.option("--line", "line_key", default=None, help="Line key (default: the first line).")
+@click.option("--window", default=None, help="Local time window like 09:00-10:00.")
+@click.option("--days", default=None, help=_DAYS_HELP)
+@click.option(
+    "--skip-holidays/--call-on-holidays",
+    "skip_holidays",
+    default=None,
+    help="Skip public holidays, or call on them too.",
+)
+@click.option("--retries", default=None, help="Minutes between calls, like 20,60.")
+@click.option("--volunteer", "volunteer_phone", default=None, help="The volunteer's number.")
+@click.option("--no-volunteer", is_flag=True, help="No volunteer (the supervisors are told).")
+@click.option("--family", "family_numbers", multiple=True, help=_FAMILY_HELP)
+@click.option("--all-family", is_flag=True, help="Text every consented family contact.")
+@click.option("--no-family", is_flag=True, help="Do not text the family.")
+def change_command(
+    phone, line_key, window, days, skip_holidays, retries, volunteer_phone, no_volunteer,
+    family_numbers, all_family, no_family,
+) -> None:  # fmt: skip
+    """Change PHONE's enrolment: only the options given change (audited, like the console)."""
+    if volunteer_phone and no_volunteer:
+        _fail("--volunteer and --no-volunteer contradict each other; give one of them")
+    if sum((bool(family_numbers), all_family, no_family)) > 1:
+        _fail("give only one of --family, --all-family and --no-family")
+    enrolment = _enrolment(phone, line_key)
+    caller = db.session.get(Caller, enrolment.caller_id)
+    assert caller is not None
+    changes: dict = {}
+    if window is not None:
+        changes["window_start"], changes["window_end"] = _window(window)
+    if days is not None:
+        changes["calendar_rule"], changes["days_of_week"] = _days(days)
+    if skip_holidays is not None:
+        changes["skip_public_holidays"] = skip_holidays
+    if retries is not None:
+        changes["retry_minutes"] = retries
+    if volunteer_phone:
+        changes["volunteer_id"] = _volunteer_id(volunteer_phone)
+    elif no_volunteer:
+        changes["volunteer_id"] = None
+    if family_numbers:
+        changes["notify_family"] = True
+        changes["family_contact_ids"] = _family_ids(caller, family_numbers)
+    elif all_family:
+        changes["notify_family"], changes["family_contact_ids"] = True, None
+    elif no_family:
+        changes["notify_family"] = False
+    if not changes:
+        _fail(
+            "nothing to change: give --window, --days, --skip-holidays/--call-on-holidays, "
+            "--retries, --volunteer/--no-volunteer or --family/--all-family/--no-family"
+        )
+    before = audit.snapshot(enrolment, service.ENROLMENT_FIELDS)
+    try:
+        service.update_schedule(db.session, enrolment, operator_id=None, actor=_ACTOR, **changes)
+    except ActionRefused as exc:
+        _fail(exc.en)
+    _old, new = audit.changes(before, audit.snapshot(enrolment, service.ENROLMENT_FIELDS))
+    db.session.commit()
+    if new:
+        click.echo(f"changed enrolment {enrolment.id}: {', '.join(sorted(new))}")
+    else:
+        click.echo(f"enrolment {enrolment.id} already had these settings; nothing changed")
 
 
 @checkins_cli.command("list")

@@ -4,14 +4,17 @@ Definitions, the same on every page, in the summary SMS and in the CSV (one epis
 enrolment's due day; canceled episodes, for a day the enrolment was paused or stopped before
 the call, count nowhere):
 
-- *due*: the day's episodes.
+- *due*: the day's episodes, plus the elders due later that day whose window the clock has not
+  opened yet (no episode until it does; *later*). A window that ended with no episode (an
+  enrolment made after it) is not due.
 - *done*: the elder answered (all is well, or asked for a person) on the check-in call or by
   calling in. *OK*: all is well. *Needed help*: asked for a person.
 - *missed*: every attempt missed, so the cascade started (`missed_at`).
 - *reached*: missed, then reached by the volunteer, family or the elder calling in.
 - *still open*: missed and nobody has reached the elder yet (cascade running, or the
   volunteer or family replied that they could not reach them either: the 失联 case stays open).
-- *pending*: not yet answered nor missed (waiting for the window, ringing, a retry due).
+- *pending*: not yet answered nor missed (waiting for the window, ringing, a retry due), the
+  *later* ones included: the elders still to call that day (the summary's 待访 / "to call").
 - *placed* (reports): episodes where at least one call was placed.
 - *time to reach* (reports): from `missed_at` to the episode's close, for reached episodes.
 """
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from hotline.callers.models import Caller, FamilyContact
@@ -38,7 +41,7 @@ from hotline.checkins.schedule import DueWindow, is_due_on, window_on
 from hotline.directory.models import Volunteer
 from hotline.lines.calendar import LineCalendar
 from hotline.lines.models import Line
-from hotline.timeutil import local_day_bounds
+from hotline.timeutil import local_day_bounds, utcnow
 
 #: Statuses in which the elder answered the check-in (or called in).
 ANSWERED = (EpisodeStatus.OK, EpisodeStatus.HELP)
@@ -63,11 +66,23 @@ class CheckinFigures:
     reached: int = 0
     still_open: int = 0
     pending: int = 0
+    #: Of `due` and `pending`: due later that day, before the clock has opened the window.
+    later: int = 0
 
     def as_dict(self) -> dict:
         return {
             name: getattr(self, name)
-            for name in ("due", "done", "ok", "help", "missed", "reached", "still_open", "pending")
+            for name in (
+                "due",
+                "done",
+                "ok",
+                "help",
+                "missed",
+                "reached",
+                "still_open",
+                "pending",
+                "later",
+            )
         }
 
 
@@ -91,25 +106,37 @@ def _figure_columns():
     )
 
 
-def day_figures(session: Session, line_id: int, day: date) -> CheckinFigures:
-    """The figures of `line_id`'s episodes due on `day` (its local date), in one query."""
+def day_figures(
+    session: Session, line: Line, day: date, *, now: datetime | None = None
+) -> CheckinFigures:
+    """The figures of `line`'s check-ins due on `day` (its local date): its episodes in one
+    query, and the elders whose window on that day has not ended by `now` and whose episode
+    the clock has not created yet (see the definitions above)."""
     row = session.execute(
         select(*_figure_columns()).where(
-            CheckinEpisode.line_id == line_id,
+            CheckinEpisode.line_id == line.id,
             CheckinEpisode.due_date == day,
             CheckinEpisode.status != EpisodeStatus.CANCELED,
         )
     ).one()
+    later = due_later(session, line, day, now=now or utcnow())
     return CheckinFigures(
-        due=row.due,
+        due=row.due + later,
         done=row.done,
         ok=row.ok,
         help=row.help,
         missed=row.missed,
         reached=row.reached,
         still_open=row.still_open,
-        pending=row.pending,
+        pending=row.pending + later,
+        later=later,
     )
+
+
+def due_later(session: Session, line: Line, day: date, *, now: datetime) -> int:
+    """How many elders of `line` the clock will still call on `day` before it has created
+    their day (see `scheduled_without_episode`)."""
+    return len(scheduled_without_episode(session, line, day, now=now))
 
 
 # --------------------------------------------------------------------------- today's board
@@ -246,8 +273,15 @@ class ScheduledRow:
     window: DueWindow
 
 
-def scheduled_without_episode(session: Session, line: Line, day: date) -> list[ScheduledRow]:
-    """Live enrolments of `line` due on `day` (by the schedule's rules) with no episode yet."""
+def scheduled_without_episode(
+    session: Session, line: Line, day: date, *, now: datetime | None = None
+) -> list[ScheduledRow]:
+    """Live enrolments of `line` due on `day` (by the schedule's rules) with no episode yet,
+    whose window on that day has not ended by `now` (one that ended with no episode, as for an
+    elder enrolled after it, will not be called that day; nor will any of a day gone by)."""
+    now = now or utcnow()
+    if local_day_bounds(day, line.timezone)[1] <= now:
+        return []
     calendar = LineCalendar.load(session, line)
     started = select(CheckinEpisode.enrolment_id).where(
         CheckinEpisode.line_id == line.id, CheckinEpisode.due_date == day
@@ -263,11 +297,12 @@ def scheduled_without_episode(session: Session, line: Line, day: date) -> list[S
         )
         .order_by(CheckinEnrolment.window_start, CheckinEnrolment.id)
     ).all()
-    return [
+    scheduled = [
         ScheduledRow(enrolment, caller, volunteer, window_on(enrolment, calendar, day))
         for enrolment, caller, volunteer in rows
         if is_due_on(enrolment, calendar, day)
     ]
+    return [row for row in scheduled if row.window.end_at > now]
 
 
 # --------------------------------------------------------------------------- history strip
@@ -462,14 +497,29 @@ def _group_column(grouping: str, volunteer_column):
     raise ValueError(f"unknown grouping {grouping!r}")
 
 
-def checkin_report(
-    session: Session, grouping: str, day_from: date, day_to: date, *, timezone: str
-) -> CheckinReport:
-    """Per district or per volunteer, over the local dates [day_from, day_to]: enrolled (an
-    enrolment live at any time in the period), check-ins placed, answered OK, needed help,
-    missed, reached and the average time to reach a missed elder."""
-    start, _ = local_day_bounds(day_from, timezone)
-    _, end = local_day_bounds(day_to, timezone)
+def _live_in_period(session: Session, day_from: date, day_to: date):
+    """Enrolments live at some time in the local dates [day_from, day_to], each by its own
+    line's time zone: the period of a line in Urumqi starts two hours after Shanghai's, and a
+    report across lines must not count an elder enrolled at 23:30 local on the last day as
+    outside it (episodes need no such care: their `due_date` is already a local date)."""
+    per_line = []
+    for line_id, timezone in session.execute(select(Line.id, Line.timezone)).all():
+        start, _ = local_day_bounds(day_from, timezone)
+        _, end = local_day_bounds(day_to, timezone)
+        per_line.append(
+            and_(
+                CheckinEnrolment.line_id == line_id,
+                CheckinEnrolment.created_at < end,
+                CheckinEnrolment.stopped_at.is_(None) | (CheckinEnrolment.stopped_at >= start),
+            )
+        )
+    return or_(*per_line) if per_line else false()
+
+
+def checkin_report(session: Session, grouping: str, day_from: date, day_to: date) -> CheckinReport:
+    """Per district or per volunteer, over the local dates [day_from, day_to] (each line's
+    own): enrolled (an enrolment live at any time in the period), check-ins placed, answered
+    OK, needed help, missed, reached and the average time to reach a missed elder."""
     rows: dict[str, ReportRow] = {}
 
     def row_for(key) -> ReportRow:
@@ -482,10 +532,7 @@ def checkin_report(
     enrolled = session.execute(
         select(enrol_key, func.count(func.distinct(CheckinEnrolment.caller_id)))
         .join(Caller, Caller.id == CheckinEnrolment.caller_id)
-        .where(
-            CheckinEnrolment.created_at < end,
-            (CheckinEnrolment.stopped_at.is_(None)) | (CheckinEnrolment.stopped_at >= start),
-        )
+        .where(_live_in_period(session, day_from, day_to))
         .group_by(enrol_key)
     ).all()
     for key, count in enrolled:

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline import audit
-from hotline.callers.models import Caller, ConsentMethod
-from hotline.callers.service import consented_family_contacts
+from hotline.callers.models import Caller, ConsentMethod, FamilyContact
+from hotline.callers.service import caller_group_ids, consented_family_contacts
 from hotline.checkins.models import (
     OPEN_EPISODE_STATUSES,
     CalendarRule,
@@ -30,6 +30,7 @@ from hotline.directory.models import Volunteer
 from hotline.errors import ActionRefused, InvalidInput
 from hotline.lines.models import Line
 from hotline.numberpolicy import NumberPolicy
+from hotline.phone import mask, try_normalise
 from hotline.timeutil import local_day, utcnow
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def _record_change(
     operator_id: int | None,
     *,
     only_if_changed: bool = False,
+    actor: str | None = None,
 ) -> None:
     """Flush and append the audit entry for a change of `enrolment` (redacted values)."""
     session.flush()
@@ -138,7 +140,7 @@ def _record_change(
         entity_id=enrolment.id,
         action=action,
         operator_id=operator_id,
-        actor=None if operator_id is not None else "system",
+        actor=actor or (None if operator_id is not None else "system"),
         before=old,
         after=new,
     )
@@ -159,6 +161,54 @@ def _check_family(
             "Choose only family contacts whose consent to alerts is recorded.",
         )
     return chosen
+
+
+def family_contacts_by_number(
+    session: Session, caller_id: int, numbers: Iterable[str]
+) -> list[int]:
+    """The ids of the elder's family contacts named by their numbers (the CLI's `--family`),
+    each one the elder consented may receive alerts and one the number policy lets us text.
+    Anything else is refused with what to do about it: the CLI cannot tick a box, so a typo or
+    a contact without consent must not silently become "tell nobody" or "tell everyone"."""
+    group = caller_group_ids(session, caller_id)
+    consented = {c.id for c in consented_family_contacts(session, caller_id, "may_receive_alerts")}
+    chosen: list[int] = []
+    for raw in numbers:
+        number = try_normalise(raw, "CN")
+        if number is None:
+            raise InvalidInput(f"{raw!r} 不是电话号码。", f"{raw!r} is not a phone number.")
+        contact = session.scalar(
+            select(FamilyContact)
+            .where(FamilyContact.caller_id.in_(group), FamilyContact.phone_number == number)
+            .order_by(FamilyContact.id)
+        )
+        if contact is None:
+            raise InvalidInput(
+                f"该老人没有号码为{mask(number)}的家人。请先在控制台的来电人资料中添加这位家人，"
+                "并记录老人同意其接收提醒。",
+                f"The elder has no family contact with the number {mask(number)}. Add them on "
+                "the elder's caller profile in the console, with the elder's consent to alerts, "
+                "first.",
+            )
+        if contact.id not in consented:
+            raise InvalidInput(
+                f"家人{contact.name}（{mask(number)}）没有记录老人同意其接收提醒。"
+                "请先在控制台的来电人资料中记录老人的同意。",
+                f"Family contact {contact.name} ({mask(number)}) has no recorded consent from "
+                "the elder to receive alerts. Record the elder's consent on the caller profile "
+                "in the console first.",
+            )
+        refusal = _policy_refusal(contact.phone_number)
+        if refusal is not None:
+            raise InvalidInput(
+                f"家人{contact.name}的号码不在号码政策允许的范围内（{refusal}），"
+                "失联时无法给其发短信。请在来电人资料中更正号码，或选择其他家人。",
+                f"Family contact {contact.name}'s number is outside the number policy "
+                f"({refusal}), so the lost-contact text could never reach them. Correct the "
+                "number on the caller profile, or choose another family contact.",
+            )
+        chosen.append(contact.id)
+    return sorted(set(chosen))
 
 
 def live_enrolment(session: Session, caller_id: int, line_id: int) -> CheckinEnrolment | None:
@@ -191,6 +241,7 @@ def enrol(
     notify_family: bool = True,
     family_contact_ids: Iterable[int] | None = None,
     notes: str = "",
+    actor: str | None = None,
 ) -> CheckinEnrolment:
     """Enrol an elder in check-ins on a line, with their recorded consent. Flushes.
 
@@ -260,6 +311,7 @@ def enrol(
         entity_id=enrolment.id,
         action="enrolled",
         operator_id=operator_id,
+        actor=actor,
         after={"caller_id": caller.id, **audit.snapshot(enrolment, ENROLMENT_FIELDS)},
     )
     log.info("caller %s enrolled in check-ins on line %s", caller.id, line_id)
@@ -280,10 +332,11 @@ def update_schedule(
     volunteer_id: int | None | EllipsisType = ...,
     notify_family: bool | None = None,
     family_contact_ids: Iterable[int] | None | EllipsisType = ...,
+    actor: str | None = None,
 ) -> CheckinEnrolment:
     """Change the schedule, retries, volunteer (None: no volunteer; left out: unchanged) or
     family setting (family_contact_ids: None, every consented contact; left out: unchanged).
-    Flushes; audited."""
+    Flushes; audited (by `actor`, e.g. "cli", when no operator made the change)."""
     if enrolment.status == EnrolmentStatus.STOPPED:
         raise ActionRefused("该回访已停止。", "This enrolment is stopped.")
     before = audit.snapshot(enrolment, ENROLMENT_FIELDS)
@@ -314,7 +367,9 @@ def update_schedule(
         enrolment.family_contact_ids = _check_family(
             session, enrolment.caller_id, family_contact_ids
         )
-    _record_change(session, enrolment, before, "updated", operator_id, only_if_changed=True)
+    _record_change(
+        session, enrolment, before, "updated", operator_id, only_if_changed=True, actor=actor
+    )
     return enrolment
 
 

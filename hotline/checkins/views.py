@@ -127,8 +127,8 @@ def today_page():
         day=day,
         today=today,
         board=board,
-        scheduled=queries.scheduled_without_episode(db.session, line, day) if day >= today else [],
-        figures=queries.day_figures(db.session, line.id, day),
+        scheduled=queries.scheduled_without_episode(db.session, line, day),
+        figures=queries.day_figures(db.session, line, day),
         sections=queries.SECTIONS,
         label=label,
     )
@@ -565,9 +565,7 @@ def _report_period(form: forms.ReportForm) -> tuple[date, date, int]:
 def _report(form: forms.ReportForm):
     day_from, day_to, status = _report_period(form)
     grouping = form.by.data if form.by.data in queries.GROUPINGS else "district"
-    report = queries.checkin_report(
-        db.session, grouping, day_from, day_to, timezone=console_timezone().key
-    )
+    report = queries.checkin_report(db.session, grouping, day_from, day_to)
     return report, status
 
 

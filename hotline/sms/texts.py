@@ -23,7 +23,7 @@ from hotline.segments import fit_part, is_gsm7, segment_count
 DayReport = Any
 LiveNumbers = Any
 #: hotline.checkins.queries.CheckinFigures, duck-typed for the same reason (due, done, ok,
-#: missed, reached, still_open).
+#: missed, reached, still_open, pending).
 CheckinFigures = Any
 
 #: Text languages: callers zh/yue/en, staff zh/en.
@@ -263,22 +263,33 @@ def _top_scenarios(report: DayReport, lang: str, limit: int = 3) -> str:
     return " ".join(f"{scenario_name(code, lang)}{n}" for code, n in top)
 
 
-def _checkins_part(checkins: CheckinFigures | None, lang: str, *, is_short: bool = False) -> str:
+def _checkins_part(
+    checkins: CheckinFigures | None, lang: str, *, is_short: bool = False, with_to_call: bool = True
+) -> str:
     """The day's check-in figures (关爱回访), or "" on a line with no check-ins that day;
-    `is_short`: only the elders still not reached, for a day too busy for all five."""
+    `is_short`: only the elders still not reached, for a day too busy for all five. The elders
+    still to call that day (待访: a window not open yet, a retry due, a call ringing) follow
+    only when there are some (and `with_to_call`): the summary may go out before the last
+    windows of the day."""
     if checkins is None or not checkins.due:
         return ""
     k = checkins
+    pending = k.pending if with_to_call else 0
     if lang == EN:
+        to_call = f", to call {pending}" if pending else ""
         if is_short:
-            return f" Check-ins still open {k.still_open}."
+            return f" Check-ins still open {k.still_open}{to_call}."
         return (
             f" Check-ins done {k.done}, OK {k.ok}, missed {k.missed}, reached {k.reached}, "
-            f"open {k.still_open}."
+            f"open {k.still_open}{to_call}."
         )
+    to_call = f" 待访{pending}" if pending else ""
     if is_short:
-        return f"；回访未结{k.still_open}"
-    return f"；回访完成{k.done} 平安{k.ok} 未接{k.missed} 联系上{k.reached} 未结{k.still_open}"
+        return f"；回访未结{k.still_open}{to_call}"
+    return (
+        f"；回访完成{k.done} 平安{k.ok} 未接{k.missed} 联系上{k.reached} 未结{k.still_open}"
+        f"{to_call}"
+    )
 
 
 def daily_summary(
@@ -293,12 +304,19 @@ def daily_summary(
     (three, two, one, none) when a busy day's numbers, a line name or the day's check-in
     figures need the room. The check-in figures stay, because an elder nobody has reached yet
     ("open") is what a supervisor must read tonight: on a day too busy for all five they
-    shrink to the open ones, and then the line name gives way."""
+    shrink to the open ones (and those still to call), then the line name gives way, and last
+    the count still to call (the clock calls them whether the supervisor reads it or not)."""
     c, cb, cs = report.calls, report.callbacks, report.cases
     t = c.threshold_seconds
 
-    def build(top: str, *, short_checkins: bool = False, with_name: bool = True) -> str:
-        checked = _checkins_part(checkins, lang, is_short=short_checkins)
+    def build(
+        top: str,
+        *,
+        short_checkins: bool = False,
+        with_name: bool = True,
+        with_to_call: bool = True,
+    ) -> str:
+        checked = _checkins_part(checkins, lang, is_short=short_checkins, with_to_call=with_to_call)
         shown_name = line_name if with_name else None
         if lang == EN:
             name = f" {shown_name}" if shown_name else ""
@@ -331,10 +349,14 @@ def daily_summary(
         text = build(_top_scenarios(report, lang, limit))
         if segment_count(text) <= 2:
             return text
-    for text in (build(""), build("", short_checkins=True)):
+    for text in (
+        build(""),
+        build("", short_checkins=True),
+        build("", short_checkins=True, with_name=False),
+    ):
         if segment_count(text) <= 2:
             return text
-    return build("", short_checkins=True, with_name=False)
+    return build("", short_checkins=True, with_name=False, with_to_call=False)
 
 
 def status_reply(lang: str, head: Head, live: LiveNumbers, report: DayReport) -> str:

@@ -394,10 +394,9 @@ def test_a_check_in_merged_into_another_callback_is_confirmed_by_the_operator_ca
 def test_a_check_in_call_never_placed_counts_as_missed_after_the_watchdog(
     app, elder, jobs, fake_calls, twilio, clock
 ):
-    # Saturday: the check-in merged into a callback that waits for Monday's calling window.
-    _owe_a_callback(app, elder)
+    # The dispatcher never places it (its clock process is down). (A callback the check-in
+    # met on a closed line no longer holds it back: see test_merged_callbacks.)
     jobs.open_due()
-    assert jobs.dispatch().placed == []
     clock.shift(timedelta(hours=2) - timedelta(seconds=1))
     jobs.cascade()
     assert episodes(app)[0].status == EpisodeStatus.CALLING

@@ -85,14 +85,14 @@ def day_of_everything(session):
 
 def test_the_days_figures_match_a_hand_count(session, day_of_everything):
     line = factories.main_line(session)
-    figures = queries.day_figures(session, line.id, DAY)
+    figures = queries.day_figures(session, line, DAY)
     # 9 episodes, the canceled one counts nowhere; answered: 2 OK + 1 help; missed: the
     # reached, the cascade, the unreachable; still open: cascade + unreachable; pending: due +
     # a missed attempt with a retry due.
     assert figures == queries.CheckinFigures(
         due=8, done=3, ok=2, help=1, missed=3, reached=1, still_open=2, pending=2
     )
-    assert queries.day_figures(session, line.id, DAY + timedelta(days=1)).due == 0
+    assert queries.day_figures(session, line, DAY - timedelta(days=1)).due == 9
 
 
 def test_summary_sms_and_supervisor_page_carry_the_days_figures(
@@ -102,8 +102,8 @@ def test_summary_sms_and_supervisor_page_carry_the_days_figures(
     report = metrics.day_report(session, line, DAY, now=local(DAY, 20, 30))
     zh = summary_text(session, line, report, "zh", local(DAY, 20, 30))
     en = summary_text(session, line, report, "en", local(DAY, 20, 30))
-    assert "回访完成3 平安2 未接3 联系上1 未结2" in zh
-    assert "Check-ins done 3, OK 2, missed 3, reached 1, open 2." in en
+    assert "回访完成3 平安2 未接3 联系上1 未结2 待访2" in zh
+    assert "Check-ins done 3, OK 2, missed 3, reached 1, open 2, to call 2." in en
 
     sign_in(client, session, Role.SUPERVISOR)
     today = local_day(utcnow(), line.timezone)
@@ -113,12 +113,14 @@ def test_summary_sms_and_supervisor_page_carry_the_days_figures(
     page = client.get("/console/reports/").get_data(as_text=True)
     for key, value in [("due", 8), ("done", 3), ("ok", 2), ("missed", 3), ("open", 2)]:
         assert f'id="m-ck-{key}">{value}<' in page
-    assert "Check-ins done 3, OK 2, missed 3, reached 1, open 2." in page
+    assert "Check-ins done 3, OK 2, missed 3, reached 1, open 2, to call 2." in page
 
 
 def test_today_page_lists_open_lost_contact_cases_first_by_deadline(
-    app, client, session, day_of_everything
+    app, client, session, day_of_everything, time_machine
 ):
+    # After the elders' 09:00-11:00 window: yesterday's elder below is not due later today.
+    time_machine.move_to("2026-12-05T15:00:00+08:00", tick=False)
     line = factories.main_line(session)
     today = local_day(utcnow(), line.timezone)
     cascade, unreachable = day_of_everything[4], day_of_everything[5]
@@ -460,11 +462,12 @@ def test_the_daily_summary_records_and_sends_the_days_check_in_figures(
         "reached": 1,
         "still_open": 2,
         "pending": 2,
+        "later": 0,
     }
     body = session.scalars(
         select(SmsMessage.body).where(SmsMessage.purpose == SmsPurpose.SUPERVISOR_SUMMARY)
     ).one()
-    assert "回访完成3 平安2 未接3 联系上1 未结2" in body
+    assert "回访完成3 平安2 未接3 联系上1 未结2 待访2" in body
 
 
 def test_the_list_of_enrolled_elders_hides_stopped_ones_unless_asked(app, client, session):

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from hotline.cases.models import AuditEntry
 from hotline.checkins import queries
 from hotline.checkins.models import EnrolmentStatus, EpisodeStatus
+from hotline.lines.models import Line
 from hotline.operators.models import Role
 from tests import factories
 from tests.checkins.episodes import make_episode, missed
@@ -76,7 +77,7 @@ def _figures(row) -> tuple:
 
 
 def test_per_district_figures_match_the_hand_count(session, november):
-    report = queries.checkin_report(session, "district", FROM, TO, timezone="Asia/Shanghai")
+    report = queries.checkin_report(session, "district", FROM, TO)
     rows = {r.label: r for r in report.rows}
     assert set(rows) == {"东城街道", "西城街道"}
     # 东城: A and B enrolled (F stopped in October); placed A 4 + B 2; OK A 2 + B 1; help A 1;
@@ -96,7 +97,7 @@ def test_per_district_figures_match_the_hand_count(session, november):
 
 
 def test_per_volunteer_figures_match_the_hand_count(session, november):
-    report = queries.checkin_report(session, "volunteer", FROM, TO, timezone="Asia/Shanghai")
+    report = queries.checkin_report(session, "volunteer", FROM, TO)
     rows = {r.label: r for r in report.rows}
     assert list(rows) == ["李志愿", "赵志愿", ""], "named volunteers first, then nobody's"
     assert _figures(rows["李志愿"]) == (1, 4, 2, 1, 1, 1)
@@ -177,3 +178,39 @@ def test_a_period_that_ends_before_it_starts_is_refused(app, client, session):
     response = client.get("/console/checkins/reports.csv", query_string=bad)
     assert response.status_code == 303
     assert session.scalar(select(AuditEntry).where(AuditEntry.action == "csv_export")) is None
+
+
+def test_each_line_counts_its_enrolled_elders_by_its_own_time_zone(session):
+    """November by each line's clock: Shanghai is UTC+8, Urumqi UTC+6. Each elder below sits
+    between the two lines' bounds, so the other line's zone would count them the other way."""
+    shanghai = factories.main_line(session)
+    urumqi = Line(key="west", name="乌鲁木齐热线", phone_number="+869911234567")
+    urumqi.timezone = "Asia/Urumqi"
+    session.add(urumqi)
+    session.flush()
+
+    def enrolled(n: int, line: Line, district: str, created: datetime, stopped=None):
+        caller = factories.make_caller(
+            session, phone_number=f"+8610555501{n:02d}", display_name=f"老人{n}", district=district
+        )
+        enrolment = factories.make_enrolment(session, caller_id=caller.id, line_id=line.id)
+        enrolment.created_at = created
+        if stopped is not None:
+            enrolment.status, enrolment.stopped_at = EnrolmentStatus.STOPPED, stopped
+        return enrolment
+
+    # 1 December 01:00 in Shanghai: after the period (in Urumqi it would be 30 Nov 23:00).
+    enrolled(1, shanghai, "东城一", datetime(2026, 11, 30, 17, tzinfo=UTC))
+    # Stopped 1 November 01:00 in Shanghai: live in the period.
+    enrolled(2, shanghai, "东城二", _at(2026, 10, 1), datetime(2026, 10, 31, 17, tzinfo=UTC))
+    # 30 November 23:00 in Urumqi: in the period (in Shanghai it would be 1 December 01:00).
+    enrolled(3, urumqi, "天山一", datetime(2026, 11, 30, 17, tzinfo=UTC))
+    # Stopped 31 October 23:00 in Urumqi: before the period.
+    enrolled(4, urumqi, "天山二", _at(2026, 10, 1), datetime(2026, 10, 31, 17, tzinfo=UTC))
+    session.commit()
+
+    report = queries.checkin_report(session, "district", FROM, TO)
+    rows = {r.label: r.enrolled for r in report.rows}
+    # (one zone for both would give 东城一 and 天山一, or 东城二 and 天山二)
+    assert rows == {"东城二": 1, "天山一": 1}
+    assert report.total.enrolled == 2

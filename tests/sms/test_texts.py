@@ -476,7 +476,9 @@ def test_callers_language_picks_the_text_language(code, expected):
 
 
 #: The day's check-in figures (关爱回访) as hotline.checkins.queries hands them in.
-CHECKINS = SimpleNamespace(due=24, done=22, ok=19, help=1, missed=3, reached=2, still_open=1)
+CHECKINS = SimpleNamespace(
+    due=24, done=22, ok=19, help=1, missed=3, reached=2, still_open=1, pending=0
+)
 
 
 def test_daily_summary_carries_the_days_check_in_figures():
@@ -497,7 +499,9 @@ def test_daily_summary_carries_the_days_check_in_figures():
 
 
 def test_daily_summary_without_check_ins_today_says_nothing_about_them():
-    nothing = SimpleNamespace(due=0, done=0, ok=0, help=0, missed=0, reached=0, still_open=0)
+    nothing = SimpleNamespace(
+        due=0, done=0, ok=0, help=0, missed=0, reached=0, still_open=0, pending=0
+    )
     for lang in texts.STAFF_LANGUAGES:
         plain = texts.daily_summary(lang, PLAIN, REPORT, line_name=None)
         assert texts.daily_summary(lang, PLAIN, REPORT, line_name=None, checkins=nothing) == plain
@@ -507,7 +511,7 @@ def test_daily_summary_without_check_ins_today_says_nothing_about_them():
 def test_on_a_very_busy_day_the_check_ins_shrink_to_the_open_ones_but_stay():
     busy = BUSY
     many = SimpleNamespace(
-        due=1200, done=1180, ok=1100, help=20, missed=80, reached=66, still_open=14
+        due=1200, done=1180, ok=1100, help=20, missed=80, reached=66, still_open=14, pending=0
     )
     zh = texts.daily_summary("zh", PLAIN, busy, line_name="城东社区长者热线", checkins=many)
     en = texts.daily_summary("en", PLAIN, busy, line_name="East community line", checkins=many)
@@ -516,3 +520,37 @@ def test_on_a_very_busy_day_the_check_ins_shrink_to_the_open_ones_but_stay():
     assert "城东社区长者热线" not in zh, "the line name gave way to the check-ins"
     assert en.endswith("Check-ins still open 14."), en
     assert "East community line" in en
+
+
+def test_daily_summary_says_how_many_elders_are_still_to_call_only_when_some_are():
+    later = SimpleNamespace(**{**vars(CHECKINS), "due": 27, "pending": 3})
+    zh = texts.daily_summary("zh", PLAIN, REPORT, line_name=None, checkins=later)
+    en = texts.daily_summary("en", PLAIN, REPORT, line_name=None, checkins=later)
+    # the top scenarios give way (two, then one) to keep the two segments
+    assert zh.endswith("；回访完成22 平安19 未接3 联系上2 未结1 待访3；就医15"), zh
+    assert "Check-ins done 22, OK 19, missed 3, reached 2, open 1, to call 3. Top:" in en, en
+    assert segment_count(zh) == 2 and segment_count(en) == 2
+    for lang, words in (("zh", "待访"), ("en", "to call")):
+        assert words not in texts.daily_summary(
+            lang, PLAIN, REPORT, line_name=None, checkins=CHECKINS
+        )
+
+
+@pytest.mark.parametrize(
+    ("pending", "zh_end", "en_end"),
+    [
+        (3, "；回访未结14 待访3", " Check-ins still open 14, to call 3."),
+        # the zh text has no room left even without the line name: the count still to call
+        # gives way last, the open count stays
+        (86, "；回访未结14", " Check-ins still open 14, to call 86."),
+    ],
+)
+def test_on_a_very_busy_day_the_count_still_to_call_gives_way_last(pending, zh_end, en_end):
+    many = SimpleNamespace(
+        due=1200, done=1100, ok=1050, help=20, missed=80, reached=66, still_open=14, pending=pending
+    )
+    zh = texts.daily_summary("zh", PLAIN, BUSY, line_name="城东社区长者热线", checkins=many)
+    en = texts.daily_summary("en", PLAIN, BUSY, line_name="East community line", checkins=many)
+    assert segment_count(zh) == 2 and segment_count(en) == 2
+    assert zh.endswith(zh_end) and "城东社区长者热线" not in zh, zh
+    assert en.endswith(en_end) and "East community line" in en, en
