@@ -11,7 +11,7 @@ import secrets
 from urllib.parse import urlparse
 
 from flask import Flask, Response, g, request
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -90,6 +90,15 @@ class SessionInterface(SecureCookieSessionInterface):
             cached = (keys, super().get_signing_serializer(app))
             self._signing = cached
         return cached[1]
+
+    def open_session(self, app: Flask, request) -> SessionMixin | None:
+        """No session for Twilio's webhooks (/twilio/...): nobody signs in there, the signature
+        is the authentication. A null session: no cookie parsed, nothing saved, no Set-Cookie,
+        and writing to it fails loudly (issue 16)."""
+        path = request.path
+        if path.startswith("/twilio/") or path == "/twilio":
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def init_app(app: Flask) -> None:
