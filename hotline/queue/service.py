@@ -737,6 +737,9 @@ def on_call_ended(session: Session, event: CallEnded) -> None:
     Backs up the <Enqueue> action (which may arrive later, or never after a REST dequeue): a
     waiting or connecting caller abandoned; a connected one finished. Must not commit.
     """
+    call = session.get(Call, event.call_id)  # in the identity map: no statement
+    if call is not None and call.queued_at is None:
+        return  # never queued: enqueue() sets queued_at with the entry, so there is none
     entry = session.scalar(select(QueueEntry).where(QueueEntry.call_id == event.call_id))
     if entry is None:
         return

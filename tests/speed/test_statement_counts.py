@@ -103,10 +103,36 @@ def test_incoming_call_and_menu_answers(app, twilio):
     with counted() as person:
         queued = follow(twilio, menu, params, digits="0")
     assert xml(queued).find("Enqueue") is not None
-    # 9: check-ins (issue 14) ask once whether the caller is an enrolled elder.
-    incoming.check(statements=9, commits=1)
+    # A first-time caller: 7 (issue 16: the profile is inserted with its last contact, and
+    # the check-in query is skipped for a profile this call created); was 9.
+    incoming.check(statements=7, commits=1)
     retry.check(statements=6, commits=1)
     person.check(statements=8, commits=1)
+
+
+def test_incoming_call_from_a_returning_caller(app, twilio):
+    """A caller with a profile: check-ins ask once whether they are an enrolled elder (issue 14)
+    and the profile's last contact is updated."""
+    reach_queue(twilio, app, from_="+8613123456718", first_wait=False)  # warm-up, and the profile
+    _, params = _menu_path(twilio, "+8613123456718")
+    with counted() as incoming:
+        assert twilio.post("/twilio/voice", params).status_code == 200
+    incoming.check(statements=8, commits=1)
+
+
+def test_final_status_of_a_call_never_queued(app, twilio):
+    """A caller who hung up in the menu: the queue has nothing to settle (issue 16: no queue
+    entry lookup for a call without `queued_at`)."""
+    for number in ("+8613123456719", "+8613123456720"):
+        sid, params = _menu_path(twilio, number)
+        assert twilio.post("/twilio/voice", params).status_code == 200
+        with counted() as terminal:
+            response = twilio.post(
+                "/twilio/voice/status",
+                {**params, "CallStatus": "completed", "CallDuration": "12", "SequenceNumber": "3"},
+            )
+        assert response.status_code == 204
+    terminal.check(statements=4, commits=1)
 
 
 def test_wait_round(app, twilio):
