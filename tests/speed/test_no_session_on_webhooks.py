@@ -61,3 +61,16 @@ def test_the_console_still_has_its_session(app, make_app):
     response = make_app(WTF_CSRF_ENABLED=True).test_client().get("/console/login")
     assert response.status_code == 200  # the sign-in form keeps its CSRF token in the session
     assert "session=" in response.headers.get("Set-Cookie", "")
+
+
+def test_a_hook_writing_the_session_does_not_fail_a_webhook(make_app, twilio):
+    """Flask-Login's remember-cookie refresh writes the session after every request when
+    REMEMBER_COOKIE_REFRESH_EACH_REQUEST is set: a webhook still answers, and saves nothing."""
+    from conftest import TwilioCaller
+
+    application = make_app(REMEMBER_COOKIE_REFRESH_EACH_REQUEST=True)
+    other = TwilioCaller(client=application.test_client())
+    response = other.post("/twilio/voice", other.call_params(other.new_call_sid()))
+    assert response.status_code == 200
+    assert b"<Gather" in response.data
+    assert "Set-Cookie" not in response.headers
