@@ -27,7 +27,7 @@ def normalise(raw: str | None, region: str = "CN") -> str:
     return number
 
 
-#: Distinct numbers kept by normalise(): every webhook normalises From and To, and the same
+#: Distinct numbers kept by normalise(): every incoming call normalises From and To, and the same
 #: callers and lines come back all day (issue 16: phonenumbers' parse and format cost about
 #: 30 µs a number). Bounded: about 200 bytes an entry.
 NORMALISE_CACHE_SIZE = 4096
