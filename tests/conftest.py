@@ -310,6 +310,24 @@ def add_main_line() -> None:
     db.session.commit()
 
 
+@pytest.fixture(autouse=True)
+def _twiml_writer_matches_the_sdk(monkeypatch):
+    """Every TwiML document the app answers is also serialised by the twilio SDK
+    (`document.to_xml()`): the fast writer (hotline.telephony.twiml.to_xml, issue 16) must give
+    the same bytes."""
+    from hotline.telephony import twiml as twiml_module
+
+    fast = twiml_module.to_xml
+
+    def checked(document):
+        body = fast(document)
+        expected = document.to_xml()
+        assert body == expected, f"fast TwiML writer differs from the SDK:\n{body}\n{expected}"
+        return body
+
+    monkeypatch.setattr(twiml_module, "to_xml", checked)
+
+
 @pytest.fixture
 def app(app_config, _suite_pg_url):
     """A hotline app with an empty schema and one line open 24/7 ('main', +861012345678)."""

@@ -840,12 +840,25 @@ def find_or_create_caller(session: Session, from_number: str, region: str) -> Ca
 
     The one caller lookup for calls and texts; flushes, never commits.
     """
+    return lookup_caller(session, from_number, region)[0]
+
+
+def lookup_caller(
+    session: Session, from_number: str, region: str, *, contact_at: datetime | None = None
+) -> tuple[Caller | None, bool]:
+    """find_or_create_caller(), and whether the profile was created just now.
+
+    A new profile is inserted with `last_contact_at=contact_at` (one INSERT, not an INSERT
+    then an UPDATE: issue 16); a profile created in this transaction can have nothing that
+    refers to it yet (no enrolment, no block), which lets the incoming call skip those reads.
+    """
     number = try_normalise(from_number, region)
     if number is None:
-        return None
+        return None, False
     caller = find_caller(session, number)
-    if caller is None:
-        caller = Caller(phone_number=number)
-        session.add(caller)
-        session.flush()
-    return caller
+    if caller is not None:
+        return caller, False
+    caller = Caller(phone_number=number, last_contact_at=contact_at)
+    session.add(caller)
+    session.flush()
+    return caller, True

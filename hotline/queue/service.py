@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hotline.callbacks.models import CallbackReason
 from hotline.callers.models import Caller
@@ -409,17 +410,26 @@ def transition(
     A conditional UPDATE that proceeds only when exactly one row changed: two webhooks (or two
     operators) racing for the same entry cannot both win.
     """
-    result = session.execute(
+    # The winner's row comes back with the UPDATE (RETURNING every column: what a refresh
+    # would read, a concurrent change to another column included), one statement where the
+    # UPDATE and a refresh were two (issue 16).
+    row = session.execute(
         update(QueueEntry)
         .where(QueueEntry.id == entry.id, QueueEntry.status.in_(from_statuses))
         .values(status=to_status, updated_at=utcnow(), **values)
+        .returning(*_ENTRY_COLUMNS.values())
         .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    ).first()
+    if row is None:
         session.refresh(entry)
         return False
-    session.refresh(entry)
+    for key, value in zip(_ENTRY_COLUMNS, row, strict=True):
+        set_committed_value(entry, key, value)
     return True
+
+
+#: Every column attribute of QueueEntry (key -> column), for transition()'s RETURNING.
+_ENTRY_COLUMNS = {attr.key: attr.columns[0] for attr in inspect(QueueEntry).column_attrs}
 
 
 #: Built once (issue 16): every wait round and queue webhook asks it.
@@ -802,6 +812,9 @@ def on_call_ended(session: Session, event: CallEnded) -> None:
     Backs up the <Enqueue> action (which may arrive later, or never after a REST dequeue): a
     waiting or connecting caller abandoned; a connected one finished. Must not commit.
     """
+    call = session.get(Call, event.call_id)  # in the identity map: no statement
+    if call is not None and call.queued_at is None:
+        return  # never queued: enqueue() sets queued_at with the entry, so there is none
     entry = session.scalar(select(QueueEntry).where(QueueEntry.call_id == event.call_id))
     if entry is None:
         return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from hotline.callbacks import service as callbacks_service
 from hotline.callbacks.models import CallbackReason
 from hotline.callbacks.service import AnswerResult, request_callback
 from hotline.callers.models import Caller, FamilyContact
-from hotline.callers.service import ChangeSource, find_or_create_caller, set_preferences
+from hotline.callers.service import ChangeSource, lookup_caller, set_preferences
 from hotline.calls.models import CALL_BY_SID, Call, CallDirection, CallOutcome, CallStatus
 from hotline.checkins import cascade as checkins_cascade
 from hotline.ivr import checkin as checkin_engine
@@ -133,11 +134,17 @@ def _language(scripts: ScriptSet, line: Line, caller: Caller | None) -> str:
 
 
 def _inbound_call(
-    session: Session, params: VoiceParams, region: str, *, status: CallStatus
-) -> tuple[Line, Caller | None, Call]:
-    """The line dialled, the caller's profile and the Call row (created on first sight)."""
+    session: Session,
+    params: VoiceParams,
+    region: str,
+    *,
+    status: CallStatus,
+    contact_at: datetime | None = None,
+) -> tuple[Line, Caller | None, Call, bool]:
+    """The line dialled, the caller's profile, the Call row (created on first sight), and
+    whether the profile is new (inserted with `last_contact_at=contact_at`)."""
     line = find_line(session, params.to, region)
-    caller = find_or_create_caller(session, params.from_, region)
+    caller, new_caller = lookup_caller(session, params.from_, region, contact_at=contact_at)
     call = session.scalar(CALL_BY_SID, {"sid": params.call_sid})
     if call is None:
         call = Call(
@@ -151,24 +158,28 @@ def _inbound_call(
             menu_path=[],
         )
         session.add(call)
-    return line, caller, call
+    return line, caller, call, new_caller
 
 
 def start_inbound_call(
     session: Session, scripts: ScriptSet, params: VoiceParams, *, region: str
 ) -> CallTurn:
     """Handle the first webhook of an inbound call: recognise, greet, and walk to the menu."""
-    line, caller, call = _inbound_call(session, params, region, status=CallStatus.RINGING)
+    now = utcnow()
+    line, caller, call, new_caller = _inbound_call(
+        session, params, region, status=CallStatus.RINGING, contact_at=now
+    )
     language = _language(scripts, line, caller)
     known = caller is not None and caller.language in scripts.languages(line.script_key)
     # The new Call row waits for the commit's flush, so it is written once with its first
     # step (one INSERT, not an INSERT and an UPDATE); nothing here reads it back.
     with session.no_autoflush:
         # An enrolled elder's call confirms today's check-in in its window (关爱回访), or is
-        # offered the check-in key before it; one cheap query for everyone else.
+        # offered the check-in key before it; one cheap query for everyone else, none for a
+        # caller whose profile this call created (no enrolment can refer to it yet).
         checkin = (
             checkins_cascade.inbound_call(session, caller.id, line.id)
-            if caller is not None and caller.id is not None
+            if caller is not None and caller.id is not None and not new_caller
             else None
         )
         ctx = call_context(
@@ -178,8 +189,8 @@ def start_inbound_call(
     step = engine.begin(scripts, line.script_key, language, ctx, straight_to_person=straight)
     if checkin is not None and step.path_entry is not None:
         step.path_entry["checkin"] = checkin
-    if caller is not None:
-        caller.last_contact_at = utcnow()
+    if caller is not None and not new_caller:  # a new profile was inserted with it
+        caller.last_contact_at = now
     _apply(session, call, caller, step)
     return CallTurn(step=step, line=line, call=call)
 
@@ -344,7 +355,9 @@ def fallback_voicemail(
     """
     if params.direction.startswith("outbound"):
         params = replace(params, from_=params.to, to=params.from_)
-    _line, caller, call = _inbound_call(session, params, region, status=CallStatus.IN_PROGRESS)
+    _line, caller, call, _new = _inbound_call(
+        session, params, region, status=CallStatus.IN_PROGRESS
+    )
     call.outcome = CallOutcome.VOICEMAIL
     call.recording_url = recording.recording_url
     call.recording_duration_seconds = recording.duration_seconds

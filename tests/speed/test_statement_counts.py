@@ -103,10 +103,36 @@ def test_incoming_call_and_menu_answers(app, twilio):
     with counted() as person:
         queued = follow(twilio, menu, params, digits="0")
     assert xml(queued).find("Enqueue") is not None
-    # 9: check-ins (issue 14) ask once whether the caller is an enrolled elder.
-    incoming.check(statements=9, commits=1)
+    # A first-time caller: 7 (issue 16: the profile is inserted with its last contact, and
+    # the check-in query is skipped for a profile this call created); was 9.
+    incoming.check(statements=7, commits=1)
     retry.check(statements=6, commits=1)
     person.check(statements=8, commits=1)
+
+
+def test_incoming_call_from_a_returning_caller(app, twilio):
+    """A caller with a profile: check-ins ask once whether they are an enrolled elder (issue 14)
+    and the profile's last contact is updated."""
+    reach_queue(twilio, app, from_="+8613123456718", first_wait=False)  # warm-up, and the profile
+    _, params = _menu_path(twilio, "+8613123456718")
+    with counted() as incoming:
+        assert twilio.post("/twilio/voice", params).status_code == 200
+    incoming.check(statements=8, commits=1)
+
+
+def test_final_status_of_a_call_never_queued(app, twilio):
+    """A caller who hung up in the menu: the queue has nothing to settle (issue 16: no queue
+    entry lookup for a call without `queued_at`)."""
+    for number in ("+8613123456719", "+8613123456720"):
+        sid, params = _menu_path(twilio, number)
+        assert twilio.post("/twilio/voice", params).status_code == 200
+        with counted() as terminal:
+            response = twilio.post(
+                "/twilio/voice/status",
+                {**params, "CallStatus": "completed", "CallDuration": "12", "SequenceNumber": "3"},
+            )
+        assert response.status_code == 204
+    terminal.check(statements=4, commits=1)
 
 
 def test_wait_round(app, twilio):
@@ -132,7 +158,8 @@ def test_status_callbacks(app, twilio):
         with counted() as terminal:
             assert call_status(twilio, queued, "completed", sequence=3).status_code == 204
     ongoing.check(statements=4, commits=1)
-    terminal.check(statements=27, commits=1)
+    # 26: the abandoned entry's transition reads its row back with RETURNING (issue 16); was 27.
+    terminal.check(statements=26, commits=1)
 
 
 def _take(client):
@@ -191,7 +218,8 @@ def test_take_next_and_conference_events(app, twilio, operator_client):
     # anyone after" threshold.
     # 11: the claim writes the operator's finished presence period (issue 15, presence log).
     take.check(statements=11, commits=2)
-    # 10: the answer opens the operator's stretch of talk, one INSERT into operator_talks
+    # 9: the transition reads its row back with RETURNING, no refresh (issue 16: was 9, then 8),
+    # and the answer opens the operator's stretch of talk, one INSERT into operator_talks
     # (issue 15: the operator's day credits each operator with their own stretches).
-    answer.check(statements=10, commits=1)
+    answer.check(statements=9, commits=1)
     join.check(statements=4, commits=1)
