@@ -12,7 +12,7 @@ from twilio.rest import Client
 
 from hotline.devgateway import create_gateway_app
 
-from .harness import ACCOUNT_SID, AUTH_TOKEN, LINE, Gateway, LocalServer, StandIn
+from .harness import ACCOUNT_SID, AUTH_TOKEN, LINE, Gateway, InFlight, LocalServer, StandIn
 
 
 @pytest.fixture
@@ -87,8 +87,10 @@ def hotline_gateway(app, gateway_factory) -> Iterator[Gateway]:
         HOTLINE_DEV_MODE=True,
         TWILIO_HTTP_CLIENT=None,
     )
-    hotline_server = LocalServer(app.wsgi_app)
+    in_flight = InFlight(app.wsgi_app)
+    hotline_server = LocalServer(in_flight)
     gateway = gateway_factory(HOTLINE_URL=hotline_server.url)
+    gateway.sim.external_busy = in_flight.busy
     app.config.update(TWILIO_API_BASE_URL=gateway.url, PUBLIC_BASE_URL=hotline_server.url)
     app.extensions["hotline.gateway"] = None  # build the SDK client with the new base URL
     yield gateway

@@ -17,12 +17,41 @@ import requests
 from flask import Flask, Request, request
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wsgi import ClosingIterator
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "dev-auth-token"
 LINE = "+861012345678"
 ELDER = "+8613123456701"
 OPERATOR = "+8613900000001"
+
+
+class InFlight:
+    """WSGI middleware counting the hotline's requests until their response is closed: Flask
+    runs the work registered with `after_response` (REST requests to the gateway) on close,
+    after the gateway already has the answer. The gateway's idle check waits for them."""
+
+    def __init__(self, wsgi_app: Callable[..., Any]) -> None:
+        self.wsgi_app = wsgi_app
+        self.lock = threading.Lock()
+        self.count = 0
+
+    def busy(self) -> bool:
+        return self.count > 0
+
+    def _done(self) -> None:
+        with self.lock:
+            self.count -= 1
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            self.count += 1
+        try:
+            body = self.wsgi_app(environ, start_response)
+        except BaseException:
+            self._done()
+            raise
+        return ClosingIterator(body, [self._done])
 
 
 class LocalServer:

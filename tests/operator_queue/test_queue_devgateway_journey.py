@@ -21,6 +21,7 @@ from hotline.db import db
 from hotline.operators.models import Presence
 from hotline.queue.models import QueueStatus
 from hotline.timeutil import utcnow
+from tests.devgateway.harness import InFlight
 
 from .queue_support import *  # noqa: F403
 from .queue_support import entry_of, login, operator_of
@@ -72,7 +73,8 @@ def emulator(dev_twilio, app, gateway_overrides):
     """The hotline app and the emulator, each on a real local port, wired to each other."""
     from hotline.devgateway import create_gateway_app
 
-    hotline_server = _Server(app.wsgi_app)
+    in_flight = InFlight(app.wsgi_app)
+    hotline_server = _Server(in_flight)
     gateway_server = _Server(lambda environ, start: gateway_app(environ, start))
     gateway_app = create_gateway_app(
         {
@@ -87,6 +89,7 @@ def emulator(dev_twilio, app, gateway_overrides):
             **gateway_overrides,
         }
     )
+    gateway_app.extensions["devgateway"].external_busy = in_flight.busy
     app.config.update(TWILIO_API_BASE_URL=gateway_server.url, PUBLIC_BASE_URL=hotline_server.url)
     app.extensions["hotline.gateway"] = None  # build the SDK client with the new base URL
     session = requests.Session()
