@@ -97,12 +97,7 @@ def _escape_text(text: str) -> str:
 
 
 def _escape_attribute(text: str) -> str:
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
+    text = _escape_text(text)
     if '"' in text:
         text = text.replace('"', "&quot;")
     if "\r" in text:
