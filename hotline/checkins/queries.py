@@ -107,11 +107,17 @@ def _figure_columns():
 
 
 def day_figures(
-    session: Session, line: Line, day: date, *, now: datetime | None = None
+    session: Session,
+    line: Line,
+    day: date,
+    *,
+    now: datetime | None = None,
+    scheduled: list[ScheduledRow] | None = None,
 ) -> CheckinFigures:
     """The figures of `line`'s check-ins due on `day` (its local date): its episodes in one
     query, and the elders whose window on that day has not ended by `now` and whose episode
-    the clock has not created yet (see the definitions above)."""
+    the clock has not created yet (see the definitions above): `scheduled`, when the caller
+    already holds `scheduled_without_episode`'s list, else read here."""
     row = session.execute(
         select(*_figure_columns()).where(
             CheckinEpisode.line_id == line.id,
@@ -119,7 +125,9 @@ def day_figures(
             CheckinEpisode.status != EpisodeStatus.CANCELED,
         )
     ).one()
-    later = due_later(session, line, day, now=now or utcnow())
+    if scheduled is None:
+        scheduled = scheduled_without_episode(session, line, day, now=now)
+    later = len(scheduled)
     return CheckinFigures(
         due=row.due + later,
         done=row.done,
@@ -131,12 +139,6 @@ def day_figures(
         pending=row.pending + later,
         later=later,
     )
-
-
-def due_later(session: Session, line: Line, day: date, *, now: datetime) -> int:
-    """How many elders of `line` the clock will still call on `day` before it has created
-    their day (see `scheduled_without_episode`)."""
-    return len(scheduled_without_episode(session, line, day, now=now))
 
 
 # --------------------------------------------------------------------------- today's board

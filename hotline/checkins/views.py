@@ -120,6 +120,8 @@ def today_page():
         except ValueError:
             abort(400)
     board = queries.today_board(db.session, line.id, day)
+    # One reading of those still to call: the list below and the figures' "later today".
+    scheduled = queries.scheduled_without_episode(db.session, line, day)
     return render_template(
         "checkins/today.html",
         lines=lines,
@@ -127,8 +129,8 @@ def today_page():
         day=day,
         today=today,
         board=board,
-        scheduled=queries.scheduled_without_episode(db.session, line, day),
-        figures=queries.day_figures(db.session, line, day),
+        scheduled=scheduled,
+        figures=queries.day_figures(db.session, line, day, scheduled=scheduled),
         sections=queries.SECTIONS,
         label=label,
     )
