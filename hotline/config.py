@@ -132,6 +132,10 @@ def from_environment(instance_path: str, env: dict[str, str] | None = None) -> d
         "TWILIO_API_BASE_URL": api_base or None,
         "LOCAL_TELEPHONY": local_telephony,
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "").strip().rstrip("/") or None,
+        # Where the clock's callbacks point when PUBLIC_BASE_URL is unset (a local run:
+        # `python3 dev.py run --port N` sets it to the web process's own address).
+        "LOCAL_BASE_URL": env.get("LOCAL_BASE_URL", "").strip().rstrip("/")
+        or "http://127.0.0.1:5000",
         "HOTLINE_TIMEZONE": env.get("HOTLINE_TIMEZONE", "").strip() or "Asia/Shanghai",
         "IVR_SCRIPTS_DIR": env.get("IVR_SCRIPTS_DIR", "").strip()
         or str(Path(__file__).resolve().parent.parent / "ivr_scripts"),

@@ -44,3 +44,24 @@ def test_the_app_reads_callback_tuning_from_the_environment(monkeypatch, tmp_pat
         }
     )
     assert CallbackSettings.from_config(app.config).ringing_margin == 3
+
+
+def test_the_clocks_callbacks_point_at_the_local_web_process_dev_py_names(tmp_path):
+    """`python3 dev.py run --port 5600` sets LOCAL_BASE_URL; the clock builds its callback URLs
+    from it when there is no PUBLIC_BASE_URL (it used to be ignored: port 5000 whatever ran)."""
+    from hotline import create_app
+    from hotline.telephony.gateway import public_base_url
+
+    assert from_environment(str(tmp_path), {})["LOCAL_BASE_URL"] == "http://127.0.0.1:5000"
+    config = from_environment(str(tmp_path), {"LOCAL_BASE_URL": "http://127.0.0.1:5600/"})
+    assert config["LOCAL_BASE_URL"] == "http://127.0.0.1:5600"
+    app = create_app(
+        {
+            "TESTING": True,
+            "HOTLINE_DEV_MODE": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}",
+            "LOCAL_BASE_URL": config["LOCAL_BASE_URL"],
+        }
+    )
+    with app.app_context():
+        assert public_base_url() == "http://127.0.0.1:5600"
